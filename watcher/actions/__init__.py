@@ -1,0 +1,1 @@
+"""actions layer of watcher."""

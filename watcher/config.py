@@ -1,0 +1,302 @@
+"""Load and validate the TOML configuration into typed, frozen objects.
+
+pydantic does the validation: it gives every error a location (``watch.0.feature.paths``)
+that we render as ``watch[0].feature.paths`` together with the file name, and
+``extra="forbid"`` turns unknown keys into errors. Secrets never come from the file:
+the token is read from ``GITHUB_TOKEN`` or the file named by ``GITHUB_TOKEN_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from watcher.errors import ConfigError
+
+SIGNALS = ("release", "feature", "image", "changelog", "issue")
+SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
+DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
+MiB = 1024 * 1024
+
+
+class _Model(BaseModel):
+    """Frozen, strict-keyed base for every config section."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GitHubConfig(_Model):
+    """How to reach GitHub (or GitHub Enterprise, or the local stand-in)."""
+
+    api_url: str = "https://api.github.com"
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    quota_floor: int = Field(default=20, ge=0)
+    max_wait_seconds: float = Field(default=30.0, ge=0)
+    retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class DatabaseConfig(_Model):
+    """Where state lives; SQLite by default, any SQLAlchemy URL otherwise."""
+
+    url: str | None = None
+
+
+class ScanCaps(_Model):
+    """Limits that keep a tarball scan bounded, far above a real release (DESIGN.md 2)."""
+
+    max_download_bytes: int = Field(default=1024 * MiB, gt=0)
+    max_total_bytes: int = Field(default=8192 * MiB, gt=0)
+    max_members: int = Field(default=500_000, gt=0)
+    max_member_bytes: int = Field(default=2048 * MiB, gt=0)
+
+
+class FeatureConfig(_Model):
+    """The marker to look for in a release's source and where to look."""
+
+    marker: str = Field(min_length=3)
+    paths: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = (
+        "**/*_test.go",
+        "**/vendor/**",
+        "vendor/**",
+        "**/go.sum",
+        "go.sum",
+        "docs/**",
+        "**/testdata/**",
+    )
+    all_evidence: bool = False
+    caps: ScanCaps = ScanCaps()
+
+    @field_validator("paths")
+    @classmethod
+    def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(not p.strip() for p in value):
+            raise ValueError("must list at least one non-empty glob")
+        return value
+
+
+class ImageConfig(_Model):
+    """Image references that must be pullable; ``{tag}`` / ``{version}`` are filled in."""
+
+    references: tuple[str, ...] = ()
+
+    @field_validator("references")
+    @classmethod
+    def _placeholders(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            if "{tag}" not in ref and "{version}" not in ref:
+                raise ValueError(f"{ref!r} needs a {{tag}} or {{version}} placeholder")
+        return value
+
+
+class ChangelogConfig(_Model):
+    """Where the upstream changelog lives."""
+
+    path: str = "CHANGELOG.md"
+
+
+class IssuesConfig(_Model):
+    """Upstream issues whose state is reported beside the verdict."""
+
+    numbers: tuple[Annotated[int, Field(gt=0)], ...] = ()
+
+
+class WatchConfig(_Model):
+    """One "wait until upstream X ships feature Y" rule."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    description: str = ""
+    tag_pattern: str = DEFAULT_TAG_PATTERN
+    required: tuple[Literal["release", "feature", "image", "changelog", "issue"], ...] = (
+        "release",
+        "feature",
+        "image",
+    )
+    max_candidates: int = Field(default=3, ge=1, le=50)
+    feature: FeatureConfig
+    image: ImageConfig = ImageConfig()
+    changelog: ChangelogConfig = ChangelogConfig()
+    issues: IssuesConfig = IssuesConfig()
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if "version" not in compiled.groupindex:
+            raise ValueError("needs a named group (?P<version>...) that captures the version")
+        return value
+
+    @field_validator("required")
+    @classmethod
+    def _release_required(
+        cls, value: tuple[str, ...]
+    ) -> tuple[Literal["release", "feature", "image", "changelog", "issue"], ...]:
+        if "release" not in value:
+            raise ValueError("must include 'release': a verdict always names a release")
+        return value  # type: ignore[return-value]
+
+    @property
+    def tag_regex(self) -> re.Pattern[str]:
+        """The compiled tag pattern."""
+        return re.compile(self.tag_pattern)
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    github: GitHubConfig = GitHubConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    registries: dict[str, str] = Field(default_factory=dict)
+    watch: tuple[WatchConfig, ...] = Field(min_length=1)
+
+    @field_validator("registries")
+    @classmethod
+    def _registry_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        return {host: _http_url(url) for host, url in value.items()}
+
+    @field_validator("watch")
+    @classmethod
+    def _unique_ids(cls, value: tuple[WatchConfig, ...]) -> tuple[WatchConfig, ...]:
+        seen: set[str] = set()
+        for w in value:
+            if w.id in seen:
+                raise ValueError(f"watch id {w.id!r} is used twice")
+            seen.add(w.id)
+        return value
+
+    def select(self, ids: tuple[str, ...]) -> tuple[WatchConfig, ...]:
+        """The watches named (all when none is), or a ConfigError naming the unknown one."""
+        if not ids:
+            return self.watch
+        known = {w.id: w for w in self.watch}
+        for wanted in ids:
+            if wanted not in known:
+                raise ConfigError(
+                    f"no watch named {wanted!r}",
+                    hint=f"known watches: {', '.join(known)}",
+                )
+        return tuple(known[i] for i in ids)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def default_config_text() -> str:
+    """The built-in default configuration (the headscale peer-relay watch)."""
+    return resources.files("watcher").joinpath("default_config.toml").read_text("utf-8")
+
+
+def load_config(path: Path | None) -> Config:
+    """Read ``path`` (or the built-in default) and validate it, or raise ConfigError."""
+    if path is None:
+        return parse_config(default_config_text(), source="<built-in default>")
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file ({exc.strerror})",
+            hint="pass an existing file with --config, or omit it for the built-in default",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str) -> Config:
+    """Validate TOML text; errors name ``source``, the key path and the problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    _reject_secrets(raw, source, ())
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        where = _key_path(first["loc"])
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{source}: {where}: {_describe(first)}{suffix}") from exc
+
+
+def _reject_secrets(node: Any, source: str, loc: tuple[str | int, ...]) -> None:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if str(key).lower() in SECRET_KEYS:
+                raise ConfigError(
+                    f"{source}: {_key_path((*loc, key))}: secrets are not read from the file",
+                    hint="set GITHUB_TOKEN (or GITHUB_TOKEN_FILE) in the environment instead",
+                )
+            _reject_secrets(value, source, (*loc, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _reject_secrets(item, source, (*loc, i))
+
+
+def _key_path(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against config.example.toml)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def github_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The GitHub token from ``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``; None for anonymous."""
+    env = os.environ if environ is None else environ
+    token = env.get("GITHUB_TOKEN", "").strip()
+    if token:
+        return token
+    token_file = env.get("GITHUB_TOKEN_FILE", "").strip()
+    if not token_file:
+        return None
+    try:
+        token = Path(token_file).read_text("utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"GITHUB_TOKEN_FILE={token_file}: cannot read it ({exc.strerror})",
+            hint="point GITHUB_TOKEN_FILE at a readable file holding the token",
+        ) from exc
+    if not token:
+        raise ConfigError(f"GITHUB_TOKEN_FILE={token_file}: the file is empty")
+    return token
+
+
+def default_database_url(environ: Mapping[str, str] | None = None) -> str:
+    """``WATCHER_DB_URL``, else SQLite under ``$XDG_STATE_HOME/watcher/watcher.db``."""
+    env = os.environ if environ is None else environ
+    if env.get("WATCHER_DB_URL"):
+        return env["WATCHER_DB_URL"]
+    state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return f"sqlite:///{Path(state_home) / 'watcher' / 'watcher.db'}"

@@ -1,0 +1,1 @@
+"""github layer of watcher."""

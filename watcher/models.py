@@ -1,0 +1,147 @@
+"""Frozen value objects that cross layer boundaries (sources -> evaluate -> state -> CLI).
+
+This module imports nothing of ours (see DESIGN.md section 7): every other layer
+depends on it, never the other way round.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class SignalName(enum.StrEnum):
+    """The kinds of evidence a watch can gather (DESIGN.md section 2)."""
+
+    RELEASE = "release"
+    FEATURE = "feature"
+    IMAGE = "image"
+    CHANGELOG = "changelog"
+    ISSUE = "issue"
+
+
+class SignalStatus(enum.StrEnum):
+    """Outcome of one signal: it holds, it was checked and does not hold, or it failed."""
+
+    HOLDS = "holds"
+    MISSING = "missing"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class VerdictState(enum.StrEnum):
+    """The per-watch state machine of DESIGN.md section 2."""
+
+    WAITING = "waiting"
+    PENDING = "pending"
+    READY = "ready"
+    PROPOSED = "proposed"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Release:
+    """A GitHub release that passed the watch's tag pattern (draft or not, stable or not)."""
+
+    tag: str
+    version: str
+    prerelease: bool
+    draft: bool
+    url: str
+    published_at: datetime | None
+    name: str = ""
+
+    @property
+    def stable(self) -> bool:
+        """True for a published release that is no prerelease by flag or by version."""
+        return not self.draft and not self.prerelease
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of evidence about one release (or about the watch as a whole)."""
+
+    name: SignalName
+    status: SignalStatus
+    summary: str
+    evidence: tuple[str, ...] = ()
+    release_tag: str | None = None
+
+    @property
+    def holds(self) -> bool:
+        """Whether this signal is satisfied."""
+        return self.status is SignalStatus.HOLDS
+
+
+@dataclass(frozen=True)
+class FeatureHit:
+    """Where the marker was found in a release's source."""
+
+    path: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FeatureScan:
+    """Result of scanning one release tarball for a marker."""
+
+    found: bool
+    hits: tuple[FeatureHit, ...]
+    commit_sha: str | None
+    members_seen: int
+    bytes_read: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class IssueStatus:
+    """The observable state of one upstream issue (reported, never required by default)."""
+
+    number: int
+    title: str
+    state: str
+    state_reason: str | None
+    url: str
+    labels: tuple[str, ...] = ()
+    closed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class CandidateObservation:
+    """Everything observed about one stable candidate release, newest first in a list."""
+
+    release: Release
+    signals: tuple[Signal, ...]
+
+    def signal(self, name: SignalName) -> Signal | None:
+        """The signal of that name, if it was gathered for this release."""
+        return next((s for s in self.signals if s.name is name), None)
+
+
+@dataclass(frozen=True)
+class WatchObservation:
+    """All signals gathered for one watch in one run; the input of ``evaluate``."""
+
+    watch_id: str
+    required: frozenset[SignalName]
+    candidates: tuple[CandidateObservation, ...]
+    general: tuple[Signal, ...] = ()
+    errors: tuple[str, ...] = ()
+    prerelease_hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The evaluated state of one watch, with one reason line per signal."""
+
+    watch_id: str
+    state: VerdictState
+    target: Release | None
+    signals: tuple[Signal, ...]
+    reasons: tuple[str, ...]
+    error: str | None = None
+    evaluated_at: datetime | None = None
+    changed_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
