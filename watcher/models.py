@@ -145,3 +145,15 @@ class Verdict:
     evaluated_at: datetime | None = None
     changed_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A stored response body with its validators, so a 304 can be served locally."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    status: int
+    content_type: str | None
+    body: bytes

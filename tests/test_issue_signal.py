@@ -1,0 +1,37 @@
+"""Issue state and the closing reference from the timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watcher.models import IssueStatus, SignalStatus
+from watcher.sources.issue import closing_reference, issue_signal
+
+REPO = "juanfont/headscale"
+
+
+def xref(number: int, repo: str, pr: bool = True) -> dict[str, Any]:
+    issue: dict[str, Any] = {"number": number, "repository": {"full_name": repo}}
+    if pr:
+        issue["pull_request"] = {"url": "x"}
+    return {"event": "cross-referenced", "source": {"issue": issue}}
+
+
+def test_closing_pr_from_same_repo_only() -> None:
+    events = [xref(2841, "other/repo"), xref(99, REPO, pr=False), xref(2950, REPO), {"event": "closed", "commit_id": None}]
+    assert closing_reference(events, REPO) == "#2950"
+
+
+def test_closing_commit_wins() -> None:
+    assert closing_reference([xref(1, REPO), {"event": "closed", "commit_id": "abcdef1234567890"}], REPO) == "commit abcdef123456"
+
+
+def test_open_issue_does_not_hold_and_closed_completed_does() -> None:
+    open_one = IssueStatus(2841, "peer relay", "open", None, "u1")
+    closed = IssueStatus(2180, "grants", "closed", "completed", "u2", ("enhancement",), "#2950")
+    mixed = issue_signal([open_one, closed], REPO)
+    assert mixed.status is SignalStatus.MISSING
+    assert "juanfont/headscale#2180 closed (completed) by #2950" in mixed.summary
+    assert issue_signal([closed], REPO).status is SignalStatus.HOLDS
+    not_planned = IssueStatus(1, "t", "closed", "not_planned", "u")
+    assert issue_signal([not_planned], REPO).status is SignalStatus.MISSING

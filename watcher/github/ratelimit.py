@@ -1,0 +1,117 @@
+"""The one rate-limit and retry policy: pure, no I/O, table-tested.
+
+Given a response status (or ``None`` for a connection error / timeout), its headers and
+the attempt number, :func:`decide` says whether to accept the answer, retry after some
+seconds, or fail. The order follows GitHub's documented guidance
+(https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately):
+
+1. ``retry-after`` present: wait that many seconds;
+2. else ``x-ratelimit-remaining: 0``: wait until ``x-ratelimit-reset``;
+3. else a secondary-limit 403/429 without those headers: wait at least 60 s, doubling;
+4. 5xx and connection errors: jittered exponential backoff;
+5. any other 4xx: never retried.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SECONDARY_MIN_WAIT = 60.0
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+
+
+class Action(enum.StrEnum):
+    """What the caller does with a response."""
+
+    ACCEPT = "accept"
+    RETRY = "retry"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's answer for one response."""
+
+    action: Action
+    wait_seconds: float = 0.0
+    reason: str = ""
+    rate_limited: bool = False
+    reset_at: float | None = None
+
+
+def decide(
+    status: int | None,
+    headers: Mapping[str, str],
+    attempt: int,
+    now: float,
+    *,
+    body_hint: str = "",
+    jitter: float = 0.5,
+) -> Decision:
+    """Classify one response; ``attempt`` starts at 1, ``jitter`` is a number in [0, 1).
+
+    ``headers`` keys must be lower-case. ``body_hint`` is the start of the response body,
+    used only to tell a secondary rate limit (403 whose message says so) from a plain
+    permission error, which must not be retried.
+    """
+    if status is not None and status < 400:
+        return Decision(Action.ACCEPT)
+    if status in (403, 429):
+        limited = _rate_limit_decision(status, headers, attempt, now, body_hint)
+        if limited is not None:
+            return limited
+    if status is None or status >= 500:
+        what = "connection failed" if status is None else f"server error {status}"
+        return Decision(Action.RETRY, backoff(attempt, jitter), what)
+    return Decision(Action.FAIL, reason=f"client error {status}")
+
+
+def _rate_limit_decision(
+    status: int, headers: Mapping[str, str], attempt: int, now: float, body_hint: str
+) -> Decision | None:
+    retry_after = _number(headers.get("retry-after"))
+    reset_at = _number(headers.get("x-ratelimit-reset"))
+    if retry_after is not None:
+        return Decision(
+            Action.RETRY,
+            max(retry_after, 0.0),
+            "rate limited (retry-after)",
+            rate_limited=True,
+            reset_at=now + max(retry_after, 0.0),
+        )
+    if headers.get("x-ratelimit-remaining") == "0":
+        wait = max((reset_at or now) - now, 0.0) + 1.0
+        return Decision(
+            Action.RETRY, wait, "primary rate limit exhausted", rate_limited=True, reset_at=reset_at
+        )
+    if status == 429 or "secondary rate limit" in body_hint.lower():
+        wait = SECONDARY_MIN_WAIT * 2 ** (max(attempt, 1) - 1)
+        return Decision(
+            Action.RETRY, wait, "secondary rate limit", rate_limited=True, reset_at=now + wait
+        )
+    return None
+
+
+def backoff(attempt: int, jitter: float) -> float:
+    """Exponential backoff with jitter: base * 2**(attempt-1) scaled into [0.5, 1.5), capped."""
+    raw = BACKOFF_BASE * 2 ** (max(attempt, 1) - 1)
+    return float(min(raw * (0.5 + jitter), BACKOFF_CAP))
+
+
+def below_floor(remaining: int | None, floor: int) -> bool:
+    """True when the known remaining quota has reached the reserve a poll must not spend."""
+    return remaining is not None and remaining <= floor
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        # retry-after may be an HTTP date (RFC 9110); GitHub sends seconds, so an
+        # unparsable value is treated as absent rather than guessed at.
+        return None

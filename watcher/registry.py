@@ -1,0 +1,129 @@
+"""OCI distribution API reads: does a manifest exist for an image reference?
+
+Anonymous pulls on Docker Hub and ghcr.io both use the bearer-token challenge of the
+distribution spec (https://distribution.github.io/distribution/spec/auth/token/): the
+first request answers 401 with ``WWW-Authenticate: Bearer realm=...,service=...,scope=...``,
+we fetch a token from the realm and repeat the request with it. Manifests are asked for
+with HEAD and Accept headers covering OCI indexes and Docker manifest lists, so a
+multi-arch image is found without downloading it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from watcher.errors import AuthError, PayloadError, SourceError
+from watcher.http import HttpClient
+
+DOCKER_HUB = "docker.io"
+MANIFEST_ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+DEFAULT_REGISTRIES = {DOCKER_HUB: "https://registry-1.docker.io", "ghcr.io": "https://ghcr.io"}
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference: registry host, repository name, tag."""
+
+    host: str
+    name: str
+    tag: str
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.name}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """What a HEAD on a present manifest tells."""
+
+    digest: str | None
+    media_type: str | None
+
+
+def parse_image_ref(reference: str) -> ImageRef:
+    """Parse ``[host/]name:tag`` with Docker Hub's conventions (``alpine`` = library/alpine)."""
+    if "@" in reference:
+        raise SourceError(f"image reference {reference!r}: digests are not supported, use a tag")
+    head, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag or not head:
+        raise SourceError(f"image reference {reference!r} has no tag", hint="write it as name:tag")
+    first, slash, rest = head.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, name = first, rest
+    else:
+        host, name = DOCKER_HUB, head
+    if host == DOCKER_HUB and "/" not in name:
+        name = f"library/{name}"
+    return ImageRef(host=host, name=name, tag=tag)
+
+
+class RegistryReader:
+    """Anonymous manifest lookups against configured registry base URLs."""
+
+    def __init__(self, http: HttpClient, registries: dict[str, str]) -> None:
+        self.http = http
+        self.registries = {**DEFAULT_REGISTRIES, **registries}
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    def base_url(self, host: str) -> str:
+        """The API base for a registry host (configurable, e.g. for a mirror or the stand-in)."""
+        return self.registries.get(host, f"https://{host}").rstrip("/")
+
+    def manifest(self, ref: ImageRef) -> ManifestInfo | None:
+        """The manifest's digest when ``ref`` exists, None when the registry says unknown."""
+        url = f"{self.base_url(ref.host)}/v2/{ref.name}/manifests/{ref.tag}"
+        scope = f"repository:{ref.name}:pull"
+        headers = {"Accept": MANIFEST_ACCEPT}
+        token = self._tokens.get((ref.host, scope))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        reply = self.http.request("HEAD", url, headers=headers, not_found_ok=True, expect=(401,))
+        if reply.status_code == 401:
+            token = self._token(ref.host, url, reply.headers.get("www-authenticate", ""), scope)
+            headers["Authorization"] = f"Bearer {token}"
+            reply = self.http.request("HEAD", url, headers=headers, not_found_ok=True, expect=(401,))
+            if reply.status_code == 401:
+                raise AuthError(
+                    f"{url}: the registry refused the anonymous token (401)",
+                    hint="the image may be private; watcher only reads public images",
+                )
+        if reply.status_code == 404:
+            return None
+        return ManifestInfo(
+            digest=reply.headers.get("docker-content-digest"),
+            media_type=reply.headers.get("content-type"),
+        )
+
+    def _token(self, host: str, url: str, challenge: str, scope: str) -> str:
+        if not challenge.lower().startswith("bearer"):
+            raise AuthError(
+                f"{url}: 401 without a Bearer challenge ({challenge[:80] or 'no WWW-Authenticate'})",
+                hint="the registry needs credentials watcher does not have",
+            )
+        params = dict(_CHALLENGE_PARAM.findall(challenge))
+        realm = params.get("realm")
+        if not realm:
+            raise PayloadError(f"{url}: Bearer challenge without a realm: {challenge[:120]}")
+        query = {"scope": params.get("scope", scope)}
+        if "service" in params:
+            query["service"] = params["service"]
+        reply = self.http.request("GET", realm, params=query)
+        try:
+            data = json.loads(reply.content)
+            token = data.get("token") or data.get("access_token")
+        except (ValueError, AttributeError) as exc:
+            raise PayloadError(f"{realm}: token response is not JSON ({exc})") from exc
+        if not isinstance(token, str) or not token:
+            raise PayloadError(f"{realm}: token response has no token")
+        self._tokens[(host, scope)] = token
+        return token

@@ -1,0 +1,68 @@
+"""The `feature` signal: does the release's source at its tag contain the marker?
+
+The tarball is streamed from ``GET /repos/{o}/{r}/tarball/{tag}`` straight into the
+stream-mode scanner (:mod:`watcher.sources.tarscan`); nothing is written to disk. The
+result is cached by the caller under (repository, commit SHA, :func:`rule_key`), so a
+release is scanned once, ever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import httpx
+
+from watcher.config import FeatureConfig
+from watcher.errors import ArchiveError
+from watcher.github.client import GitHubReader
+from watcher.models import FeatureScan, Release, Signal, SignalName, SignalStatus
+from watcher.sources.tarscan import scan_tarball
+
+CHUNK = 1024 * 1024
+
+
+def rule_key(rule: FeatureConfig) -> str:
+    """A stable hash of everything that changes a scan's outcome (not the caps)."""
+    material = json.dumps(
+        {
+            "marker": rule.marker,
+            "paths": list(rule.paths),
+            "exclude": list(rule.exclude),
+            "all": rule.all_evidence,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig) -> FeatureScan:
+    """Stream the tarball of ``tag`` and scan it for ``rule.marker``."""
+    url = reader.url(f"/repos/{repo}/tarball/{tag}")
+    with reader.tarball(repo, tag) as reply:
+        try:
+            return scan_tarball(reply.iter_bytes(CHUNK), rule, source=url)
+        except httpx.TransportError as exc:
+            # The connection died mid-body: the same outcome as a truncated archive.
+            raise ArchiveError(f"{url}: the download broke off ({exc})") from exc
+
+
+def feature_signal(scan: FeatureScan, release: Release, rule: FeatureConfig) -> Signal:
+    """Turn a scan into the feature signal, with ``marker in path:line@tag`` evidence."""
+    if not scan.found:
+        where = ", ".join(rule.paths)
+        return Signal(
+            SignalName.FEATURE,
+            SignalStatus.MISSING,
+            f"{rule.marker} not in {where}@{release.tag} ({scan.members_seen} files read)",
+            release_tag=release.tag,
+        )
+    first = scan.hits[0]
+    evidence = tuple(f"{h.path}:{h.line}: {h.text}" for h in scan.hits)
+    return Signal(
+        SignalName.FEATURE,
+        SignalStatus.HOLDS,
+        f"{rule.marker} in {first.path}@{release.tag}",
+        evidence=evidence,
+        release_tag=release.tag,
+    )

@@ -1,0 +1,54 @@
+"""The `image` signal: is every configured image reference for a release pullable?"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from watcher.models import Release, Signal, SignalName, SignalStatus
+from watcher.registry import ImageRef, ManifestInfo, parse_image_ref
+
+
+def image_refs(templates: Sequence[str], release: Release) -> list[ImageRef]:
+    """Fill ``{tag}`` / ``{version}`` of each template for ``release`` and parse them."""
+    return [
+        parse_image_ref(t.replace("{tag}", release.tag).replace("{version}", release.version))
+        for t in templates
+    ]
+
+
+def image_signal(
+    refs: Sequence[ImageRef],
+    release: Release,
+    lookup: Callable[[ImageRef], ManifestInfo | None],
+) -> Signal:
+    """HOLDS when every reference has a manifest; evidence lists each with its digest."""
+    if not refs:
+        return Signal(
+            SignalName.IMAGE,
+            SignalStatus.SKIPPED,
+            "no image references configured",
+            release_tag=release.tag,
+        )
+    present: list[str] = []
+    missing: list[str] = []
+    for ref in refs:
+        info = lookup(ref)
+        if info is None:
+            missing.append(str(ref))
+        else:
+            present.append(f"{ref}@{info.digest or 'digest unknown'}")
+    if missing:
+        return Signal(
+            SignalName.IMAGE,
+            SignalStatus.MISSING,
+            f"not pullable yet: {', '.join(missing)}",
+            evidence=tuple(present),
+            release_tag=release.tag,
+        )
+    return Signal(
+        SignalName.IMAGE,
+        SignalStatus.HOLDS,
+        f"{len(present)} image(s) pullable: {', '.join(str(r) for r in refs)}",
+        evidence=tuple(present),
+        release_tag=release.tag,
+    )
