@@ -1,0 +1,412 @@
+"""Stream a release tarball and look for a feature marker in its source (DESIGN.md section 2).
+
+The body of ``GET /repos/{o}/{r}/tarball/{tag}`` arrives as byte chunks. It is a
+gzip-compressed tar as ``git archive`` writes it: a pax global header whose
+``comment`` is the commit SHA, then every file under one top-level directory
+``{owner}-{repo}-{sha7}/``. :func:`scan_tarball` reads it once, front to back,
+without ever holding more than a few MiB: gzip is inflated here with a bounded
+output size, ``tarfile`` walks the result in stream mode, members that the globs
+exclude are read past without being kept, and matching files are searched in
+chunks. Nothing is written to disk and links are never followed.
+
+Every way the archive can be wrong (truncated, corrupt, oversized, unsafe) ends in
+one :class:`~watcher.errors.ArchiveError` naming the source URL; errors raised by
+the chunk iterator itself (the HTTP transport) pass through unchanged so the caller
+can translate them as network errors.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Self
+
+from wcmatch import glob as wglob
+
+from watcher.config import FeatureConfig, ScanCaps
+from watcher.errors import ArchiveError
+from watcher.models import FeatureHit, FeatureScan
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["MAX_HITS", "scan_tarball"]
+
+MiB = 1024 * 1024
+# tarfile's read-ahead, and how much of a matching member is searched at a time.
+# Measured (benchmarks/feature_scan.py) rather than guessed: 64 KiB already makes the
+# per-read Python overhead of skipping members negligible, while 256 KiB or 1 MiB
+# buffers were about twice as slow, because tarfile copies its whole buffer on every
+# small read (each member header) and because bytes objects above glibc's 128 KiB
+# mmap threshold are mapped and unmapped each time, faulting in fresh pages.
+TAR_BUFSIZE = 64 * 1024
+MEMBER_READ_SIZE = 64 * 1024
+# Compressed input is fed to zlib in slices of at most this size: with an output
+# limit, zlib hands back the unconsumed input as a new bytes object, so a huge chunk
+# would otherwise be copied again and again.
+INFLATE_SLICE = 64 * 1024
+# Bytes kept either side of the marker for a hit's text: the whole line when it is
+# shorter, so a hit's text is at most about 200 characters plus the marker.
+CONTEXT_BYTES = 100
+# With all_evidence, the scan stops collecting (and reading) after this many hits.
+MAX_HITS = 50
+# pax / GNU long-name headers are read whole by tarfile; git writes a few hundred bytes.
+MAX_META_HEADER_BYTES = 1 * MiB
+_META_TYPES = frozenset(
+    {
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    }
+)
+# Archive paths are git paths: "/"-separated and case-sensitive whatever the host OS,
+# and "**" means every file, dotfiles (.github/...) included.
+_GLOB_FLAGS = wglob.GLOBSTAR | wglob.DOTGLOB | wglob.BRACE | wglob.CASE | wglob.FORCEUNIX
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_CAP_KEY = "watch[].feature.caps.{}"
+_RETRY_HINT = "retry later; if it persists, the server is sending a broken archive"
+
+
+def scan_tarball(chunks: Iterable[bytes], rule: FeatureConfig, *, source: str) -> FeatureScan:
+    """Scan a gzip-compressed source tarball, streamed as ``chunks``, for ``rule.marker``.
+
+    Member paths are matched against ``rule.paths`` / ``rule.exclude`` after the
+    top-level directory is stripped. Reading stops at the first hit unless
+    ``rule.all_evidence`` (then at :data:`MAX_HITS` hits); ``complete`` is True only
+    when the whole archive, gzip trailer included, was read and verified. Raises
+    :class:`ArchiveError` naming ``source`` when the archive is truncated, corrupt,
+    unsafe, or exceeds one of ``rule.caps``; an exception raised by ``chunks`` itself
+    (the HTTP transport) propagates unchanged. ``chunks`` is not closed.
+    """
+    stream = _GzipChunkStream(chunks, rule.caps)
+    try:
+        return _scan(stream, rule)
+    except _BadArchive as exc:
+        raise ArchiveError(f"{source}: {exc.detail}", hint=exc.hint) from exc
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        # Whatever tarfile still raises itself (e.g. "unexpected end of data" inside a member).
+        raise ArchiveError(
+            f"{source}: archive is truncated or corrupt ({str(exc) or type(exc).__name__})",
+            hint=_RETRY_HINT,
+        ) from exc
+
+
+class _BadArchive(Exception):
+    """Raised deep in the pipeline; scan_tarball adds the source URL and re-raises."""
+
+    def __init__(self, detail: str, hint: str = _RETRY_HINT) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.hint = hint
+
+
+def _cap_exceeded(key: str, what: str) -> _BadArchive:
+    config_key = _CAP_KEY.format(key)
+    return _BadArchive(
+        f"archive exceeds {config_key}: {what}",
+        hint=f"raise {config_key} only if the archive is genuine",
+    )
+
+
+def _unsafe(name: str, why: str) -> _BadArchive:
+    return _BadArchive(
+        f"unsafe member {name!r}: {why}",
+        hint="git archive never writes such members; do not trust this archive",
+    )
+
+
+def _scan(stream: _GzipChunkStream, rule: FeatureConfig) -> FeatureScan:
+    caps = rule.caps
+    wanted = wglob.compile(list(rule.paths), flags=_GLOB_FLAGS, exclude=list(rule.exclude))
+    marker = rule.marker.encode("utf-8")
+    hit_limit = MAX_HITS if rule.all_evidence else 1
+    hits: list[FeatureHit] = []
+    members = 0
+    top: str | None = None
+    with _StreamingTarFile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE) as tar:
+        while (member := tar.next()) is not None:
+            members += 1
+            if members > caps.max_members:
+                raise _cap_exceeded("max_members", f"more than {caps.max_members:,} members")
+            if member.size > caps.max_member_bytes:
+                raise _cap_exceeded(
+                    "max_member_bytes",
+                    f"member {member.name!r} has {_size(member.size)} "
+                    f"(limit {_size(caps.max_member_bytes)})",
+                )
+            top, path = _split_top(member, top)
+            if member.issym() or member.islnk():
+                _check_link(member, top)
+                continue  # links are never followed: the target is scanned on its own
+            # Directories, devices and FIFOs carry no source text.
+            if path is None or not member.isfile() or not wanted.match(path):
+                continue
+            content = tar.extractfile(member)
+            if content is None:  # pragma: no cover - isfile() members always have content
+                continue
+            for line, text in _find_marker(content.read, marker):
+                hits.append(FeatureHit(path=path, line=line, text=text))
+                if len(hits) >= hit_limit:
+                    return _result(hits, tar, members, stream, complete=False)
+        # tarfile stops at the first zero block; the gzip trailer (CRC, length) after
+        # it is what proves the download was not cut short.
+        stream.finish()
+        return _result(hits, tar, members, stream, complete=True)
+
+
+def _result(
+    hits: list[FeatureHit],
+    tar: tarfile.TarFile,
+    members: int,
+    stream: _GzipChunkStream,
+    *,
+    complete: bool,
+) -> FeatureScan:
+    comment = tar.pax_headers.get("comment", "").strip()
+    # The SHA is a cache key: anything that is not one is no SHA at all.
+    sha = comment if _COMMIT_SHA.fullmatch(comment) else None
+    return FeatureScan(
+        found=bool(hits),
+        hits=tuple(hits),
+        commit_sha=sha,
+        members_seen=members,
+        bytes_read=stream.bytes_out,
+        complete=complete,
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / MiB:,.1f} MiB" if n >= MiB else f"{n:,} bytes"
+
+
+def _split_top(member: tarfile.TarInfo, top: str | None) -> tuple[str, str | None]:
+    """The top-level directory and the member's path below it (None for the top itself)."""
+    name = member.name
+    if name.startswith("/"):
+        raise _unsafe(name, "absolute path")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _unsafe(name, "'..' in the path")
+    if not parts:
+        raise _BadArchive(f"archive is corrupt: member with an empty name {name!r}")
+    if top is None:
+        top = parts[0]
+    if parts[0] != top or (len(parts) == 1 and not member.isdir()):
+        raise _BadArchive(
+            f"not a source archive: {name!r} is outside the top-level directory {top!r}",
+            hint="the URL must be a GitHub /tarball/ endpoint (one top-level directory)",
+        )
+    return top, "/".join(parts[1:]) or None
+
+
+def _check_link(member: tarfile.TarInfo, top: str) -> None:
+    """Refuse a link whose target is absolute or leaves the top-level directory."""
+    target = member.linkname
+    if target.startswith("/"):
+        raise _unsafe(member.name, f"link to the absolute path {target!r}")
+    # A symlink resolves from its own directory, a hard link from the archive root.
+    resolved = member.name.split("/")[:-1] if member.issym() else []
+    for part in target.split("/"):
+        if part == "..":
+            if not resolved:
+                break  # above the archive root
+            resolved.pop()
+        elif part not in ("", "."):
+            resolved.append(part)
+    else:
+        if resolved[:1] == [top]:
+            return
+    raise _unsafe(member.name, f"link target {target!r} leaves {top + '/'!r}")
+
+
+def _find_marker(read: Callable[[int], bytes], marker: bytes) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line, line text) for each line of a stream that contains ``marker``.
+
+    The stream is read ``MEMBER_READ_SIZE`` at a time. The unsearched tail of each
+    chunk is carried into the next one, together with ``CONTEXT_BYTES`` before it, so
+    a marker split across reads is found and a hit always has its context at hand.
+    """
+    size = len(marker)
+    data = b""
+    base_offset = 0  # offset of data[0] in the member
+    line = 1  # line number at data[counted]
+    counted = 0
+    start = 0  # first position in data where a match has not been looked for
+    last_line = 0
+    eof = False
+    while not eof:
+        chunk = read(MEMBER_READ_SIZE)
+        eof = not chunk
+        data = data + chunk if data else chunk
+        # A match is reported once its right-hand context has arrived (or the file ended).
+        stop = len(data) if eof else len(data) - size - CONTEXT_BYTES + 1
+        pos = data.find(marker, start, max(start, stop + size - 1))
+        while pos != -1:
+            line += data.count(b"\n", counted, pos)
+            counted = pos
+            if line != last_line:
+                last_line = line
+                yield line, _line_text(data, pos, size, at_start=base_offset == 0, at_end=eof)
+            pos = data.find(marker, pos + 1, max(start, stop + size - 1))
+        start = max(start, stop)
+        # Keep what is not searched yet, plus the left-hand context of a match there.
+        keep = max(0, start - CONTEXT_BYTES)
+        line += data.count(b"\n", counted, max(counted, keep))
+        counted = max(0, counted - keep)
+        base_offset += keep
+        start -= keep
+        data = data[keep:]
+
+
+def _line_text(data: bytes, pos: int, size: int, *, at_start: bool, at_end: bool) -> str:
+    """The stripped line around a match at ``pos``, cut to ``CONTEXT_BYTES`` either side."""
+    low = max(0, pos - CONTEXT_BYTES)
+    high = min(len(data), pos + size + CONTEXT_BYTES)
+    newline = data.rfind(b"\n", low, pos)
+    begin = newline + 1 if newline != -1 else low
+    cut_left = newline == -1 and (low > 0 or not at_start)
+    newline = data.find(b"\n", pos + size, high)
+    end = newline if newline != -1 else high
+    cut_right = newline == -1 and (high < len(data) or not at_end)
+    text = data[begin:end].decode("utf-8", "replace").strip()
+    # Evidence ends up in PR bodies and logs: no control characters from binary files.
+    text = "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in text)
+    return f"{'…' if cut_left else ''}{text}{'…' if cut_right else ''}"
+
+
+class _CheckedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses headers tarfile would silently treat as the end of the archive.
+
+    tarfile ends iteration quietly on a missing, short or invalid header after the
+    first one; only an all-zero block is a real end-of-archive marker.
+    """
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> Self:
+        """Parse one header block, raising _BadArchive for a truncated or invalid one."""
+        if len(buf) != tarfile.BLOCKSIZE:
+            raise _BadArchive("archive is truncated (the tar stream ends inside a header)")
+        if buf.count(0) == tarfile.BLOCKSIZE:
+            return super().frombuf(buf, encoding, errors)  # raises tarfile's end-of-archive
+        try:
+            info = super().frombuf(buf, encoding, errors)
+        except tarfile.HeaderError as exc:
+            raise _BadArchive(f"archive is corrupt: invalid tar header ({exc})") from exc
+        if info.type in _META_TYPES and info.size > MAX_META_HEADER_BYTES:
+            raise _BadArchive(
+                f"archive is corrupt: extended header of {_size(info.size)} "
+                f"(limit {_size(MAX_META_HEADER_BYTES)})"
+            )
+        if info.type == tarfile.GNUTYPE_SPARSE:
+            # Sparse maps are read whole by tarfile; git archive never writes them.
+            raise _BadArchive(f"archive is corrupt: unsupported sparse member {info.name!r}")
+        return info
+
+
+class _StreamingTarFile(tarfile.TarFile):
+    """A TarFile that forgets members once returned, so memory stays flat in stream mode."""
+
+    tarinfo = _CheckedTarInfo
+    members: list[tarfile.TarInfo]
+
+    def next(self) -> tarfile.TarInfo | None:
+        """The next member; tarfile's list of every member seen so far is emptied."""
+        member = super().next()
+        self.members.clear()
+        return member
+
+
+class _GzipChunkStream(io.RawIOBase):
+    """Read-only file over an iterator of gzip chunks, yielding the inflated bytes.
+
+    Inflating here rather than in ``tarfile`` (mode ``r|gz``) keeps memory bounded
+    (zlib is never asked for more than the caller's read size, so a highly
+    compressible member cannot balloon one read) and makes zlib check the gzip
+    trailer, the only proof that a stream cut at a member boundary is incomplete.
+    Compressed bytes count against ``max_download_bytes``, inflated ones against
+    ``max_total_bytes``.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], caps: ScanCaps) -> None:
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._caps = caps
+        self._inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # gzip framing
+        self._chunk = memoryview(b"")
+        self._pending: bytes | memoryview = b""
+        self._exhausted = False
+        self._head = b""  # the body's first bytes, quoted when it is not gzip at all
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def readable(self) -> bool:
+        """Always True: this is a read-only stream."""
+        return True
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        """Fill ``buffer`` with inflated bytes; 0 at the end of the gzip stream."""
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Up to ``size`` inflated bytes (at most one tar buffer when unbounded); b"" at the end."""
+        want = TAR_BUFSIZE if size is None or size < 0 else size
+        out: list[bytes] = []
+        while want > 0 and not self._inflate.eof:
+            if not self._pending:
+                self._pending = self._next_input()
+            try:
+                data = self._inflate.decompress(self._pending, want)
+            except zlib.error as exc:
+                raise self._corrupt(exc) from exc
+            self._pending = self._inflate.unconsumed_tail
+            if not data and not self._pending and self._exhausted:
+                # Input used up, zlib has nothing left to give, and no trailer yet.
+                raise _BadArchive(
+                    "archive is truncated (the download ended before the end of the gzip data)"
+                )
+            out.append(data)
+            want -= len(data)
+            self.bytes_out += len(data)
+        if self.bytes_out > self._caps.max_total_bytes:
+            raise _cap_exceeded(
+                "max_total_bytes",
+                f"more than {_size(self._caps.max_total_bytes)} uncompressed",
+            )
+        return b"".join(out)
+
+    def finish(self) -> None:
+        """Read to the end of the gzip stream, so that zlib checks its trailer (CRC, length)."""
+        while self.read(TAR_BUFSIZE):
+            pass
+
+    def _next_input(self) -> memoryview:
+        while not self._chunk:
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                self._exhausted = True
+                return memoryview(b"")
+            self.bytes_in += len(chunk)
+            if self.bytes_in > self._caps.max_download_bytes:
+                raise _cap_exceeded(
+                    "max_download_bytes",
+                    f"more than {_size(self._caps.max_download_bytes)} compressed",
+                )
+            if len(self._head) < 16:
+                self._head += bytes(chunk[: 16 - len(self._head)])
+            self._chunk = memoryview(chunk)
+        piece, self._chunk = self._chunk[:INFLATE_SLICE], self._chunk[INFLATE_SLICE:]
+        return piece
+
+    def _corrupt(self, exc: zlib.error) -> _BadArchive:
+        if self.bytes_out == 0 and not self._head.startswith(b"\x1f\x8b"):
+            return _BadArchive(f"archive is corrupt: not gzip data (starts with {self._head!r})")
+        return _BadArchive(f"archive is corrupt: invalid gzip data ({exc})")
