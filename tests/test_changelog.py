@@ -46,7 +46,10 @@ def test_placeholder_heading_does_not_count() -> None:
 
 
 def test_relay_meaning_derp_is_not_the_marker() -> None:
-    assert changelog_signal(CHANGELOG, rel("0.28.0"), MARKER, "CHANGELOG.md").status is SignalStatus.MISSING
+    assert (
+        changelog_signal(CHANGELOG, rel("0.28.0"), MARKER, "CHANGELOG.md").status
+        is SignalStatus.MISSING
+    )
 
 
 def test_marker_in_another_section_does_not_leak() -> None:
@@ -61,5 +64,9 @@ def test_heading_styles(version: str, date: str) -> None:
 
 
 def test_missing_file_and_missing_section() -> None:
-    assert changelog_signal(None, rel("0.29.0"), MARKER, "CHANGELOG.md").status is SignalStatus.MISSING
-    assert "no section" in changelog_signal(CHANGELOG, rel("0.31.0"), MARKER, "CHANGELOG.md").summary
+    assert (
+        changelog_signal(None, rel("0.29.0"), MARKER, "CHANGELOG.md").status is SignalStatus.MISSING
+    )
+    assert (
+        "no section" in changelog_signal(CHANGELOG, rel("0.31.0"), MARKER, "CHANGELOG.md").summary
+    )

@@ -30,7 +30,9 @@ marker = "some.marker"
 def test_example_equals_built_in_default() -> None:
     example = load_config(ROOT / "config.example.toml")
     assert example == load_config(None)
-    assert tomllib.loads((ROOT / "config.example.toml").read_text()) == tomllib.loads(default_config_text())
+    assert tomllib.loads((ROOT / "config.example.toml").read_text()) == tomllib.loads(
+        default_config_text()
+    )
 
 
 def test_default_is_the_headscale_peer_relay_watch() -> None:
@@ -52,13 +54,22 @@ def test_minimal_config_gets_defaults() -> None:
     [
         (MINIMAL + "colour = 1\n", "m.toml: watch[0].feature.colour: unknown key"),
         (MINIMAL.replace('marker = "some.marker"', "marker = 3"), "watch[0].feature.marker"),
-        (MINIMAL + 'paths = []\n', "watch[0].feature.paths"),
-        (MINIMAL.replace('id = "w"', 'id = "w"\ntag_pattern = "v(\\\\d+"'), "watch[0].tag_pattern: not a valid regular expression"),
-        (MINIMAL.replace('id = "w"', 'id = "w"\ntag_pattern = "^v\\\\d+$"'), "named group (?P<version>"),
+        (MINIMAL + "paths = []\n", "watch[0].feature.paths"),
+        (
+            MINIMAL.replace('id = "w"', 'id = "w"\ntag_pattern = "v(\\\\d+"'),
+            "watch[0].tag_pattern: not a valid regular expression",
+        ),
+        (
+            MINIMAL.replace('id = "w"', 'id = "w"\ntag_pattern = "^v\\\\d+$"'),
+            "named group (?P<version>",
+        ),
         (MINIMAL.replace('repo = "o/r"', 'repo = "no-slash"'), "watch[0].repo"),
         (MINIMAL.replace('id = "w"', 'id = "w"\nrequired = ["feature"]'), "must include 'release'"),
         ("[github]\napi_url = 'ftp://x'\n" + MINIMAL, "github.api_url"),
-        ("[github]\ntoken = 'ghp_x'\n" + MINIMAL, "github.token: secrets are not read from the file"),
+        (
+            "[github]\ntoken = 'ghp_x'\n" + MINIMAL,
+            "github.token: secrets are not read from the file",
+        ),
         ("", "watch: required key is missing"),
         ("[[watch]\n", "not valid TOML"),
         (MINIMAL + MINIMAL, "watch id 'w' is used twice"),
@@ -77,7 +88,9 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_enterprise_api_url_is_accepted() -> None:
-    config = parse_config('[github]\napi_url = "https://ghe.example.com/api/v3/"\n' + MINIMAL, "m.toml")
+    config = parse_config(
+        '[github]\napi_url = "https://ghe.example.com/api/v3/"\n' + MINIMAL, "m.toml"
+    )
     assert config.github.api_url == "https://ghe.example.com/api/v3"
 
 

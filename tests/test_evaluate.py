@@ -17,9 +17,14 @@ REQUIRED = frozenset({SignalName.RELEASE, SignalName.FEATURE, SignalName.IMAGE})
 H, M, E = SignalStatus.HOLDS, SignalStatus.MISSING, SignalStatus.ERROR
 
 
-def cand(tag: str, feature: SignalStatus, image: SignalStatus | None = None) -> CandidateObservation:
+def cand(
+    tag: str, feature: SignalStatus, image: SignalStatus | None = None
+) -> CandidateObservation:
     release = Release(tag, tag.lstrip("v"), False, False, f"https://x/{tag}", None)
-    signals = [Signal(SignalName.RELEASE, H, f"{tag} release", release_tag=tag), Signal(SignalName.FEATURE, feature, f"feature {feature}", release_tag=tag)]
+    signals = [
+        Signal(SignalName.RELEASE, H, f"{tag} release", release_tag=tag),
+        Signal(SignalName.FEATURE, feature, f"feature {feature}", release_tag=tag),
+    ]
     if image is not None:
         signals.append(Signal(SignalName.IMAGE, image, f"image {image}", release_tag=tag))
     return CandidateObservation(release, tuple(signals))

@@ -15,7 +15,10 @@ from watcher.sources.image import image_refs
     [
         ("headscale/headscale:v0.29.0", ImageRef("docker.io", "headscale/headscale", "v0.29.0")),
         ("alpine:3.20", ImageRef("docker.io", "library/alpine", "3.20")),
-        ("docker.io/tailscale/tailscale:v1.86.0", ImageRef("docker.io", "tailscale/tailscale", "v1.86.0")),
+        (
+            "docker.io/tailscale/tailscale:v1.86.0",
+            ImageRef("docker.io", "tailscale/tailscale", "v1.86.0"),
+        ),
         ("ghcr.io/juanfont/headscale:0.29.0", ImageRef("ghcr.io", "juanfont/headscale", "0.29.0")),
         ("localhost:5000/a/b:1", ImageRef("localhost:5000", "a/b", "1")),
     ],
@@ -32,5 +35,10 @@ def test_rejects_untagged(reference: str) -> None:
 
 def test_templates_fill_tag_and_version() -> None:
     release = Release("v0.29.0", "0.29.0", False, False, "", None)
-    refs = image_refs(["headscale/headscale:{tag}", "ghcr.io/juanfont/headscale:{version}"], release)
-    assert [str(r) for r in refs] == ["docker.io/headscale/headscale:v0.29.0", "ghcr.io/juanfont/headscale:0.29.0"]
+    refs = image_refs(
+        ["headscale/headscale:{tag}", "ghcr.io/juanfont/headscale:{version}"], release
+    )
+    assert [str(r) for r in refs] == [
+        "docker.io/headscale/headscale:v0.29.0",
+        "ghcr.io/juanfont/headscale:0.29.0",
+    ]

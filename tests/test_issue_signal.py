@@ -18,12 +18,19 @@ def xref(number: int, repo: str, pr: bool = True) -> dict[str, Any]:
 
 
 def test_closing_pr_from_same_repo_only() -> None:
-    events = [xref(2841, "other/repo"), xref(99, REPO, pr=False), xref(2950, REPO), {"event": "closed", "commit_id": None}]
+    events = [
+        xref(2841, "other/repo"),
+        xref(99, REPO, pr=False),
+        xref(2950, REPO),
+        {"event": "closed", "commit_id": None},
+    ]
     assert closing_reference(events, REPO) == "#2950"
 
 
-def test_closing_commit_wins() -> None:
-    assert closing_reference([xref(1, REPO), {"event": "closed", "commit_id": "abcdef1234567890"}], REPO) == "commit abcdef123456"
+def test_closing_pr_and_commit_are_both_named() -> None:
+    closed = {"event": "closed", "commit_id": "abcdef1234567890"}
+    assert closing_reference([xref(1, REPO), closed], REPO) == "#1 (commit abcdef123456)"
+    assert closing_reference([closed], REPO) == "commit abcdef123456"
 
 
 def test_open_issue_does_not_hold_and_closed_completed_does() -> None:

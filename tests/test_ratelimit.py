@@ -13,22 +13,82 @@ CASES = [
     (200, {}, 1, "", Action.ACCEPT, 0.0, False),
     (304, {}, 1, "", Action.ACCEPT, 0.0, False),
     (403, {"retry-after": "7"}, 1, "", Action.RETRY, 7.0, True),
-    (429, {"retry-after": "3", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 500)}, 1, "", Action.RETRY, 3.0, True),
-    (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 120)}, 1, "", Action.RETRY, 121.0, True),
-    (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) - 5)}, 1, "", Action.RETRY, 1.0, True),
-    (403, {}, 1, '{"message": "You have exceeded a secondary rate limit"}', Action.RETRY, 60.0, True),
-    (403, {}, 3, '{"message": "You have exceeded a secondary rate limit"}', Action.RETRY, 240.0, True),
+    (
+        429,
+        {
+            "retry-after": "3",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": str(int(NOW) + 500),
+        },
+        1,
+        "",
+        Action.RETRY,
+        3.0,
+        True,
+    ),
+    (
+        403,
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 120)},
+        1,
+        "",
+        Action.RETRY,
+        121.0,
+        True,
+    ),
+    (
+        403,
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) - 5)},
+        1,
+        "",
+        Action.RETRY,
+        1.0,
+        True,
+    ),
+    (
+        403,
+        {},
+        1,
+        '{"message": "You have exceeded a secondary rate limit"}',
+        Action.RETRY,
+        60.0,
+        True,
+    ),
+    (
+        403,
+        {},
+        3,
+        '{"message": "You have exceeded a secondary rate limit"}',
+        Action.RETRY,
+        240.0,
+        True,
+    ),
     (429, {}, 2, "", Action.RETRY, 120.0, True),
-    (403, {"x-ratelimit-remaining": "12"}, 1, '{"message": "Resource not accessible by integration"}', Action.FAIL, 0.0, False),
+    (
+        403,
+        {"x-ratelimit-remaining": "12"},
+        1,
+        '{"message": "Resource not accessible by integration"}',
+        Action.FAIL,
+        0.0,
+        False,
+    ),
     (401, {}, 1, "", Action.FAIL, 0.0, False),
     (404, {}, 1, "", Action.FAIL, 0.0, False),
     (422, {}, 1, "", Action.FAIL, 0.0, False),
 ]
 
 
-@pytest.mark.parametrize(("status", "headers", "attempt", "body", "action", "wait", "limited"), CASES)
+@pytest.mark.parametrize(
+    ("status", "headers", "attempt", "body", "action", "wait", "limited"), CASES
+)
 def test_decide_table(
-    status: int, headers: dict[str, str], attempt: int, body: str, action: Action, wait: float, limited: bool
+    status: int,
+    headers: dict[str, str],
+    attempt: int,
+    body: str,
+    action: Action,
+    wait: float,
+    limited: bool,
 ) -> None:
     decision = decide(status, headers, attempt, NOW, body_hint=body, jitter=0.5)
     assert decision.action is action
@@ -38,7 +98,9 @@ def test_decide_table(
 
 @pytest.mark.parametrize("status", [None, 500, 502, 503, 504])
 @pytest.mark.parametrize("attempt", [1, 2, 3])
-def test_server_errors_and_connection_failures_back_off_with_jitter(status: int | None, attempt: int) -> None:
+def test_server_errors_and_connection_failures_back_off_with_jitter(
+    status: int | None, attempt: int
+) -> None:
     low = decide(status, {}, attempt, NOW, jitter=0.0)
     high = decide(status, {}, attempt, NOW, jitter=0.99)
     assert low.action is Action.RETRY and not low.rate_limited
@@ -51,10 +113,17 @@ def test_backoff_is_capped() -> None:
 
 
 def test_unparsable_retry_after_falls_back_to_reset_header() -> None:
-    headers = {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 10)}
+    headers = {
+        "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": str(int(NOW) + 10),
+    }
     assert decide(403, headers, 1, NOW).wait_seconds == pytest.approx(11.0)
 
 
-@pytest.mark.parametrize(("remaining", "floor", "expected"), [(None, 5, False), (6, 5, False), (5, 5, True), (0, 0, True)])
+@pytest.mark.parametrize(
+    ("remaining", "floor", "expected"),
+    [(None, 5, False), (6, 5, False), (5, 5, True), (0, 0, True)],
+)
 def test_floor(remaining: int | None, floor: int, expected: bool) -> None:
     assert below_floor(remaining, floor) is expected

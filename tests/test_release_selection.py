@@ -15,8 +15,20 @@ from watcher.sources.release import newest_prerelease_above, parse_releases, sta
 PATTERN = load_config(None).watch[0].tag_regex
 
 
-def raw(tag: str, *, prerelease: bool = False, draft: bool = False, published: str | None = "2026-01-01T00:00:00Z") -> dict[str, Any]:
-    return {"tag_name": tag, "prerelease": prerelease, "draft": draft, "published_at": published, "html_url": f"https://x/{tag}"}
+def raw(
+    tag: str,
+    *,
+    prerelease: bool = False,
+    draft: bool = False,
+    published: str | None = "2026-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    return {
+        "tag_name": tag,
+        "prerelease": prerelease,
+        "draft": draft,
+        "published_at": published,
+        "html_url": f"https://x/{tag}",
+    }
 
 
 # Listed in created_at order as GitHub does (newest created first), NOT version order.
@@ -43,12 +55,17 @@ def test_candidates_are_stable_and_ordered_by_version_not_date() -> None:
     assert [r.tag for r in stable(releases)] == ["v0.28.0", "v0.27.2", "v0.27.1"]
 
 
-@pytest.mark.parametrize("tag", ["backup/v0.26.0", "tmp-v0.31.0", "v0.24.0-docker-ko-test1", "v0.23-fix", "upstream/v1.0.0"])
+@pytest.mark.parametrize(
+    "tag",
+    ["backup/v0.26.0", "tmp-v0.31.0", "v0.24.0-docker-ko-test1", "v0.23-fix", "upstream/v1.0.0"],
+)
 def test_non_release_tags_never_match(tag: str) -> None:
     assert parse_releases([raw(tag)], PATTERN, "src") == []
 
 
-@pytest.mark.parametrize("tag", ["v0.29.0-beta1", "v0.29.0-beta.4", "v0.28.0-alpha12", "v0.29.0-rc.1"])
+@pytest.mark.parametrize(
+    "tag", ["v0.29.0-beta1", "v0.29.0-beta.4", "v0.28.0-alpha12", "v0.29.0-rc.1"]
+)
 def test_prerelease_spellings_are_prereleases_even_unflagged(tag: str) -> None:
     (release,) = parse_releases([raw(tag)], PATTERN, "src")
     assert release.prerelease and not release.stable
@@ -69,11 +86,16 @@ def test_newest_prerelease_above_newest_stable() -> None:
     releases = parse_releases(HISTORY, PATTERN, "src")
     pre = newest_prerelease_above(releases, stable(releases)[0])
     assert isinstance(pre, Release) and pre.tag == "v0.29.0-rc.1"
-    assert newest_prerelease_above(releases, Release("v1.0.0", "1.0.0", False, False, "", None)) is None
+    assert (
+        newest_prerelease_above(releases, Release("v1.0.0", "1.0.0", False, False, "", None))
+        is None
+    )
 
 
 def test_default_pattern_allows_unprefixed_tags() -> None:
-    assert [r.tag for r in parse_releases([raw("1.2.3")], re.compile(DEFAULT_TAG_PATTERN), "s")] == ["1.2.3"]
+    assert [
+        r.tag for r in parse_releases([raw("1.2.3")], re.compile(DEFAULT_TAG_PATTERN), "s")
+    ] == ["1.2.3"]
 
 
 def test_malformed_release_entry_names_the_source() -> None:

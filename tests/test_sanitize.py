@@ -22,9 +22,16 @@ def test_emails_and_urls_with_at_are_kept() -> None:
 
 
 def test_closing_keywords_are_neutralised() -> None:
-    for phrase in ["Fixes #2841", "closes: #1", "Resolved juanfont/headscale#2180", "fix https://github.com/juanfont/headscale/issues/1"]:
+    for phrase in [
+        "Fixes #2841",
+        "closes: #1",
+        "Resolved juanfont/headscale#2180",
+        "fix https://github.com/juanfont/headscale/issues/1",
+    ]:
         out = sanitize(phrase, REPO)
-        assert not re.search(r"\b(close[sd]?|fix(e[sd])?|resolve[sd]?)\s*:?\s+\S*#?\d", out, re.IGNORECASE), out
+        assert not re.search(
+            r"\b(close[sd]?|fix(e[sd])?|resolve[sd]?)\s*:?\s+\S*#?\d", out, re.IGNORECASE
+        ), out
 
 
 def test_bare_references_point_upstream() -> None:

@@ -30,6 +30,7 @@ def evaluate(observation: WatchObservation) -> Verdict:
         (c for c in observation.candidates if _feature_ok(c, required)),
         None,
     )
+    decisive: CandidateObservation | None
     if ready is not None:
         state, decisive = VerdictState.READY, ready
     elif with_feature is not None:
@@ -79,7 +80,9 @@ def _up_to(
     return out
 
 
-def _errors(candidates: Iterable[CandidateObservation], required: frozenset[SignalName]) -> list[str]:
+def _errors(
+    candidates: Iterable[CandidateObservation], required: frozenset[SignalName]
+) -> list[str]:
     return [
         f"{s.name}@{c.release.tag}: {s.summary}"
         for c in candidates

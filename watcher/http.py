@@ -203,7 +203,9 @@ class HttpClient:
             for attempt in retrying:
                 with attempt:
                     number = attempt.retry_state.attempt_number
-                    return self._attempt(method, url, headers, params, number, not_found_ok, expect)
+                    return self._attempt(
+                        method, url, headers, params, number, not_found_ok, expect, quota
+                    )
         except _Retry as exhausted:
             raise exhausted.error from exhausted
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
@@ -227,7 +229,7 @@ class HttpClient:
             self._check_reserve()
         try:
             with self._client.stream("GET", url, headers=dict(headers or {})) as reply:
-                self._count(reply)
+                self._count(reply, quota)
                 if reply.status_code >= 400:
                     reply.read()
                     raise self._error_for(reply, url)
@@ -244,13 +246,14 @@ class HttpClient:
         attempt: int,
         not_found_ok: bool,
         expect: tuple[int, ...],
+        quota: bool,
     ) -> httpx.Response:
         try:
             reply = self._client.request(method, url, headers=dict(headers or {}), params=params)
         except httpx.TransportError as exc:
             decision = decide(None, {}, attempt, self._clock(), jitter=random.random())  # noqa: S311
             raise _Retry(decision, _network_error(url, exc)) from exc
-        self._count(reply)
+        self._count(reply, quota)
         if reply.status_code in expect or (reply.status_code == 404 and not_found_ok):
             return reply
         lowered = {k.lower(): v for k, v in reply.headers.items()}
@@ -281,18 +284,19 @@ class HttpClient:
                 reset_at=reset,
             )
 
-    def _count(self, reply: httpx.Response) -> None:
+    def _count(self, reply: httpx.Response, quota: bool) -> None:
         stats = self.stats
         stats.requests += 1
         stats.by_status[str(reply.status_code)] += 1
         if reply.status_code == 304:
             stats.not_modified += 1
+        if quota and not (reply.status_code == 304 and "authorization" in reply.request.headers):
+            # GitHub's rule: every REST request counts, except a 304 to an authorised one
+            # (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api).
+            stats.quota_used += 1
         remaining = reply.headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
-            previous = stats.quota_remaining
             stats.quota_remaining = int(remaining)
-            if previous is not None and int(remaining) < previous:
-                stats.quota_used += previous - int(remaining)
             reset = reply.headers.get("x-ratelimit-reset", "")
             stats.quota_reset = float(reset) if reset.isdigit() else stats.quota_reset
 

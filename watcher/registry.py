@@ -91,7 +91,9 @@ class RegistryReader:
         if reply.status_code == 401:
             token = self._token(ref.host, url, reply.headers.get("www-authenticate", ""), scope)
             headers["Authorization"] = f"Bearer {token}"
-            reply = self.http.request("HEAD", url, headers=headers, not_found_ok=True, expect=(401,))
+            reply = self.http.request(
+                "HEAD", url, headers=headers, not_found_ok=True, expect=(401,)
+            )
             if reply.status_code == 401:
                 raise AuthError(
                     f"{url}: the registry refused the anonymous token (401)",
@@ -107,7 +109,8 @@ class RegistryReader:
     def _token(self, host: str, url: str, challenge: str, scope: str) -> str:
         if not challenge.lower().startswith("bearer"):
             raise AuthError(
-                f"{url}: 401 without a Bearer challenge ({challenge[:80] or 'no WWW-Authenticate'})",
+                f"{url}: 401 without a Bearer challenge "
+                f"({challenge[:80] or 'no WWW-Authenticate'})",
                 hint="the registry needs credentials watcher does not have",
             )
         params = dict(_CHALLENGE_PARAM.findall(challenge))

@@ -25,7 +25,7 @@ DEFAULT_LIMIT = 4000
 
 
 def sanitize(text: str, upstream_repo: str, limit: int = DEFAULT_LIMIT) -> str:
-    """Neutralise mentions and closing keywords, qualify ``#N`` with the upstream repo, cap length."""
+    """Neutralise mentions and closing keywords, qualify ``#N`` upstream, cap the length."""
     # Closing keywords may precede a URL, so they are neutralised on the whole text.
     text = _CLOSING.sub(lambda m: m.group(1)[0] + _ZWSP + m.group(1)[1:] + m.group(2), text)
     parts: list[str] = []

@@ -86,7 +86,9 @@ class GitHubReader:
             items.extend(_as_list(_decode(page.body, next_url), next_url))
             next_url = _next_link(page.headers.get("link"))
         self.http.cache.put_cached(
-            CachedResponse(aggregate_key, None, None, 200, "application/json", json.dumps(items).encode())
+            CachedResponse(
+                aggregate_key, None, None, 200, "application/json", json.dumps(items).encode()
+            )
         )
         return Fetched(items, changed=True)
 

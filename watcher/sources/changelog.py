@@ -30,7 +30,9 @@ class Section:
     text: str
 
 
-def fetch_changelog(reader: GitHubReader, repo: str, path: str, ref: str, immutable: bool) -> str | None:
+def fetch_changelog(
+    reader: GitHubReader, repo: str, path: str, ref: str, immutable: bool
+) -> str | None:
     """The changelog text at ``ref``; content at a commit SHA never changes, so not revalidated."""
     return reader.get_text(f"/repos/{repo}/contents/{path}?ref={ref}", revalidate=not immutable)
 
@@ -58,6 +60,7 @@ def find_section(text: str, version: str) -> Section | None:
 
 def changelog_signal(text: str | None, release: Release, marker: str, path: str) -> Signal:
     """HOLDS when ``path`` has a dated section for the release that mentions ``marker``."""
+
     def signal(status: SignalStatus, summary: str, evidence: tuple[str, ...] = ()) -> Signal:
         return Signal(SignalName.CHANGELOG, status, summary, evidence, release.tag)
 
@@ -65,7 +68,9 @@ def changelog_signal(text: str | None, release: Release, marker: str, path: str)
         return signal(SignalStatus.MISSING, f"no {path} at {release.tag}")
     section = find_section(text, release.version)
     if section is None:
-        return signal(SignalStatus.MISSING, f"{path}@{release.tag} has no section for {release.version}")
+        return signal(
+            SignalStatus.MISSING, f"{path}@{release.tag} has no section for {release.version}"
+        )
     if section.date is None:
         return signal(
             SignalStatus.MISSING,
@@ -75,7 +80,8 @@ def changelog_signal(text: str | None, release: Release, marker: str, path: str)
     if not hits:
         return signal(
             SignalStatus.MISSING,
-            f"{path}@{release.tag}: section {release.version} ({section.date}) does not mention {marker}",
+            f"{path}@{release.tag}: section {release.version} ({section.date}) "
+            f"does not mention {marker}",
         )
     return signal(
         SignalStatus.HOLDS,

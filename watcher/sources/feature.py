@@ -44,7 +44,7 @@ def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig)
             return scan_tarball(reply.iter_bytes(CHUNK), rule, source=url)
         except httpx.TransportError as exc:
             # The connection died mid-body: the same outcome as a truncated archive.
-            raise ArchiveError(f"{url}: the download broke off ({exc})") from exc
+            raise ArchiveError(f"{url}: archive truncated: the download broke off ({exc})") from exc
 
 
 def feature_signal(scan: FeatureScan, release: Release, rule: FeatureConfig) -> Signal:

@@ -44,20 +44,27 @@ def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
 
 
 def closing_reference(events: Sequence[Any], repo: str) -> str | None:
-    """The PR (``#N``) or commit that closed the issue, from its timeline, if any."""
+    """The PR (``#N``) and/or commit that closed the issue, from its timeline, if any.
+
+    Only pull requests of the same repository count: a cross-reference from another
+    repository's PR with the same number is a different thing.
+    """
     pr: str | None = None
+    commit: str | None = None
     for event in events:
         if not isinstance(event, dict):
             continue
         kind = event.get("event")
         if kind == "closed" and event.get("commit_id"):
-            return f"commit {str(event['commit_id'])[:12]}"
+            commit = f"commit {str(event['commit_id'])[:12]}"
         if kind in ("cross-referenced", "connected"):
             issue = (event.get("source") or {}).get("issue") or {}
             same_repo = (issue.get("repository") or {}).get("full_name") in (None, repo)
             if issue.get("pull_request") and same_repo and issue.get("number"):
                 pr = f"#{issue['number']}"
-    return pr
+    if pr and commit:
+        return f"{pr} ({commit})"
+    return pr or commit
 
 
 def issue_signal(issues: Sequence[IssueStatus], repo: str) -> Signal:
@@ -74,5 +81,7 @@ def issue_signal(issues: Sequence[IssueStatus], repo: str) -> Signal:
         parts.append(text)
     all_done = all(i.state == "closed" and i.state_reason == "completed" for i in issues)
     status = SignalStatus.HOLDS if all_done else SignalStatus.MISSING
-    evidence = tuple(f"{i.url} {i.title}" + (f" [{', '.join(i.labels)}]" if i.labels else "") for i in issues)
+    evidence = tuple(
+        f"{i.url} {i.title}" + (f" [{', '.join(i.labels)}]" if i.labels else "") for i in issues
+    )
     return Signal(SignalName.ISSUE, status, "; ".join(parts), evidence)

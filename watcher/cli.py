@@ -1,0 +1,212 @@
+"""The ``watcher`` command line: a thin shell over the runner and the store.
+
+Only this module (and the daemon) prints, exits, or handles signals. Heavy modules are
+imported inside the commands so ``watcher --help`` stays fast.
+
+Exit codes: 0 every selected watch is ready, 1 some watch is not ready, 2 error
+(bad config, unreachable GitHub, rate limit, bad archive, ...: one line naming the
+cause and a hint, never a traceback unless ``--verbose``).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from watcher.config import Config
+    from watcher.state.store import Store
+
+EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
+P = ParamSpec("P")
+R = TypeVar("R")
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="WATCHER_CONFIG",
+    help="TOML config file (default: the built-in headscale peer-relay watch).",
+)
+db_option = click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="SQLAlchemy database URL (default: [database].url, WATCHER_DB_URL, or a SQLite file "
+    "under $XDG_STATE_HOME/watcher/).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn WatcherErrors into one line + hint on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from watcher.errors import WatcherError
+
+        try:
+            return func(*args, **kwargs)
+        except WatcherError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="watcher")
+def main() -> None:
+    """Watch upstream projects until a feature really ships (then bump a Helm chart)."""
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.argument("watch_ids", nargs=-1)
+@reports_errors
+def check(
+    config_path: Path | None, db_url: str | None, as_json: bool, watch_ids: tuple[str, ...]
+) -> None:
+    """Evaluate the watches once and show each verdict with its evidence.
+
+    Exit 0 when every selected watch is ready, 1 when any is not, 2 on error.
+    """
+    from watcher import render
+    from watcher.runner import open_readers, run_once
+
+    config = _load(config_path)
+    config.select(watch_ids)
+    with _store(config, db_url) as store, open_readers(config, store) as readers:
+        report = run_once(config, store, readers, watch_ids)
+    code = render.exit_code(report.outcomes)
+    if as_json:
+        click.echo(render.check_json(report, code))
+    else:
+        click.echo(render.check_text(report), nl=False)
+        for outcome in report.outcomes:
+            if outcome.error:
+                click.echo(f"error: {outcome.watch.id}: {outcome.error}", err=True)
+                click.echo(f"hint: {outcome.hint or 'the last good verdict is kept'}", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@reports_errors
+def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
+    """Show the last recorded verdict of every watch (database only, no network)."""
+    from watcher import render
+
+    config = _load(config_path)
+    with _store(config, db_url) as store:
+        rows = [(w, store.get_verdict(w.id)) for w in config.watch]
+    click.echo(render.status_json(rows) if as_json else render.status_text(rows), nl=not as_json)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N events.")
+@click.argument("watch_id")
+@reports_errors
+def history(
+    config_path: Path | None, db_url: str | None, as_json: bool, limit: int | None, watch_id: str
+) -> None:
+    """Show the recorded transitions of one watch, oldest first (database only)."""
+    from watcher import render
+
+    config = _load(config_path)
+    config.select((watch_id,))
+    with _store(config, db_url) as store:
+        events = store.history(watch_id, limit)
+    click.echo(
+        render.history_json(events) if as_json else render.history_text(watch_id, events),
+        nl=not as_json,
+    )
+
+
+@main.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("check")
+@config_option
+@reports_errors
+def config_check(config_path: Path | None) -> None:
+    """Validate the configuration file and list its watches."""
+    config = _load(config_path)
+    source = str(config_path) if config_path else "<built-in default>"
+    click.echo(f"{source}: ok, {len(config.watch)} watch(es)")
+    for watch in config.watch:
+        click.echo(
+            f"  {watch.id}: {watch.repo}, marker {watch.feature.marker!r}, "
+            f"requires {', '.join(watch.required)}"
+        )
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database commands."""
+
+
+@db_group.command("upgrade")
+@config_option
+@db_option
+@reports_errors
+def db_upgrade(config_path: Path | None, db_url: str | None) -> None:
+    """Create the database if needed and migrate it to the newest schema."""
+    from watcher.state.store import Store
+
+    url = _db_url(_load(config_path), db_url)
+    store = Store.open(url, migrate=True)
+    store.close()
+    click.echo(f"database at {_mask(url)} is at the newest schema")
+
+
+def _load(config_path: Path | None) -> Config:
+    from watcher.config import load_config
+
+    return load_config(config_path)
+
+
+def _db_url(config: Config, db_url: str | None) -> str:
+    from watcher.config import default_database_url
+
+    return db_url or config.database.url or default_database_url()
+
+
+class _store:  # used like a function in `with`
+    """Open the store for a command and close it afterwards."""
+
+    def __init__(self, config: Config, db_url: str | None) -> None:
+        self.url = _db_url(config, db_url)
+        self.store: Store | None = None
+
+    def __enter__(self) -> Store:
+        from watcher.state.store import Store
+
+        self.store = Store.open(self.url)
+        return self.store
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _mask(url: str) -> str:
+    from watcher.render import mask_url
+
+    return mask_url(url)

@@ -1,0 +1,190 @@
+"""Text and JSON renderings of verdicts, runs and histories (strings only; the CLI prints).
+
+The JSON shapes are documented in README.md ("JSON output") and are a stable interface.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from watcher.models import Release, Signal, Verdict, VerdictState
+
+if TYPE_CHECKING:
+    from watcher.config import WatchConfig
+    from watcher.runner import RunReport, WatchOutcome
+    from watcher.state.store import Event, StoredVerdict
+
+READY_STATES = (VerdictState.READY, VerdictState.PROPOSED, VerdictState.DONE)
+
+
+def exit_code(outcomes: Sequence[WatchOutcome]) -> int:
+    """0 when every watch is ready (or beyond), 1 when any is not, 2 when any errored."""
+    if any(o.error for o in outcomes):
+        return 2
+    if all(o.verdict is not None and o.verdict.state in READY_STATES for o in outcomes):
+        return 0
+    return 1
+
+
+def check_text(report: RunReport) -> str:
+    """The human table of one `watcher check` run."""
+    lines: list[str] = []
+    for outcome in report.outcomes:
+        lines.extend(_verdict_lines(outcome.watch.id, outcome.verdict))
+        if outcome.error:
+            lines.append(f"  error:     {outcome.error} (last good verdict kept)")
+        lines.append(
+            f"  cost:      {outcome.requests} request(s), {outcome.not_modified} not modified, "
+            f"{outcome.seconds:.2f} s"
+        )
+    stats = report.stats
+    remaining = "" if stats.quota_remaining is None else f", quota left {stats.quota_remaining}"
+    lines.append(
+        f"run {report.run_id}: {stats.requests} request(s), {stats.not_modified} answered 304, "
+        f"{stats.quota_used} counted against the quota{remaining}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
+    if verdict is None:
+        return [f"{watch_id}: no verdict yet"]
+    head = f"{watch_id}: {verdict.state.value.upper()}"
+    if verdict.target is not None:
+        head += f"  target {_release(verdict.target)}"
+    lines = [head]
+    for signal in verdict.signals:
+        lines.append(f"  {signal.name.value + ':':<10} [{signal.status.value}] {signal.summary}")
+    lines.extend(f"  {reason}" for reason in verdict.reasons if reason.startswith("note:"))
+    return lines
+
+
+def _release(release: Release) -> str:
+    date = f" ({release.published_at:%Y-%m-%d})" if release.published_at else ""
+    return f"{release.tag}{date}"
+
+
+def check_json(report: RunReport, code: int) -> str:
+    """The JSON document of one `watcher check` run."""
+    doc = {
+        "exit_code": code,
+        "run_id": report.run_id,
+        "requests": {
+            "total": report.stats.requests,
+            "not_modified": report.stats.not_modified,
+            "quota_used": report.stats.quota_used,
+            "quota_remaining": report.stats.quota_remaining,
+        },
+        "watches": [_outcome_doc(o) for o in report.outcomes],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _outcome_doc(outcome: WatchOutcome) -> dict[str, Any]:
+    doc = verdict_doc(outcome.watch.id, outcome.verdict)
+    doc["error"] = outcome.error
+    doc["hint"] = outcome.hint if outcome.error else None
+    return doc
+
+
+def verdict_doc(watch_id: str, verdict: Verdict | None) -> dict[str, Any]:
+    """A verdict as a JSON-able dict (``state`` null when none was recorded yet)."""
+    if verdict is None:
+        return {"id": watch_id, "state": None, "target": None, "signals": [], "reasons": []}
+    return {
+        "id": watch_id,
+        "state": verdict.state.value,
+        "target": _release_doc(verdict.target),
+        "signals": [_signal_doc(s) for s in verdict.signals],
+        "reasons": list(verdict.reasons),
+        "evaluated_at": _iso(verdict.evaluated_at),
+        "changed_at": _iso(verdict.changed_at),
+    }
+
+
+def _release_doc(release: Release | None) -> dict[str, Any] | None:
+    if release is None:
+        return None
+    return {
+        "tag": release.tag,
+        "version": release.version,
+        "url": release.url,
+        "published_at": _iso(release.published_at),
+    }
+
+
+def _signal_doc(signal: Signal) -> dict[str, Any]:
+    return {
+        "name": signal.name.value,
+        "status": signal.status.value,
+        "summary": signal.summary,
+        "evidence": list(signal.evidence),
+        "release": signal.release_tag,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def status_text(rows: Sequence[tuple[WatchConfig, StoredVerdict | None]]) -> str:
+    """`watcher status`: the last recorded verdict of every watch."""
+    lines: list[str] = []
+    for watch, stored in rows:
+        lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
+        changed_at = stored.verdict.changed_at if stored and stored.verdict else None
+        if changed_at:
+            lines.append(f"  since:     {changed_at:%Y-%m-%d %H:%M:%S %Z}")
+        if stored and stored.error:
+            lines.append(f"  error:     {stored.error} (at {_iso(stored.error_at)})")
+    return "\n".join(lines)
+
+
+def status_json(rows: Sequence[tuple[WatchConfig, StoredVerdict | None]]) -> str:
+    """`watcher status --json`."""
+    docs = []
+    for watch, stored in rows:
+        doc = verdict_doc(watch.id, stored.verdict if stored else None)
+        doc["error"] = stored.error if stored else None
+        doc["error_at"] = _iso(stored.error_at) if stored else None
+        docs.append(doc)
+    return json.dumps({"watches": docs}, indent=2)
+
+
+def history_text(watch_id: str, events: Sequence[Event]) -> str:
+    """`watcher history WATCH`: one line per transition."""
+    if not events:
+        return f"{watch_id}: no transitions recorded yet"
+    return "\n".join(
+        f"{e.at:%Y-%m-%d %H:%M:%S}  {e.from_state or '-':>8} -> {e.to_state:<8}  "
+        f"{e.from_target or '-'} -> {e.to_target or '-'}"
+        for e in events
+    )
+
+
+def history_json(events: Sequence[Event]) -> str:
+    """`watcher history WATCH --json`."""
+    return json.dumps(
+        [
+            {
+                "id": e.id,
+                "at": _iso(e.at),
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "from_target": e.from_target,
+                "to_target": e.to_target,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+        indent=2,
+    )
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
