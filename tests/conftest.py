@@ -1,0 +1,68 @@
+"""Shared fixtures: the local GitHub and registry stand-in (see tests/standin/README.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.standin.headscale import load_headscale
+from tests.standin.server import StandIn
+from tests.standin.watcher_config import standin_config
+from watcher.cli import main
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    """A started, empty stand-in server, stopped after the test."""
+    with StandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def headscale_standin(standin: StandIn) -> StandIn:
+    """The stand-in holding the headscale-like history at stage ``waiting``."""
+    load_headscale(standin, "waiting")
+    return standin
+
+
+@dataclass
+class WatcherRun:
+    """Runs the `watcher` CLI in-process against a stand-in, with its own database."""
+
+    standin: StandIn
+    tmp_path: Path
+    token: str | None = None
+    github: dict[str, str] = field(default_factory=dict)
+    api_url: str | None = None
+
+    @property
+    def config_path(self) -> Path:
+        """The config file, rewritten before every run so tests can change settings."""
+        path = self.tmp_path / "watcher.toml"
+        path.write_text(standin_config(self.standin, self.github, self.api_url))
+        return path
+
+    @property
+    def db_url(self) -> str:
+        """The test's SQLite database."""
+        return f"sqlite:///{self.tmp_path / 'state' / 'watcher.db'}"
+
+    def __call__(self, *args: str) -> Result:
+        """Run ``watcher ARGS --config ... --db ...`` and return click's result."""
+        env = {"GITHUB_TOKEN": self.token or "", "GITHUB_TOKEN_FILE": ""}
+        command, *rest = args
+        sub = [command] if command not in ("config", "db") else [command, rest.pop(0)]
+        options = ["--config", str(self.config_path)]
+        if sub != ["config", "check"]:
+            options += ["--db", self.db_url]
+        return CliRunner().invoke(main, [*sub, *options, *rest], env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def watcher(standin: StandIn, tmp_path: Path) -> WatcherRun:
+    """The CLI against the (empty) stand-in; load a history into ``watcher.standin``."""
+    return WatcherRun(standin, tmp_path)

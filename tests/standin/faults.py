@@ -1,0 +1,123 @@
+"""Fault injection: rules that replace or damage the answers to matching requests.
+
+A rule matches by method and a regex searched in the request path (without the
+query). Each match uses up one of its ``times`` (None: forever). Rules are checked
+in the order they were added and can be added or cleared while the server runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FaultRule:
+    """One fault. Fields that are None/False/0 leave that part of the answer alone.
+
+    - ``status``: answer with this status, ``headers`` and ``body`` instead of the real one
+      (``body`` None gives a small JSON message);
+    - ``status`` None with ``body`` set: the real status and headers with this body
+      (e.g. invalid JSON with a 200);
+    - ``headers`` alone: added to (or overriding) the real response headers;
+    - ``delay``: seconds to wait before answering, to trigger client timeouts;
+    - ``drop_connection``: close the connection without sending anything;
+    - ``truncate_after``: send only this many body bytes, then close the connection.
+    """
+
+    path: str = ".*"
+    method: str | None = None
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    times: int | None = 1
+    delay: float = 0.0
+    truncate_after: int | None = None
+    drop_connection: bool = False
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        """Reject rules that cannot mean anything, so a typo does not pass silently."""
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise ValueError(f"status {self.status} is not an HTTP status")
+        if self.times is not None and self.times < 1:
+            raise ValueError("times must be at least 1 (or None for every request)")
+        if self.truncate_after is not None and self.truncate_after < 0:
+            raise ValueError("truncate_after must be >= 0")
+        re.compile(self.path)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the rule has been used as often as it may be."""
+        return self.times is not None and self.hits >= self.times
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether this (unused-up) rule applies to a request."""
+        if self.exhausted or (self.method is not None and self.method != method):
+            return False
+        return re.search(self.path, path) is not None
+
+    def canned_body(self) -> bytes:
+        """The body sent with ``status``: the given one or a GitHub-like JSON message."""
+        if self.body is not None:
+            return self.body
+        return json.dumps({"message": f"Injected fault {self.status}"}).encode()
+
+
+class Faults:
+    """The set of active fault rules, shared with the server threads."""
+
+    def __init__(self) -> None:
+        """Start with no faults."""
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+
+    def add(
+        self,
+        method: str | None = None,
+        path: str = ".*",
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        times: int | None = 1,
+        delay: float = 0.0,
+        truncate_after: int | None = None,
+        drop_connection: bool = False,
+    ) -> FaultRule:
+        """Add a rule (see :class:`FaultRule`) and return it; its ``hits`` counts uses."""
+        rule = FaultRule(
+            path=path,
+            method=method,
+            status=status,
+            headers=dict(headers or {}),
+            body=body,
+            times=times,
+            delay=delay,
+            truncate_after=truncate_after,
+            drop_connection=drop_connection,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        """The first rule matching the request, with one use consumed, or None."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(method, path):
+                    rule.hits += 1
+                    return rule
+        return None
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self._rules.clear()
+
+    def pending(self) -> list[FaultRule]:
+        """Rules that still have uses left (to assert that a test used its faults)."""
+        with self._lock:
+            return [r for r in self._rules if not r.exhausted]

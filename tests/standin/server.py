@@ -1,0 +1,209 @@
+"""``StandIn``: one loopback HTTP server hosting GitHub's API, codeload and OCI registries.
+
+Layout of URLs below ``http://127.0.0.1:PORT``:
+
+- ``/api/...``              GitHub REST (``api_url``), like ``https://HOST/api/v3`` on GHES
+- ``/codeload/...``         tarball downloads the API redirects to
+- ``/registry/{host}/...``  an OCI registry per host name (``registry_url(host)``)
+- ``/{owner}/{repo}/...``   html_url links point here; nothing is served there
+
+The dispatcher applies fault rules first, routes by prefix, and records every request.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from tests.standin.codeload import PREFIX as CODELOAD_PREFIX
+from tests.standin.codeload import Codeload
+from tests.standin.conditional import ConditionalCache
+from tests.standin.faults import FaultRule, Faults
+from tests.standin.github_api import GitHubApi
+from tests.standin.github_shapes import Site
+from tests.standin.github_state import GitHubState
+from tests.standin.handler import Plan, StandInHTTPServer
+from tests.standin.registry_api import RegistryApi
+from tests.standin.registry_state import RegistryState
+from tests.standin.reqlog import RequestLog, RequestRecord
+from tests.standin.wire import JSON_TYPE, Request, Response
+
+API_PREFIX = "/api"
+REGISTRY_PREFIX = "/registry/"
+
+
+class StandIn:
+    """The stand-in server; use as a context manager (or ``start()``/``stop()``)."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        """Prepare state; ``now`` (epoch seconds) drives quota windows and Last-Modified."""
+        self._tmp = tempfile.TemporaryDirectory(prefix="standin-")
+        self.workdir = Path(self._tmp.name)
+        self.now = now
+        self.faults = Faults()
+        self.log = RequestLog()
+        self.github = GitHubState(self.workdir, now)
+        self.registry = RegistryState()
+        self._stopping = threading.Event()
+        self._server: StandInHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._github_api: GitHubApi | None = None
+        self._codeload = Codeload(self.github)
+        self._registry_api = RegistryApi(self.registry, self.registry_url)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> StandIn:
+        """Bind a free loopback port and serve in a background thread."""
+        if self._server is not None:
+            raise RuntimeError("the stand-in is already running")
+        self._server = StandInHTTPServer(self)
+        self._github_api = GitHubApi(self.github, self.site, ConditionalCache(self.now))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"standin-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and delete the git repositories."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.close_connections()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> StandIn:
+        """Start and return the stand-in."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the stand-in."""
+        self.stop()
+
+    # -- addresses ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port on 127.0.0.1."""
+        if self._server is None:
+            raise RuntimeError("the stand-in is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The server root, e.g. ``http://127.0.0.1:PORT`` (also the html_url root)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """GitHub REST root; a client appends ``/repos/...``."""
+        return self.url + API_PREFIX
+
+    @property
+    def site(self) -> Site:
+        """The roots GitHub JSON is built from."""
+        return Site(api=self.api_url, web=self.url)
+
+    def registry_url(self, host: str) -> str:
+        """Base URL of the emulated registry for ``host`` (append ``/v2/...``)."""
+        return f"{self.url}{REGISTRY_PREFIX}{host}"
+
+    # -- dispatching (called from server threads) -------------------------------------------
+
+    def dispatch(self, request: Request) -> Plan:
+        """Apply fault rules, route the request, and record it."""
+        fault = self.faults.take(request.method, request.path)
+        if fault is not None and fault.delay:
+            # Interruptible, so stopping the server never waits for a long delay.
+            self._stopping.wait(fault.delay)
+        service = _service(request.path)
+        if fault is not None and fault.drop_connection:
+            self._record(request, service, Response(0), fault)
+            return Plan(None)
+        if fault is not None and fault.status is not None:
+            headers = {"content-type": JSON_TYPE, **fault.headers}
+            response = Response(fault.status, headers, fault.canned_body())
+        else:
+            response = self._route_safely(request, service)
+            if fault is not None:
+                _damage(response, fault)
+        self._record(request, service, response, fault)
+        return Plan(response, fault.truncate_after if fault is not None else None)
+
+    def _route_safely(self, request: Request, service: str) -> Response:
+        """Route; a bug in the stand-in becomes a visible 500, not a silent hang-up."""
+        try:
+            return self._route(request, service)
+        except Exception as exc:
+            traceback.print_exc()
+            body = json.dumps({"message": f"stand-in error: {exc!r}"}).encode()
+            return Response(500, {"content-type": JSON_TYPE}, body)
+
+    def _route(self, request: Request, service: str) -> Response:
+        path = request.decoded_path
+        if service == "github" and self._github_api is not None:
+            return self._github_api.handle(request, path[len(API_PREFIX) :])
+        if service == "codeload":
+            return self._codeload.handle(request, path[len(CODELOAD_PREFIX) :])
+        if service == "registry":
+            host, _, rest = path[len(REGISTRY_PREFIX) :].partition("/")
+            return self._registry_api.handle(request, host, "/" + rest)
+        body = json.dumps({"message": "Not Found"}).encode()
+        return Response(404, {"content-type": JSON_TYPE}, body)
+
+    def _record(
+        self, request: Request, service: str, response: Response, fault: FaultRule | None
+    ) -> None:
+        # Recorded before the body is written, so a test that just got its answer
+        # always finds the record.
+        self.log.append(
+            RequestRecord(
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                status=response.status,
+                authenticated=response.authenticated,
+                quota_counted=response.quota_counted,
+                request_headers=dict(request.headers),
+                service=service,
+                fault=fault is not None,
+            )
+        )
+
+
+def _service(path: str) -> str:
+    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        return "github"
+    if path.startswith(CODELOAD_PREFIX + "/"):
+        return "codeload"
+    if path.startswith(REGISTRY_PREFIX):
+        return "registry"
+    return "other"
+
+
+def _damage(response: Response, fault: FaultRule) -> None:
+    """Apply a fault that keeps the real status: extra headers, a replaced body."""
+    response.headers.update(fault.headers)
+    if fault.body is not None:
+        response.close_stream()
+        response.stream = None
+        response.body = fault.body
