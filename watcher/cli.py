@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from datetime import datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -135,6 +136,72 @@ def history(
         render.history_json(events) if as_json else render.history_text(watch_id, events),
         nl=not as_json,
     )
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option("--from", "since", type=DATE, default=None, help="Show rows from this date (UTC).")
+@click.option(
+    "--to",
+    "until",
+    type=DATE,
+    default=None,
+    help="Replay up to this date (UTC; a bare date includes that day).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "svg"]),
+    default="text",
+    help="Output format (--json = --format json).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the timeline as an SVG image to this file.",
+)
+@click.option("--scan-all", is_flag=True, help="Scan every release's tarball instead of bisecting.")
+@click.argument("watch_id", required=False)
+@reports_errors
+def backtest(
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    plot: Path | None,
+    scan_all: bool,
+    watch_id: str | None,
+) -> None:
+    """Replay upstream history and show when the watch would have opened its PR.
+
+    Reads only (caches aside). Exit 0 when the replay ends ready, 1 when not, 2 on error.
+    """
+    from watcher.backtest_cli import backtest_command
+    from watcher.runner import open_readers
+
+    config = _load(config_path)
+    with _store(config, db_url) as store, open_readers(config, store) as readers:
+        out, code = backtest_command(
+            config,
+            store,
+            readers,
+            watch_id=watch_id,
+            since=since,
+            until=until,
+            fmt="json" if as_json else fmt,
+            plot=plot,
+            scan_all=scan_all,
+        )
+    click.echo(out, nl=False)
+    sys.exit(code)
 
 
 @main.group("config")
