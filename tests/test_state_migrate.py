@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from tests.test_state_store import db_url
 from watcher.errors import StateError
@@ -65,6 +67,30 @@ def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
         engine.dispose()
     assert schema_diff(db_url) != []  # the comparison is not vacuous
     migrate.upgrade(db_url)
+    assert schema_diff(db_url) == []
+
+
+def test_upgrade_from_0001_keeps_verdicts_and_starts_no_episode(db_url: str) -> None:
+    migrate.upgrade(db_url, "0001")
+    engine = migrate.make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO verdicts (watch_id, state, signals, reasons, extra) "
+                    "VALUES ('w', 'ready', '[]', '[]', '{}')"
+                )
+            )
+    finally:
+        engine.dispose()
+    with Store.open(db_url) as store:
+        stored = store.get_verdict("w")
+        assert stored is not None and stored.verdict is not None
+        assert stored.error_since is None
+        # The flag the migration filled in must read as "not notified yet".
+        store.record_error(store.start_run(), "w", "down", notify_after=timedelta(0))
+        [item] = store.pending_outbox()
+        assert item.payload["state"] == "ready"
     assert schema_diff(db_url) == []
 
 

@@ -1,4 +1,6 @@
-"""Tests of watcher.state.store: opening, caches, runs, verdict bookkeeping, pruning.
+"""Tests of watcher.state.store: opening, caches, runs, verdicts, pull requests, pruning.
+
+The outbox and the lease have their own modules (test_state_outbox, test_state_lease).
 
 Every test taking ``db_url`` runs on a fresh SQLite file, and also on PostgreSQL
 when ``WATCHER_TEST_PG_URL`` is set (each test then gets its own schema there).
@@ -33,9 +35,9 @@ from watcher.models import (
     VerdictState,
 )
 from watcher.state import store as store_module
-from watcher.state.migrate import make_engine
-from watcher.state.store import RunStats, Store
-from watcher.state.tables import EventRow, ObservationRow, RunRow
+from watcher.state.migrate import HEAD_REVISION, make_engine
+from watcher.state.store import PullRequestRecord, RunStats, Store
+from watcher.state.tables import Base, EventRow, ObservationRow, RunRow
 
 PG_URL_ENV = "WATCHER_TEST_PG_URL"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -96,7 +98,7 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
         yield opened
 
 
-def count_rows(url: str, table: type[EventRow | ObservationRow | RunRow]) -> int:
+def count_rows(url: str, table: type[Base]) -> int:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -194,7 +196,7 @@ def test_warm_open_does_not_import_alembic(tmp_path: Path) -> None:
 
 
 def test_migrate_false_refuses_a_database_not_at_head(db_url: str) -> None:
-    with pytest.raises(StateError, match="needs 0001") as caught:
+    with pytest.raises(StateError, match=f"needs {HEAD_REVISION}") as caught:
         Store.open(db_url, migrate=False)
     assert "(none)" in caught.value.message
     assert "watcher db upgrade" in caught.value.hint
@@ -479,6 +481,53 @@ def test_record_verdict_is_one_transaction(store: Store, db_url: str) -> None:
         store.record_verdict(999, verdict(VerdictState.READY, "v0.29.0"))
     assert store.get_verdict("headscale-peer-relay") is None
     assert count_rows(db_url, EventRow) == 0
+
+
+# -- pull requests and named values --------------------------------------------------
+
+
+def pull(number: int, **changes: Any) -> PullRequestRecord:
+    base = PullRequestRecord(
+        watch_id="headscale-peer-relay",
+        number=number,
+        repo="example/charts",
+        target_tag="v0.29.0",
+        head_branch="watcher/headscale-v0.29.0",
+        head_sha="c" * 40,
+        state="open",
+        url=f"https://github.com/example/charts/pull/{number}",
+        created_at=T0,
+        updated_at=T0,
+    )
+    return replace(base, **changes)
+
+
+def test_pull_requests_are_upserted_and_listed_newest_first(store: Store) -> None:
+    assert store.pull_requests("headscale-peer-relay") == []
+    store.upsert_pull_request(pull(7))
+    store.upsert_pull_request(pull(12, target_tag="v0.29.1", head_sha=None))
+    store.upsert_pull_request(pull(3, watch_id="other"))
+    merged = pull(7, state="merged", updated_at=T0 + timedelta(days=1), head_sha="d" * 40)
+    store.upsert_pull_request(merged)
+    assert store.pull_requests("headscale-peer-relay") == [
+        pull(12, target_tag="v0.29.1", head_sha=None),
+        merged,
+    ]
+    assert store.pull_requests("other") == [pull(3, watch_id="other")]
+
+
+def test_pull_request_state_is_checked(store: Store) -> None:
+    with pytest.raises(ValueError, match="pull request state"):
+        store.upsert_pull_request(pull(1, state="draft"))
+
+
+def test_named_values_round_trip_and_replace(store: Store) -> None:
+    assert store.get_value("dashboard.issue") is None
+    store.set_value("dashboard.issue", "42")
+    store.set_value("dashboard.body_sha256", "ab" * 32)
+    store.set_value("dashboard.issue", "43")
+    assert store.get_value("dashboard.issue") == "43"
+    assert store.get_value("dashboard.body_sha256") == "ab" * 32
 
 
 # -- pruning ---------------------------------------------------------------------------

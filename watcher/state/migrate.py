@@ -17,6 +17,8 @@ The script directory is ``<repo>/migrations`` in a checkout or editable install,
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest revision in ``migrations/versions``; bump it with every new migration.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 #: Execution option asking for a write transaction; on SQLite it becomes BEGIN IMMEDIATE.
 WRITE_LOCK_OPTION = "watcher_write_lock"
@@ -41,15 +43,17 @@ URL_HINT = (
     "postgresql+psycopg://USER:PASSWORD@HOST/DB"
 )
 
-# busy_timeout first, so that switching to WAL waits for another process's lock
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# busy_timeout first, so that other statements wait for another process's lock
 # instead of failing. WAL lets the daemon write while `watcher status` reads; with
 # WAL, synchronous=NORMAL is still crash-safe and avoids an fsync per commit.
-_SQLITE_PRAGMAS = (
-    "PRAGMA busy_timeout=10000",
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-)
+_SQLITE_BUSY_PRAGMA = f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}"
+_SQLITE_WAL_PRAGMA = "PRAGMA journal_mode=WAL"
+_SQLITE_PRAGMAS = ("PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+
+# Pause between attempts to switch to WAL while another process holds its lock.
+_SQLITE_WAL_RETRY_S = 0.02
 
 # user:password@ in a URL SQLAlchemy could not parse, so it cannot mask it itself.
 _CREDENTIALS = re.compile(r"(://[^/@:]*):[^/@]*@")
@@ -84,10 +88,28 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        cursor.execute(_SQLITE_BUSY_PRAGMA)
+        _sqlite_enable_wal(cursor)
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
     finally:
         cursor.close()
+
+
+def _sqlite_enable_wal(cursor: Any) -> None:
+    # SQLite answers the journal_mode pragma with "database is locked" at once, without
+    # consulting busy_timeout, while another process holds an exclusive lock (as when
+    # its last connection closes and checkpoints). Several processes opening one new
+    # database hit that, so wait here as busy_timeout would.
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute(_SQLITE_WAL_PRAGMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(_SQLITE_WAL_RETRY_S)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
@@ -166,7 +188,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     ``migrations/env.py`` uses a connection passed here (same engine, same
     transaction) and otherwise reads ``sqlalchemy.url``.
     """
-    from alembic.config import Config  # noqa: PLC0415 -- kept off the warm start path
+    from alembic.config import Config  # kept off the warm start path
 
     config = Config()
     # ConfigParser interpolates '%', which may occur in a path.
@@ -208,9 +230,9 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
 
 def _upgrade(engine: Engine, revision: str) -> None:
     # Alembic is imported only here and in alembic_config: kept off the warm start path.
-    from alembic import command  # noqa: PLC0415
-    from alembic.script import ScriptDirectory  # noqa: PLC0415
-    from alembic.util import CommandError  # noqa: PLC0415
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
     where = engine.url.render_as_string(hide_password=True)
     try:

@@ -1,4 +1,4 @@
-"""The one gateway to the database: caches, runs, verdicts and their history (DESIGN.md §6).
+"""The one gateway to the database: caches, runs, verdicts, outbox and lease (DESIGN.md §6).
 
 A :class:`Store` is opened from a URL (SQLite file by default, PostgreSQL through the
 same code) and migrates the database on first use. Every public method is its own
@@ -10,18 +10,41 @@ Verdict bookkeeping follows the state machine of DESIGN.md section 2: the curren
 verdict per watch lives in ``verdicts``, every change of state or target appends an
 ``events`` row in the same transaction, and an error is stored beside the last good
 verdict, never instead of it.
+
+Notifications (DESIGN.md section 5) go through ``outbox``: a row is written in the
+same transaction as the event or error episode it announces, so a crash can delay a
+notification but never lose it. The deliverer calls :meth:`Store.begin_delivery`
+before posting and :meth:`Store.mark_sent` after; the attempt count tells it whether
+an earlier attempt may already have posted.
+
+With several replicas on one PostgreSQL database, :meth:`Store.acquire_lease`
+decides which one acts; it relies on one conditional statement per step, so two
+processes can never both believe they hold the lease.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Engine, and_, delete, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Engine,
+    and_,
+    case,
+    delete,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -50,19 +73,30 @@ from watcher.state.migrate import (
     upgrade,
 )
 from watcher.state.tables import (
+    Base,
     EventRow,
     FeatureScanRow,
     HttpCacheEntry,
     ImageCheckRow,
+    KeyValueRow,
+    LeaseRow,
     ObservationRow,
+    OutboxRow,
+    PullRequestRow,
     RunRow,
+    UTCDateTime,
     VerdictRow,
 )
 
 __all__ = [
+    "OUTBOX_ERROR",
+    "OUTBOX_TRANSITION",
+    "PULL_REQUEST_STATES",
     "CachedResponse",
     "Clock",
     "Event",
+    "OutboxItem",
+    "PullRequestRecord",
     "RunStats",
     "Store",
     "StoredVerdict",
@@ -74,6 +108,13 @@ Clock = Callable[[], datetime]
 ERROR_SIGNAL = "error"
 
 RUN_STATUSES = frozenset({"ok", "error"})
+
+#: ``outbox.kind`` of a verdict transition (written by ``record_verdict``).
+OUTBOX_TRANSITION = "transition"
+#: ``outbox.kind`` of an error episode that lasted ``notify_after`` (``record_error``).
+OUTBOX_ERROR = "error"
+
+PULL_REQUEST_STATES = frozenset({"open", "closed", "merged"})
 
 
 @dataclass(frozen=True)
@@ -95,13 +136,50 @@ class StoredVerdict:
     """The stored verdict of one watch and the last error beside it.
 
     ``verdict`` is None when the watch has failed but never been evaluated; ``error``
-    is then the reason. A later good verdict clears ``error`` and ``error_at``.
+    is then the reason. ``error_since`` is when the current run of consecutive errors
+    began. A later good verdict clears all three.
     """
 
     watch_id: str
     verdict: Verdict | None
     error: str | None
     error_at: datetime | None
+    error_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An undelivered notification; ``payload`` depends on ``kind``.
+
+    ``transition``: ``watch_id``, ``from_state``, ``to_state``, ``from_target``,
+    ``to_target``, ``reasons`` and ``at`` (ISO 8601). ``error``: ``watch_id``,
+    ``error``, ``since`` (ISO 8601) and ``state`` (the last good state, or None).
+    """
+
+    id: int
+    watch_id: str
+    event_id: int | None
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PullRequestRecord:
+    """A pull request opened for a watch, as last seen; ``state`` is open/closed/merged."""
+
+    watch_id: str
+    number: int
+    repo: str
+    target_tag: str
+    head_branch: str
+    head_sha: str | None
+    state: str
+    url: str
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -335,7 +413,9 @@ class Store:
         ``verdict.error``, normally None), one ``observations`` row is added per signal,
         and when the state or the target tag differs from the previous verdict (or
         there was none) an event is appended and returned. ``changed_at`` moves only
-        then. Times are ``verdict.evaluated_at`` when set, else the clock's now.
+        then, together with an ``outbox`` row of kind ``"transition"`` announcing it.
+        Any error episode ends (see :meth:`record_error`). Times are
+        ``verdict.evaluated_at`` when set, else the clock's now.
         """
         at = verdict.evaluated_at or self._now()
         target_tag = verdict.target.tag if verdict.target is not None else None
@@ -356,6 +436,9 @@ class Store:
             row.evaluated_at = at
             row.error = verdict.error
             row.error_at = at if verdict.error is not None else None
+            # A verdict ends the error episode: the next failure starts a new one.
+            row.error_since = None
+            row.error_notified = False
             if changed:
                 row.changed_at = at
             session.add_all(
@@ -384,21 +467,71 @@ class Store:
             )
             session.add(event_row)
             session.flush()
-            return _event(event_row)
+            event = _event(event_row)
+            session.add(
+                _outbox_row(
+                    OUTBOX_TRANSITION,
+                    {
+                        "watch_id": event.watch_id,
+                        "from_state": event.from_state,
+                        "to_state": event.to_state,
+                        "from_target": event.from_target,
+                        "to_target": event.to_target,
+                        "reasons": list(verdict.reasons),
+                        "at": event.at.isoformat(),
+                    },
+                    created_at=self._now(),
+                    event_id=event.id,
+                )
+            )
+            return event
 
-    def record_error(self, run_id: int, watch_id: str, message: str) -> None:
+    def record_error(
+        self,
+        run_id: int,
+        watch_id: str,
+        message: str,
+        *,
+        notify_after: timedelta | None = None,
+    ) -> None:
         """Record a failed evaluation of ``watch_id`` beside its last good verdict.
 
         The verdict itself is left untouched (a failed poll changes nothing). Without a
         verdict yet, a row with no state is created, so ``get_verdict`` returns a
         ``StoredVerdict`` whose ``verdict`` is None and whose ``error`` is ``message``.
         The error is also added to the run's observations (signal ``"error"``).
+
+        Consecutive errors form an episode, which the next ``record_verdict`` ends.
+        With ``notify_after``, the first error recorded at least that long after the
+        episode began adds an ``outbox`` row of kind ``"error"``, once per episode.
         """
+        if notify_after is not None and notify_after < timedelta(0):
+            raise ValueError(f"notify_after must not be negative, got {notify_after}")
         now = self._now()
         with self._transaction(write=True) as session:
             row = self._verdict_row_for_update(session, watch_id)
             row.error = message
             row.error_at = now
+            if row.error_since is None:
+                row.error_since = now
+            if (
+                notify_after is not None
+                and not row.error_notified
+                and now - row.error_since >= notify_after
+            ):
+                session.add(
+                    _outbox_row(
+                        OUTBOX_ERROR,
+                        {
+                            "watch_id": watch_id,
+                            "error": message,
+                            "since": row.error_since.isoformat(),
+                            "state": row.state,
+                        },
+                        created_at=now,
+                    )
+                )
+                row.error_notified = True
             session.add(
                 ObservationRow(
                     run_id=run_id,
@@ -429,6 +562,8 @@ class Store:
                 changed_at=None,
                 error=None,
                 error_at=None,
+                error_since=None,
+                error_notified=False,
             )
             session.add(row)
         return row
@@ -455,12 +590,13 @@ class Store:
             return [_event(row) for row in reversed(rows)]
 
     def prune(self, older_than: timedelta) -> int:
-        """Delete observations and runs older than ``older_than``; return how many rows.
+        """Delete observations, runs and sent outbox rows older than ``older_than``.
 
-        Events and verdicts are never deleted. A run counts as old when it finished
-        before the cutoff, or never finished and started before it (a crashed run);
-        runs this store started and has not finished yet are kept. The observations
-        of a deleted run go with it.
+        Returns how many rows were deleted. Events, verdicts and unsent outbox rows are
+        never deleted. A run counts as old when it finished before the cutoff, or never
+        finished and started before it (a crashed run); runs this store started and
+        has not finished yet are kept. The observations of a deleted run go with it.
+        An outbox row counts as old when it was sent before the cutoff.
         """
         if older_than < timedelta(0):
             raise ValueError(f"older_than must not be negative, got {older_than}")
@@ -484,11 +620,222 @@ class Store:
                 execution_options=options,
             )
             runs = session.execute(delete(RunRow).where(old_run), execution_options=options)
-            return _rowcount(observations) + _rowcount(runs)
+            sent = session.execute(
+                delete(OutboxRow).where(OutboxRow.sent_at.is_not(None), OutboxRow.sent_at < cutoff),
+                execution_options=options,
+            )
+            return _rowcount(observations) + _rowcount(runs) + _rowcount(sent)
+
+    # -- outbox ---------------------------------------------------------------------
+
+    def pending_outbox(self, limit: int = 100) -> list[OutboxItem]:
+        """Up to ``limit`` unsent outbox items, oldest first."""
+        if limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        stmt = (
+            select(OutboxRow).where(OutboxRow.sent_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+        )
+        with self._transaction() as session:
+            return [_outbox_item(row) for row in session.scalars(stmt)]
+
+    def begin_delivery(self, item_id: int) -> int:
+        """Count a delivery attempt of outbox item ``item_id`` and return the new count.
+
+        Committed before the deliverer posts anything: a count above 1 means an earlier
+        attempt may have posted before it crashed, so the deliverer should look for its
+        own earlier post before posting again. An item already sent raises
+        ``StateError`` (another replica delivered it), as does an unknown one.
+        """
+        with self._transaction(write=True) as session:
+            row = self._outbox_row_for_update(session, item_id)
+            if row.sent_at is not None:
+                raise StateError(
+                    f"outbox item {item_id} was already sent at {row.sent_at.isoformat()}",
+                    hint="another watcher process delivered it; do not post it again",
+                )
+            row.attempts += 1
+            row.last_attempt_at = self._now()
+            return row.attempts
+
+    def mark_sent(self, item_id: int, ref: str | None) -> None:
+        """Record that outbox item ``item_id`` was delivered, as ``ref`` (e.g. a comment URL).
+
+        Marking an item that is already sent changes nothing, so a retry after a lost
+        commit acknowledgement is harmless; an unknown item raises ``StateError``.
+        """
+        with self._transaction(write=True) as session:
+            row = self._outbox_row_for_update(session, item_id)
+            if row.sent_at is None:
+                row.sent_at = self._now()
+                row.sent_ref = ref
+
+    def _outbox_row_for_update(self, session: Session, item_id: int) -> OutboxRow:
+        row = session.get(OutboxRow, item_id, with_for_update=True)
+        if row is None:
+            raise StateError(f"outbox item {item_id} does not exist in {self.url}")
+        return row
+
+    # -- pull requests --------------------------------------------------------------
+
+    def upsert_pull_request(self, pull: PullRequestRecord) -> None:
+        """Store ``pull``, replacing the stored record of the same watch and number."""
+        if pull.state not in PULL_REQUEST_STATES:
+            raise ValueError(
+                f"pull request state must be one of {sorted(PULL_REQUEST_STATES)}, "
+                f"not {pull.state!r}"
+            )
+        with self._transaction(write=True) as session:
+            _upsert(session, PullRequestRow, asdict(pull))
+
+    def pull_requests(self, watch_id: str) -> list[PullRequestRecord]:
+        """The stored pull requests of ``watch_id``, newest (highest number) first."""
+        stmt = (
+            select(PullRequestRow)
+            .where(PullRequestRow.watch_id == watch_id)
+            .order_by(PullRequestRow.number.desc())
+        )
+        with self._transaction() as session:
+            return [
+                PullRequestRecord(**{name: getattr(row, name) for name in _PULL_FIELDS})
+                for row in session.scalars(stmt)
+            ]
+
+    # -- small named values ---------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        """The value stored under ``key``, or None."""
+        with self._transaction() as session:
+            row = session.get(KeyValueRow, key)
+            return None if row is None else row.value
+
+    def set_value(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any previous value."""
+        with self._transaction(write=True) as session:
+            _upsert(session, KeyValueRow, {"key": key, "value": value, "updated_at": self._now()})
+
+    # -- lease ----------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Take or renew lease ``name`` for ``holder`` until now + ``ttl``; True if held.
+
+        The lease is taken when it is free, expired, or already ``holder``'s (then it is
+        renewed and keeps its ``acquired_at``). Each step is one conditional statement,
+        atomic on SQLite and PostgreSQL alike: at most one of several racing processes
+        gets True. Expiry is judged by this store's clock, so replicas' clocks must
+        agree to well within ``ttl``.
+        """
+        if ttl <= timedelta(0):
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        now = self._now()
+        expires_at = now + ttl
+        with self._transaction(write=True) as session:
+            # Renewal and takeover: the WHERE clause is re-checked against the row as
+            # committed by a concurrent winner (PostgreSQL row lock), so a loser
+            # updates nothing rather than overwriting the winner.
+            taken = session.execute(
+                update(LeaseRow)
+                .where(
+                    LeaseRow.name == name,
+                    or_(LeaseRow.holder == holder, LeaseRow.expires_at < now),
+                )
+                .values(
+                    holder=holder,
+                    expires_at=expires_at,
+                    renewed_at=now,
+                    acquired_at=case(
+                        (LeaseRow.holder == holder, LeaseRow.acquired_at),
+                        else_=literal(now, UTCDateTime()),
+                    ),
+                ),
+                execution_options={"synchronize_session": False},
+            )
+            if _rowcount(taken) == 1:
+                return True
+            # No row yet (or held by another): the first INSERT wins, a concurrent one
+            # waits for it and then inserts nothing.
+            first = _insert(session, LeaseRow).values(
+                name=name, holder=holder, expires_at=expires_at, acquired_at=now, renewed_at=now
+            )
+            # RETURNING rather than rowcount: psycopg reports -1 for this INSERT.
+            inserted = session.execute(
+                first.on_conflict_do_nothing(index_elements=["name"]).returning(LeaseRow.name)
+            )
+            return inserted.first() is not None
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give up lease ``name`` if ``holder`` holds it, so another replica need not wait."""
+        with self._transaction(write=True) as session:
+            session.execute(
+                delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder),
+                execution_options={"synchronize_session": False},
+            )
+
+    def lease_holder(self, name: str) -> tuple[str, datetime] | None:
+        """``(holder, expires_at)`` of lease ``name``; None when it is free or expired."""
+        now = self._now()
+        with self._transaction() as session:
+            row = session.get(LeaseRow, name)
+            if row is None or row.expires_at < now:
+                return None
+            return row.holder, row.expires_at
+
+
+_PULL_FIELDS = tuple(field.name for field in fields(PullRequestRecord))
 
 
 def _rowcount(result: object) -> int:
     return cast(CursorResult[Any], result).rowcount
+
+
+def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT for ``table`` in the session's dialect, which offers ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StateError(f"unsupported database dialect {dialect!r}", hint=URL_HINT)
+
+
+def _upsert(session: Session, table: type[Base], values: dict[str, Any]) -> None:
+    """Insert ``values`` into ``table``, or update the row with the same primary key.
+
+    One statement rather than read-then-write, so concurrent writers cannot both
+    insert and fail on the key.
+    """
+    keys = [column.name for column in inspect(table).primary_key]
+    stmt = _insert(session, table).values(values)
+    changes = {name: stmt.excluded[name] for name in values if name not in keys}
+    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+def _outbox_row(
+    kind: str, payload: dict[str, Any], *, created_at: datetime, event_id: int | None = None
+) -> OutboxRow:
+    return OutboxRow(
+        watch_id=str(payload["watch_id"]),
+        event_id=event_id,
+        kind=kind,
+        payload=payload,
+        created_at=created_at,
+        attempts=0,
+        last_attempt_at=None,
+        sent_at=None,
+        sent_ref=None,
+    )
+
+
+def _outbox_item(row: OutboxRow) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        watch_id=row.watch_id,
+        event_id=row.event_id,
+        kind=row.kind,
+        payload=dict(row.payload),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        last_attempt_at=row.last_attempt_at,
+    )
 
 
 def _corrupt(what: str, exc: Exception) -> StateError:
@@ -529,5 +876,9 @@ def _stored_verdict(row: VerdictRow) -> StoredVerdict:
         except (KeyError, TypeError, ValueError) as exc:
             raise _corrupt(f"verdict of watch {row.watch_id!r}", exc) from exc
     return StoredVerdict(
-        watch_id=row.watch_id, verdict=verdict, error=row.error, error_at=row.error_at
+        watch_id=row.watch_id,
+        verdict=verdict,
+        error=row.error,
+        error_at=row.error_at,
+        error_since=row.error_since,
     )

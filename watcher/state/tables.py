@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -152,6 +153,10 @@ class VerdictRow(Base):
     changed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     error_at: Mapped[datetime | None]
+    # The error episode: when the current run of consecutive errors began, and whether
+    # it was announced, so that a long outage produces one notification, not one per poll.
+    error_since: Mapped[datetime | None]
+    error_notified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EventRow(Base):
@@ -200,3 +205,69 @@ class ImageCheckRow(Base):
     digest: Mapped[str] = mapped_column(String(255))
     media_type: Mapped[str | None] = mapped_column(String(255))
     checked_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """A notification to deliver (DESIGN.md section 5), written with what it announces.
+
+    ``sent_at`` stays NULL until delivery succeeded; ``attempts`` counts deliveries
+    begun, so a deliverer seeing more than one knows an earlier try may have posted.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The deliverer's query: unsent rows (sent_at IS NULL) in id order.
+        Index("ix_outbox_sent_at_id", "sent_at", "id"),
+        # AUTOINCREMENT keeps SQLite from reusing the id of a pruned row.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    watch_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[int | None] = mapped_column(ID_TYPE, ForeignKey("events.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    sent_ref: Mapped[str | None] = mapped_column(Text)
+
+
+class PullRequestRow(Base):
+    """A pull request the watcher opened for a watch, as last seen on GitHub."""
+
+    __tablename__ = "pull_requests"
+
+    watch_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo: Mapped[str] = mapped_column(String(255))
+    target_tag: Mapped[str] = mapped_column(String(255))
+    head_branch: Mapped[str] = mapped_column(String(255))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class KeyValueRow(Base):
+    """A small named value, e.g. the dashboard issue number or its last body's hash."""
+
+    __tablename__ = "kv"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class LeaseRow(Base):
+    """Which replica acts (DESIGN.md section 6): held by ``holder`` until ``expires_at``."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
