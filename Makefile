@@ -31,7 +31,7 @@ demo: $(STAMP)
 	$(PY) -m tests.standin.demo
 
 bench: $(STAMP)
-	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+	for f in benchmarks/[a-z]*.py; do $(PY) -m benchmarks.$$(basename $$f .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.standin.chart import load_chart
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
@@ -24,8 +25,9 @@ def standin() -> Iterator[StandIn]:
 
 @pytest.fixture
 def headscale_standin(standin: StandIn) -> StandIn:
-    """The stand-in holding the headscale-like history at stage ``waiting``."""
+    """The stand-in holding the headscale-like history at stage ``waiting`` and the chart."""
     load_headscale(standin, "waiting")
+    load_chart(standin)
     return standin
 
 
@@ -64,5 +66,6 @@ class WatcherRun:
 
 @pytest.fixture
 def watcher(standin: StandIn, tmp_path: Path) -> WatcherRun:
-    """The CLI against the (empty) stand-in; load a history into ``watcher.standin``."""
+    """The CLI against the stand-in holding the chart repository (load a history into it)."""
+    load_chart(standin)
     return WatcherRun(standin, tmp_path)

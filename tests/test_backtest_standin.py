@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from tests.standin.chart import load_chart
 from tests.standin.headscale import PUSH_TOKEN, load_headscale
 from tests.standin.server import StandIn
 from watcher.backtest_cli import backtest_command
@@ -247,6 +248,7 @@ def test_warm_cache_scans_nothing_and_check_shares_the_cache(
     standin: StandIn, store: Store
 ) -> None:
     load_headscale(standin, "ready")
+    load_chart(standin)  # `check` also checks the image reference the chart would deploy
     first = json.loads(run(standin, store, None)[0])
     assert first["feature_scans"]["scanned"] > 0
     standin.log.clear()

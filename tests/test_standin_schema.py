@@ -1,5 +1,8 @@
 """Every JSON shape the stand-in serves, checked against GitHub's published description.
 
+That includes the write side: each answer to a write (git data, refs, merges, pull
+requests, issues, comments, labels, app installations and tokens) is validated too.
+
 The models come from githubkit-schemas, generated from GitHub's OpenAPI description,
 one module per REST API version. Validation is strict and rejects unknown fields, and
 the negative tests prove the check can fail.
@@ -9,11 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from github import Auth
 
 from tests.standin import github_shapes, schema
+from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import (
     FEATURE_ISSUE,
     GRANTS_ISSUE,
@@ -109,3 +117,143 @@ def test_check_catches_a_drifting_stand_in(full: StandIn, monkeypatch: pytest.Mo
     body = get(full, f"/repos/{REPO}/releases/latest", VERSIONS[0]).content
     with pytest.raises(schema.SchemaMismatch, match="published_at"):
         schema.check(schema.model(VERSIONS[0], "Release"), body)
+
+
+# -- the write side ---------------------------------------------------------------------
+
+CHART = "kapernikov/headscale-helm"
+WRITE_MODELS = {
+    "Blob",
+    "BranchWithProtection",
+    "Commit",
+    "CommitComparison",
+    "GitCommit",
+    "GitRef",
+    "GitTree",
+    "Installation",
+    "InstallationToken",
+    "Issue",
+    "IssueComment",
+    "Label",
+    "PullRequest",
+    "PullRequestMergeResult",
+    "PullRequestSimple",
+    "ShortBlob",
+}
+
+
+@pytest.fixture(scope="module")
+def app_keys() -> tuple[str, str]:
+    """An RSA key pair (private PEM, public PEM) generated for this module only."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public.decode()
+
+
+class Writer:
+    """Sends requests as the chart's push token and checks each answer against a model."""
+
+    def __init__(self, s: StandIn, version: str) -> None:
+        """Talk to ``s`` asking for API ``version``."""
+        self.s = s
+        self.version = version
+        self.checked: set[str] = set()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        body: object = None,
+        status: int = 200,
+        many: bool = False,
+        token: str = CHART_TOKEN,
+    ) -> Any:
+        """Send, assert the status, validate against model ``name``, return the JSON."""
+        headers = {"authorization": f"Bearer {token}", "x-github-api-version": self.version}
+        response = httpx.request(
+            method, f"{self.s.api_url}{path}", json=body, headers=headers, timeout=10
+        )
+        assert response.status_code == status, (path, response.text)
+        model = schema.model(self.version, name)
+        if many:
+            assert schema.check_list(model, response.content)
+        else:
+            schema.check(model, response.content)
+        self.checked.add(name)
+        return response.json()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_write_responses_match_github_description(version: str, app_keys: tuple[str, str]) -> None:
+    with StandIn() as s:
+        load_chart(s, CHART, prepared="clean")
+        w = Writer(s, version)
+        repo = f"/repos/{CHART}"
+        main = w.call("GET", f"{repo}/branches/main", "BranchWithProtection")["commit"]["sha"]
+        blob = w.call("POST", f"{repo}/git/blobs", "ShortBlob", {"content": "x"}, 201)
+        w.call("GET", f"{repo}/git/blobs/{blob['sha']}", "Blob")
+        base_tree = w.call("GET", f"{repo}/git/commits/{main}", "GitCommit")["tree"]["sha"]
+        entry = {"path": "a/b.txt", "mode": "100644", "type": "blob", "sha": blob["sha"]}
+        tree = w.call(
+            "POST", f"{repo}/git/trees", "GitTree", {"base_tree": base_tree, "tree": [entry]}, 201
+        )
+        w.call("GET", f"{repo}/git/trees/{tree['sha']}?recursive=1", "GitTree")
+        commit = w.call(
+            "POST",
+            f"{repo}/git/commits",
+            "GitCommit",
+            {"message": "m", "tree": tree["sha"], "parents": [main]},
+            201,
+        )
+        ref = {"ref": "refs/heads/watcher/x", "sha": commit["sha"]}
+        w.call("POST", f"{repo}/git/refs", "GitRef", ref, 201)
+        w.call("PATCH", f"{repo}/git/refs/heads/watcher/x", "GitRef", {"sha": commit["sha"]})
+        w.call("GET", f"{repo}/git/matching-refs/heads/", "GitRef", many=True)
+        w.call("GET", f"{repo}/compare/main...watcher/x", "CommitComparison")
+        merge = {"base": "watcher/x", "head": "feature/peer-relay"}
+        w.call("POST", f"{repo}/merges", "Commit", merge, 201)
+        pull = {"title": "Bump", "head": "watcher/x", "base": "main", "body": "b"}
+        number = w.call("POST", f"{repo}/pulls", "PullRequest", pull, 201)["number"]
+        w.call("PATCH", f"{repo}/pulls/{number}", "PullRequest", {"title": "Bump 2"})
+        w.call("POST", f"{repo}/issues/{number}/labels", "Label", ["deps"], many=True)
+        w.call("POST", f"{repo}/issues/{number}/assignees", "Issue", {"assignees": ["a"]}, 201)
+        reviewers = {"reviewers": ["r"]}
+        w.call(
+            "POST",
+            f"{repo}/pulls/{number}/requested_reviewers",
+            "PullRequestSimple",
+            reviewers,
+            201,
+        )
+        w.call("GET", f"{repo}/pulls?state=all", "PullRequestSimple", many=True)
+        w.call("PUT", f"{repo}/pulls/{number}/merge", "PullRequestMergeResult", {})
+        w.call("GET", f"{repo}/pulls/{number}", "PullRequest")
+        issue = {"title": "Dashboard", "body": "x", "labels": ["watcher"], "assignees": ["a"]}
+        n = w.call("POST", f"{repo}/issues", "Issue", issue, 201)["number"]
+        w.call("PATCH", f"{repo}/issues/{n}", "Issue", {"body": "y", "state": "closed"})
+        w.call("GET", f"{repo}/issues?state=all", "Issue", many=True)
+        comment = w.call("POST", f"{repo}/issues/{n}/comments", "IssueComment", {"body": "c"}, 201)
+        w.call("PATCH", f"{repo}/issues/comments/{comment['id']}", "IssueComment", {"body": "d"})
+        w.call("GET", f"{repo}/issues/{n}/comments", "IssueComment", many=True)
+        w.call("GET", f"{repo}/labels/watcher", "Label")
+        w.call("POST", f"{repo}/labels", "Label", {"name": "new", "color": "ededed"}, 201)
+        private, public = app_keys
+        s.github.add_app(99, public, installation_id=5, repos=[CHART])
+        jwt_token = Auth.AppAuth(99, private).create_jwt()
+        w.call("GET", "/app/installations/5", "Installation", token=jwt_token)
+        w.call("GET", f"{repo}/installation", "Installation", token=jwt_token)
+        w.call(
+            "POST",
+            "/app/installations/5/access_tokens",
+            "InstallationToken",
+            {},
+            201,
+            token=jwt_token,
+        )
+        assert w.checked == WRITE_MODELS

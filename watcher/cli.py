@@ -11,16 +11,20 @@ cause and a hint, never a traceback unless ``--verbose``).
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
+from watcher.errors import ConfigError
+
 if TYPE_CHECKING:
     from watcher.config import Config
+    from watcher.runner import Actor, RunReport
     from watcher.state.store import Store
 
 EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
@@ -72,23 +76,104 @@ def main() -> None:
 @config_option
 @db_option
 @json_option
+@click.option(
+    "--plan",
+    "--dry-run",
+    "plan",
+    is_flag=True,
+    help="Also show, per ready watch, the branch, title, body and diff of the pull request "
+    "it would open (reads only, writes nothing).",
+)
 @click.argument("watch_ids", nargs=-1)
 @reports_errors
 def check(
-    config_path: Path | None, db_url: str | None, as_json: bool, watch_ids: tuple[str, ...]
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    plan: bool,
+    watch_ids: tuple[str, ...],
 ) -> None:
     """Evaluate the watches once and show each verdict with its evidence.
 
-    Exit 0 when every selected watch is ready, 1 when any is not, 2 on error.
+    Never writes to GitHub. Exit 0 when every selected watch is ready, 1 when any is
+    not, 2 on error.
     """
-    from watcher import render
     from watcher.runner import open_readers, run_once
 
     config = _load(config_path)
     config.select(watch_ids)
     with _store(config, db_url) as store, open_readers(config, store) as readers:
-        report = run_once(config, store, readers, watch_ids)
+        report = run_once(config, store, readers, watch_ids, plan=plan)
+    _print_report(report, as_json)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option("--once", is_flag=True, help="One full cycle (evaluate, PRs, notifications).")
+@click.argument("watch_ids", nargs=-1)
+@reports_errors
+def run(
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    once: bool,
+    watch_ids: tuple[str, ...],
+) -> None:
+    """Evaluate, then open/update chart-bump pull requests and notify through GitHub.
+
+    Needs GITHUB_TOKEN (or GitHub App credentials) with write access to the chart
+    repository. Exit codes as for `check`.
+    """
+    from watcher.runner import open_readers, run_once
+
+    config = _load(config_path)
+    config.select(watch_ids)
+    actor = _actor(config)
+    if not once:
+        raise ConfigError(
+            "the long-running daemon is not available yet", hint="use `watcher run --once`"
+        )
+    try:
+        with _store(config, db_url) as store, open_readers(config, store) as readers:
+            report = run_once(config, store, readers, watch_ids, actor=actor)
+    finally:
+        actor.writer.close()
+    _print_report(report, as_json)
+
+
+def _actor(config: Config) -> Actor:
+    """PyGithub writer with credentials from the environment, or a ConfigError."""
+    from watcher.github.writes import GitHubWriter, auth_from_env
+    from watcher.runner import Actor
+
+    auth = auth_from_env(os.environ)
+    if auth is None:
+        raise ConfigError(
+            "watcher run writes to GitHub and needs credentials",
+            hint="set GITHUB_TOKEN (or WATCHER_APP_ID, WATCHER_APP_INSTALLATION_ID and "
+            "WATCHER_APP_PRIVATE_KEY_FILE); `watcher check --plan` shows what it would do",
+        )
+    gh = config.github
+    writer = GitHubWriter(
+        gh.api_url,
+        auth,
+        write_interval=gh.write_interval_seconds,
+        retries=gh.retries,
+        max_wait=gh.max_wait_seconds,
+        timeout=gh.timeout_seconds,
+    )
+    return Actor(writer, config.notify)
+
+
+def _print_report(report: RunReport, as_json: bool) -> None:
+    """Print a run (table or JSON, plans included) and exit with its code."""
+    from watcher import render
+
     code = render.exit_code(report.outcomes)
+    if report.notify_error:
+        code = EXIT_ERROR
     if as_json:
         click.echo(render.check_json(report, code))
     else:
@@ -97,6 +182,9 @@ def check(
             if outcome.error:
                 click.echo(f"error: {outcome.watch.id}: {outcome.error}", err=True)
                 click.echo(f"hint: {outcome.hint or 'the last good verdict is kept'}", err=True)
+        if report.notify_error:
+            click.echo(f"error: {report.notify_error}", err=True)
+            click.echo("hint: notifications are retried on the next cycle", err=True)
     sys.exit(code)
 
 

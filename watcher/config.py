@@ -40,6 +40,7 @@ class GitHubConfig(_Model):
     quota_floor: int = Field(default=20, ge=0)
     max_wait_seconds: float = Field(default=30.0, ge=0)
     retries: int = Field(default=3, ge=0, le=10)
+    write_interval_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("api_url")
     @classmethod
@@ -113,6 +114,56 @@ class IssuesConfig(_Model):
     numbers: tuple[Annotated[int, Field(gt=0)], ...] = ()
 
 
+class PinConfig(_Model):
+    """Another pinned image in values.yaml that must reach a minimum version (e.g. a sidecar)."""
+
+    key: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.tag$")
+    # The image whose tags are searched; default: the `repository` beside `key` in values.yaml.
+    image: str | None = None
+    minimum: str
+
+    @field_validator("minimum")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            Version(value)
+        except InvalidVersion as exc:
+            raise ValueError(f"{value!r} is not a version") from exc
+        return value
+
+
+class ChartConfig(_Model):
+    """The Helm chart to bump when a watch is ready, and how the pull request looks."""
+
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    path: str = "."
+    base: str | None = None
+    version_bump: Literal["none", "patch", "minor", "major"] = "minor"
+    image_key: str = "image"
+    pins: tuple[PinConfig, ...] = ()
+    prepared_branch: str | None = None
+    follow: bool = False
+    title: str = "{name}: bump to {tag} ({feature} landed)"
+    feature_name: str = "feature"
+    checklist: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    draft: bool = False
+
+
+class NotifyConfig(_Model):
+    """Notifications through GitHub: a dashboard issue and one comment per transition."""
+
+    dashboard: bool = True
+    dashboard_repo: str | None = None
+    dashboard_title: str = "watcher dashboard"
+    tracking_issue: int | None = Field(default=None, gt=0)
+    error_after_minutes: float = Field(default=60.0, ge=0)
+
+
 class WatchConfig(_Model):
     """One "wait until upstream X ships feature Y" rule."""
 
@@ -130,6 +181,7 @@ class WatchConfig(_Model):
     image: ImageConfig = ImageConfig()
     changelog: ChangelogConfig = ChangelogConfig()
     issues: IssuesConfig = IssuesConfig()
+    chart: ChartConfig | None = None
 
     @field_validator("tag_pattern")
     @classmethod
@@ -163,6 +215,7 @@ class Config(_Model):
     github: GitHubConfig = GitHubConfig()
     database: DatabaseConfig = DatabaseConfig()
     registries: dict[str, str] = Field(default_factory=dict)
+    notify: NotifyConfig = NotifyConfig()
     watch: tuple[WatchConfig, ...] = Field(min_length=1)
 
     @field_validator("registries")

@@ -251,7 +251,7 @@ class HttpClient:
         try:
             reply = self._client.request(method, url, headers=dict(headers or {}), params=params)
         except httpx.TransportError as exc:
-            decision = decide(None, {}, attempt, self._clock(), jitter=random.random())  # noqa: S311
+            decision = decide(None, {}, attempt, self._clock(), jitter=random.random())
             raise _Retry(decision, _network_error(url, exc)) from exc
         self._count(reply, quota)
         if reply.status_code in expect or (reply.status_code == 404 and not_found_ok):
@@ -263,7 +263,7 @@ class HttpClient:
             attempt,
             self._clock(),
             body_hint=reply.text[:300] if reply.status_code in (403, 429) else "",
-            jitter=random.random(),  # noqa: S311 - jitter, not cryptography
+            jitter=random.random(),
         )
         if decision.action is Action.ACCEPT:
             return reply

@@ -14,7 +14,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from watcher.errors import AuthError, PayloadError, SourceError
+import httpx
+
+from watcher.errors import AuthError, NotFoundError, PayloadError, SourceError
 from watcher.http import HttpClient
 
 DOCKER_HUB = "docker.io"
@@ -82,29 +84,52 @@ class RegistryReader:
     def manifest(self, ref: ImageRef) -> ManifestInfo | None:
         """The manifest's digest when ``ref`` exists, None when the registry says unknown."""
         url = f"{self.base_url(ref.host)}/v2/{ref.name}/manifests/{ref.tag}"
-        scope = f"repository:{ref.name}:pull"
-        headers = {"Accept": MANIFEST_ACCEPT}
-        token = self._tokens.get((ref.host, scope))
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        reply = self.http.request("HEAD", url, headers=headers, not_found_ok=True, expect=(401,))
-        if reply.status_code == 401:
-            token = self._token(ref.host, url, reply.headers.get("www-authenticate", ""), scope)
-            headers["Authorization"] = f"Bearer {token}"
-            reply = self.http.request(
-                "HEAD", url, headers=headers, not_found_ok=True, expect=(401,)
-            )
-            if reply.status_code == 401:
-                raise AuthError(
-                    f"{url}: the registry refused the anonymous token (401)",
-                    hint="the image may be private; watcher only reads public images",
-                )
+        reply = self._authorized("HEAD", url, ref, {"Accept": MANIFEST_ACCEPT})
         if reply.status_code == 404:
             return None
         return ManifestInfo(
             digest=reply.headers.get("docker-content-digest"),
             media_type=reply.headers.get("content-type"),
         )
+
+    def tags(self, ref: ImageRef, limit: int = 10_000) -> list[str]:
+        """Every tag of ``ref``'s repository (``/tags/list``, following Link pagination)."""
+        base = self.base_url(ref.host)
+        url: str | None = f"{base}/v2/{ref.name}/tags/list?n=1000"
+        found: list[str] = []
+        while url and len(found) < limit:
+            reply = self._authorized("GET", url, ref, {"Accept": "application/json"})
+            if reply.status_code == 404:
+                raise NotFoundError(f"{url}: repository {ref.host}/{ref.name} not found")
+            try:
+                found.extend(str(t) for t in (json.loads(reply.content).get("tags") or []))
+            except (ValueError, AttributeError) as exc:
+                raise PayloadError(f"{url}: tag list is not JSON ({exc})") from exc
+            link = reply.headers.get("link", "")
+            url = base + link[1 : link.index(">")] if link.startswith("</") else None
+        return found
+
+    def _authorized(
+        self, method: str, url: str, ref: ImageRef, headers: dict[str, str]
+    ) -> httpx.Response:
+        """A request with the anonymous pull token, fetched on the first 401 challenge."""
+        scope = f"repository:{ref.name}:pull"
+        token = self._tokens.get((ref.host, scope))
+        if token:
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+        reply = self.http.request(method, url, headers=headers, not_found_ok=True, expect=(401,))
+        if reply.status_code == 401:
+            token = self._token(ref.host, url, reply.headers.get("www-authenticate", ""), scope)
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+            reply = self.http.request(
+                method, url, headers=headers, not_found_ok=True, expect=(401,)
+            )
+            if reply.status_code == 401:
+                raise AuthError(
+                    f"{url}: the registry refused the anonymous token (401)",
+                    hint="the image may be private; watcher only reads public images",
+                )
+        return reply
 
     def _token(self, host: str, url: str, challenge: str, scope: str) -> str:
         if not challenge.lower().startswith("bearer"):

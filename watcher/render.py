@@ -15,6 +15,7 @@ from watcher.models import Release, Signal, Verdict, VerdictState
 
 if TYPE_CHECKING:
     from watcher.config import WatchConfig
+    from watcher.planning import Plan
     from watcher.runner import RunReport, WatchOutcome
     from watcher.state.store import Event, StoredVerdict
 
@@ -41,6 +42,11 @@ def check_text(report: RunReport) -> str:
             f"  cost:      {outcome.requests} request(s), {outcome.not_modified} not modified, "
             f"{outcome.seconds:.2f} s"
         )
+        if outcome.verdict and outcome.verdict.extra.get("pr_url"):
+            extra = outcome.verdict.extra
+            lines.append(f"  pull request: {extra['pr_url']} ({extra.get('pr_action', '')})")
+        if outcome.plan is not None:
+            lines.extend(plan_lines(outcome.plan))
     stats = report.stats
     remaining = "" if stats.quota_remaining is None else f", quota left {stats.quota_remaining}"
     lines.append(
@@ -48,6 +54,23 @@ def check_text(report: RunReport) -> str:
         f"{stats.quota_used} counted against the quota{remaining}"
     )
     return "\n".join(lines) + "\n"
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """What `check --plan` shows of the pull request a ready watch would get."""
+    proposal = plan.proposal
+    where = f"{plan.chart.repo}@{plan.files.base}"
+    if not plan.bump.changed:
+        return [f"  plan:      nothing to push: {where} is already at {proposal.target.tag}"]
+    return [
+        f"  plan:      pull request on {where}, branch {proposal.branch}",
+        f"  title:     {proposal.title}",
+        "  --- body ---",
+        *proposal.body.rstrip("\n").splitlines(),
+        "  --- diff ---",
+        *proposal.diff.rstrip("\n").splitlines(),
+        "  --- end of plan ---",
+    ]
 
 
 def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
@@ -88,6 +111,17 @@ def _outcome_doc(outcome: WatchOutcome) -> dict[str, Any]:
     doc = verdict_doc(outcome.watch.id, outcome.verdict)
     doc["error"] = outcome.error
     doc["hint"] = outcome.hint if outcome.error else None
+    plan = outcome.plan
+    if plan is not None:
+        doc["plan"] = {
+            "repo": plan.chart.repo,
+            "base": plan.files.base,
+            "branch": plan.proposal.branch,
+            "title": plan.proposal.title,
+            "body": plan.proposal.body,
+            "diff": plan.proposal.diff,
+            "files": sorted(plan.proposal.files),
+        }
     return doc
 
 
@@ -102,6 +136,7 @@ def verdict_doc(watch_id: str, verdict: Verdict | None) -> dict[str, Any]:
         "signals": [_signal_doc(s) for s in verdict.signals],
         "reasons": list(verdict.reasons),
         "evaluated_at": _iso(verdict.evaluated_at),
+        "pull_request": verdict.extra.get("pr_url") or None,
         "changed_at": _iso(verdict.changed_at),
     }
 

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from watcher.config import Config, WatchConfig, github_token
+from watcher.config import Config, NotifyConfig, WatchConfig, github_token
 from watcher.errors import SourceError, WatcherError
 from watcher.evaluate import evaluate
 from watcher.github.client import GitHubReader
@@ -27,11 +28,21 @@ from watcher.models import (
     SignalName,
     SignalStatus,
     Verdict,
+    VerdictState,
     WatchObservation,
 )
+from watcher.planning import Plan, plan_for
 from watcher.registry import ImageRef, ManifestInfo, RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
-from watcher.state.store import Event, RunStats, Store
+from watcher.sources.chart import ChartFiles, deployed_image, fetch_chart
+from watcher.state.store import Event, RunStats, Store, StoredVerdict
+
+if TYPE_CHECKING:
+    # PyGithub is imported only by runs that write, so `watcher check` starts fast.
+    from github.Issue import Issue
+    from github.Repository import Repository
+
+    from watcher.github.writes import GitHubWriter
 
 # A pushed image tag is re-checked this often; until then a positive answer is reused
 # so an idle poll sends no registry request (missing images are asked every poll).
@@ -50,6 +61,7 @@ class WatchOutcome:
     seconds: float
     requests: int
     not_modified: int
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class RunReport:
     run_id: int
     outcomes: tuple[WatchOutcome, ...]
     stats: RequestStats
+    notify_error: str | None = None
 
 
 @dataclass
@@ -99,34 +112,62 @@ def open_readers(config: Config, store: Store) -> Iterator[Readers]:
         readers.http.close()
 
 
+@dataclass
+class Actor:
+    """The write side of a run (``watcher run``): PyGithub writer plus notification settings."""
+
+    writer: GitHubWriter
+    notify: NotifyConfig
+
+
 def run_once(
-    config: Config, store: Store, readers: Readers, watch_ids: tuple[str, ...] = ()
+    config: Config,
+    store: Store,
+    readers: Readers,
+    watch_ids: tuple[str, ...] = (),
+    *,
+    actor: Actor | None = None,
+    plan: bool = False,
 ) -> RunReport:
-    """Evaluate the selected watches once and record verdicts, events and errors."""
+    """Evaluate the selected watches once and record verdicts, events and errors.
+
+    With an ``actor`` the run also reconciles pull requests of ready watches and
+    delivers notifications; with ``plan`` it computes (never pushes) each proposal.
+    """
     watches = config.select(watch_ids)
     run_id = store.start_run()
     start = replace(readers.http.stats)
-    outcomes = tuple(_run_watch(watch, store, readers, run_id) for watch in watches)
+    error_after = timedelta(minutes=config.notify.error_after_minutes)
+    outcomes = tuple(
+        _run_watch(watch, store, readers, run_id, actor, plan, error_after) for watch in watches
+    )
+    notify_error = _notify(config, store, actor) if actor else None
     stats = readers.http.stats
     used = RunStats(
         requests=stats.requests - start.requests,
         not_modified=stats.not_modified - start.not_modified,
         quota_used=stats.quota_used - start.quota_used,
     )
-    failed = [o.error for o in outcomes if o.error]
+    failed = [o.error for o in outcomes if o.error] + ([notify_error] if notify_error else [])
     store.finish_run(run_id, "error" if failed else "ok", used, "; ".join(failed) or None)
-    return RunReport(run_id, outcomes, stats)
+    return RunReport(run_id, outcomes, stats, notify_error)
 
 
-def _run_watch(watch: WatchConfig, store: Store, readers: Readers, run_id: int) -> WatchOutcome:
-    began, requests, not_modified = (
-        time.monotonic(),
-        readers.http.stats.requests,
-        readers.http.stats.not_modified,
-    )
+def _run_watch(
+    watch: WatchConfig,
+    store: Store,
+    readers: Readers,
+    run_id: int,
+    actor: Actor | None,
+    plan: bool,
+    error_after: timedelta,
+) -> WatchOutcome:
+    began = time.monotonic()
+    requests, not_modified = readers.http.stats.requests, readers.http.stats.not_modified
     error: str | None = None
     hint: str | None = None
     event: Event | None = None
+    proposal: Plan | None = None
     try:
         verdict = evaluate(observe(watch, store, readers))
         if verdict.error:
@@ -140,12 +181,19 @@ def _run_watch(watch: WatchConfig, store: Store, readers: Readers, run_id: int) 
                 None,
             )
         else:
-            event = store.record_verdict(run_id, replace(verdict, evaluated_at=datetime.now(UTC)))
+            verdict = replace(verdict, evaluated_at=datetime.now(UTC))
+            previous = store.get_verdict(watch.id)
+            if verdict.state is VerdictState.READY and (plan or actor) and watch.chart:
+                proposal = plan_for(watch, verdict, readers.github, readers.registry)
+            if actor is not None and proposal is not None:
+                event = _act(store, run_id, actor, proposal, verdict, previous, readers)
+            else:
+                event = store.record_verdict(run_id, _carry_action_state(verdict, previous))
     except WatcherError as exc:
         error, hint = exc.message, exc.hint
     if error:
         # A failed poll changes nothing: the last good verdict stays, the error sits beside it.
-        store.record_error(run_id, watch.id, error)
+        store.record_error(run_id, watch.id, error, notify_after=error_after)
     stored = store.get_verdict(watch.id)
     return WatchOutcome(
         watch=watch,
@@ -156,7 +204,146 @@ def _run_watch(watch: WatchConfig, store: Store, readers: Readers, run_id: int) 
         seconds=time.monotonic() - began,
         requests=readers.http.stats.requests - requests,
         not_modified=readers.http.stats.not_modified - not_modified,
+        plan=proposal,
     )
+
+
+def _carry_action_state(verdict: Verdict, previous: StoredVerdict | None) -> Verdict:
+    """A read-only run must not undo `proposed`/`done` that `watcher run` recorded."""
+    before = previous.verdict if previous else None
+    if (
+        before is not None
+        and verdict.state is VerdictState.READY
+        and before.state in (VerdictState.PROPOSED, VerdictState.DONE)
+        and before.target is not None
+        and verdict.target is not None
+        and before.target.tag == verdict.target.tag
+    ):
+        return replace(verdict, state=before.state, extra=dict(before.extra))
+    return verdict
+
+
+def _act(
+    store: Store,
+    run_id: int,
+    actor: Actor,
+    proposal: Plan,
+    verdict: Verdict,
+    previous: StoredVerdict | None,
+    readers: Readers,
+) -> Event | None:
+    """Record `ready` (when newly so), reconcile the PR, then record what that made of it."""
+    from watcher.actions.pull_request import content_hash, reconcile
+    from watcher.notify.dashboard import body_hash
+
+    fingerprint = {
+        "content": content_hash(proposal.proposal.files),
+        "body": body_hash(proposal.proposal.body),
+    }
+    before = previous.verdict if previous else None
+    if before is not None and _quiet(actor, before, verdict, proposal, fingerprint, readers):
+        # Nothing upstream, in the chart, or on the PR changed: no GitHub call at all.
+        return store.record_verdict(
+            run_id, replace(verdict, state=before.state, extra=before.extra)
+        )
+    first: Event | None = None
+    if before is None or before.state in (VerdictState.WAITING, VerdictState.PENDING):
+        # The transition to ready is news of its own, even if the PR fails to open.
+        first = store.record_verdict(run_id, verdict)
+    result = reconcile(
+        actor.writer,
+        proposal.chart,
+        proposal.files.base,
+        proposal.proposal,
+        finish_body=lambda notes: proposal.body(tuple(notes)),
+    )
+    extra = {"pr_action": result.action, "note": result.note, **fingerprint}
+    if result.number is not None:
+        extra |= {"pr_number": str(result.number), "pr_url": result.url or ""}
+    acted = replace(verdict, state=result.state, extra=extra)
+    if result.note:
+        acted = replace(acted, reasons=(*acted.reasons, f"pull request: {result.note}"))
+    return store.record_verdict(run_id, acted) or first
+
+
+def _quiet(
+    actor: Actor,
+    before: Verdict,
+    verdict: Verdict,
+    proposal: Plan,
+    fingerprint: dict[str, str],
+    readers: Readers,
+) -> bool:
+    """Whether the last reconciliation still holds, judged by free conditional reads."""
+    same_target = (
+        before.target is not None
+        and verdict.target is not None
+        and before.target.tag == verdict.target.tag
+    )
+    if before.state is VerdictState.DONE and (same_target or not proposal.chart.follow):
+        return True  # merged: nothing more to do unless following newer releases
+    if before.state is not VerdictState.PROPOSED or not same_target:
+        return False
+    if any(before.extra.get(k) != v for k, v in fingerprint.items()):
+        return False
+    number, repo = before.extra.get("pr_number"), proposal.chart.repo
+    try:
+        pr = readers.github.get_json(f"/repos/{repo}/pulls/{number}")
+        ref = readers.github.get_json(f"/repos/{repo}/git/ref/heads/{proposal.proposal.branch}")
+    except SourceError:
+        return False
+    return not pr.changed and not ref.changed
+
+
+def _notify(config: Config, store: Store, actor: Actor) -> str | None:
+    """Rewrite the dashboard when it changed, then deliver the outbox; the error, if any."""
+    from watcher.notify.dashboard import body_hash, render_dashboard
+    from watcher.notify.outbox import deliver
+
+    settings = actor.notify
+    repo_name = settings.dashboard_repo or next(
+        (w.chart.repo for w in config.watch if w.chart), None
+    )
+    if repo_name is None or not (settings.dashboard or settings.tracking_issue):
+        return None
+    rows = []
+    for watch in config.watch:
+        stored = store.get_verdict(watch.id)
+        rows.append((watch, stored.verdict if stored else None, stored.error if stored else None))
+    body = render_dashboard(rows)
+    same = store.get_value(f"dashboard:{repo_name}:hash") == body_hash(body)
+    if (same or not settings.dashboard) and not store.pending_outbox(limit=1):
+        return None  # an idle poll reads and writes nothing on GitHub
+    writer = actor.writer
+    try:
+        repo = writer.call("read repository", lambda: writer.gh.get_repo(repo_name), write=False)
+        issue = _dashboard(store, actor, repo, settings, body) if settings.dashboard else None
+        if settings.tracking_issue:
+            number = settings.tracking_issue
+            issue = writer.call("read tracking issue", lambda: repo.get_issue(number), write=False)
+        if issue is not None:
+            deliver(store, writer, issue, {w.id: w.repo for w in config.watch})
+    except WatcherError as exc:
+        return f"notifications: {exc.message}"
+    return None
+
+
+def _dashboard(
+    store: Store, actor: Actor, repo: Repository, settings: NotifyConfig, body: str
+) -> Issue:
+    from watcher.notify.dashboard import body_hash, find_or_create
+
+    key = f"dashboard:{repo.full_name}"
+    known = store.get_value(key)
+    issue, created = find_or_create(
+        actor.writer, repo, settings.dashboard_title, body, int(known) if known else None
+    )
+    changed = store.get_value(f"{key}:hash") != body_hash(body)
+    if not created and changed and (issue.body or "") != body:
+        actor.writer.call("update dashboard", lambda: issue.edit(body=body))
+    store.set_value(key, str(issue.number))
+    store.set_value(f"{key}:hash", body_hash(body))
+    return issue
 
 
 def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservation:
@@ -169,8 +356,11 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     shas = release.fetch_tag_commits(gh, watch.repo, revalidate=fetched.changed)
     required = frozenset(SignalName(name) for name in watch.required)
     candidates: list[CandidateObservation] = []
+    # The image reference the chart deploys only matters when a release may be new, so
+    # an idle poll does not re-read the chart (`watcher run` re-reads it before acting).
+    chart = _ChartOnce(watch, readers.github, revalidate=fetched.changed)
     for candidate in stable[: watch.max_candidates]:
-        observed = _observe_candidate(watch, store, readers, candidate, stable[0], shas)
+        observed = _observe_candidate(watch, store, readers, candidate, stable[0], shas, chart)
         candidates.append(observed)
         if _done_looking(observed, required):
             break
@@ -202,6 +392,7 @@ def _observe_candidate(
     candidate: Release,
     newest: Release,
     shas: dict[str, str],
+    chart: _ChartOnce,
 ) -> CandidateObservation:
     signals = [release.release_signal(candidate, newest)]
     feature_sig = _guard(
@@ -210,7 +401,9 @@ def _observe_candidate(
     signals.append(feature_sig)
     if feature_sig.holds:
         signals.append(
-            _guard(SignalName.IMAGE, candidate, lambda: _image(watch, store, readers, candidate))
+            _guard(
+                SignalName.IMAGE, candidate, lambda: _image(watch, store, readers, candidate, chart)
+            )
         )
         signals.append(
             _guard(
@@ -243,8 +436,33 @@ def _feature(
     return feature.feature_signal(scan, candidate, rule)
 
 
-def _image(watch: WatchConfig, store: Store, readers: Readers, candidate: Release) -> Signal:
-    refs = image.image_refs(watch.image.references, candidate)
+class _ChartOnce:
+    """The watch's chart files, read at most once per run and only when needed."""
+
+    def __init__(self, watch: WatchConfig, github: GitHubReader, revalidate: bool) -> None:
+        self.watch, self.github, self.revalidate = watch, github, revalidate
+        self._files: ChartFiles | None = None
+
+    def deployed_image(self, candidate: Release) -> str | None:
+        """The image reference the bump to ``candidate`` would write (None: no chart)."""
+        chart = self.watch.chart
+        if chart is None:
+            return None
+        if self._files is None:
+            self._files = fetch_chart(self.github, chart, self.revalidate)
+        return deployed_image(self._files, chart, candidate)
+
+
+def _image(
+    watch: WatchConfig, store: Store, readers: Readers, candidate: Release, chart: _ChartOnce
+) -> Signal:
+    templates = list(watch.image.references)
+    deployed = chart.deployed_image(candidate)
+    if deployed is not None:
+        # Always check the very reference the bump will write (DESIGN.md section 2).
+        templates.insert(0, deployed)
+    refs = image.image_refs(templates, candidate)
+    refs = list(dict.fromkeys(refs))
 
     def lookup(ref: ImageRef) -> ManifestInfo | None:
         known = store.get_image_check(str(ref))

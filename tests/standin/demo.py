@@ -28,7 +28,12 @@ def watcher(workdir: Path, *args: str) -> int:
     """Run the real CLI in a subprocess (no token: anonymous, as a newcomer would)."""
     command = [sys.executable, "-m", "watcher", *args]
     if args[0] in ("check", "status", "history"):
-        command += ["--config", str(workdir / "watcher.toml"), "--db", f"sqlite:///{workdir / 'demo.db'}"]
+        command += [
+            "--config",
+            str(workdir / "watcher.toml"),
+            "--db",
+            f"sqlite:///{workdir / 'demo.db'}",
+        ]
     print(f"$ watcher {' '.join(args)}", flush=True)
     env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": "", "HOME": str(workdir)}
     return subprocess.run(command, env=env, check=False).returncode

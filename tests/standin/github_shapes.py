@@ -126,7 +126,8 @@ def user(site: Site, login: str) -> Json:
         "repos_url": f"{api}/repos",
         "events_url": f"{api}/events{{/privacy}}",
         "received_events_url": f"{api}/received_events",
-        "type": "User",
+        # Installation tokens act as ``slug[bot]``, which GitHub types as a Bot.
+        "type": "Bot" if login.endswith("[bot]") else "User",
         "user_view_type": "public",
         "site_admin": False,
     }
@@ -242,7 +243,8 @@ def git_ref(site: Site, repo: RepoState, full_ref: str, sha: str, kind: str) -> 
     }
 
 
-def _unverified() -> Json:
+def unverified() -> Json:
+    """The ``verification`` block of an unsigned object."""
     return {
         "verified": False,
         "reason": "unsigned",
@@ -272,7 +274,7 @@ def git_tag(site: Site, repo: RepoState, obj: TagObject) -> Json:
             "type": obj.object_type,
             "url": f"{base}/git/{plural}/{obj.object_sha}",
         },
-        "verification": _unverified(),
+        "verification": unverified(),
     }
 
 
@@ -301,7 +303,7 @@ def commit(site: Site, repo: RepoState, info: CommitInfo) -> Json:
             "message": info.message,
             "comment_count": 0,
             "tree": {"sha": info.tree, "url": f"{base}/git/trees/{info.tree}"},
-            "verification": _unverified(),
+            "verification": unverified(),
         },
         "author": None,
         "committer": None,
@@ -361,22 +363,32 @@ def content_entry(site: Site, repo: RepoState, entry: TreeEntry, ref: str) -> Js
     }
 
 
-def label(site: Site, full_name: str, name: str) -> Json:
-    """A label, with a colour derived from its name."""
+def label(
+    site: Site,
+    full_name: str,
+    name: str,
+    color: str | None = None,
+    description: str | None = None,
+) -> Json:
+    """A label as issues and pull requests embed it; the colour defaults to one from its name."""
     digest = hashlib.sha256(name.encode()).hexdigest()
     return {
         "id": int(digest[:8], 16),
         "node_id": node_id("LA", f"{full_name}:{name}"),
         "url": f"{site.repo(full_name)}/labels/{quote(name)}",
         "name": name,
-        "description": None,
-        "color": digest[8:14],
+        "description": description,
+        "color": color or digest[8:14],
         "default": name in ("bug", "enhancement"),
+        "archived_by": None,
     }
 
 
-def issue(site: Site, full_name: str, item: IssueState) -> Json:
-    """An ``issue`` of ``full_name``; ``pull_request`` is present only for pull requests."""
+def issue(site: Site, full_name: str, item: IssueState, merged_at: datetime | None = None) -> Json:
+    """An ``issue`` of ``full_name``; ``pull_request`` is present only for pull requests.
+
+    ``merged_at`` comes from the pull request, when the stand-in holds one for the number.
+    """
     base = f"{site.repo(full_name)}/issues/{item.number}"
     kind = "pull" if item.is_pull_request else "issues"
     html = f"{site.html(full_name)}/{kind}/{item.number}"
@@ -397,18 +409,18 @@ def issue(site: Site, full_name: str, item: IssueState) -> Json:
         "body": item.body,
         "user": user(site, item.author),
         "labels": [label(site, full_name, name) for name in item.labels],
-        "assignees": [],
+        "assignees": [user(site, login) for login in item.assignees],
         "milestone": None,
         "locked": False,
         "active_lock_reason": None,
-        "comments": 0,
+        "comments": len(item.comments),
         "closed_at": iso(item.closed_at),
         "created_at": iso(item.created_at),
         "updated_at": iso(item.updated_at),
         "author_association": "NONE",
     }
     if site.legacy_fields:
-        data["assignee"] = None
+        data["assignee"] = user(site, item.assignees[0]) if item.assignees else None
     if item.closed_by is not None:
         data["closed_by"] = user(site, item.closed_by)
     if item.is_pull_request:
@@ -418,7 +430,8 @@ def issue(site: Site, full_name: str, item: IssueState) -> Json:
             "html_url": html,
             "diff_url": f"{html}.diff",
             "patch_url": f"{html}.patch",
-            "merged_at": iso(item.closed_at) if item.state_reason == "completed" else None,
+            "merged_at": iso(merged_at)
+            or (iso(item.closed_at) if item.state_reason == "completed" else None),
         }
     return data
 

@@ -1,4 +1,5 @@
-"""The data behind the GitHub stand-in: repositories, releases, issues, tokens, quota.
+"""The data behind the GitHub stand-in: repositories, releases, issues, pull requests,
+tokens, apps, quota.
 
 Tests change it directly (``standin.github.add_release(...)``) while the server runs;
 one re-entrant lock keeps readers in server threads from seeing half an edit.
@@ -8,12 +9,16 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.standin.gitrepo import GitRepo
+from tests.standin.apps import INSTALLATION_TOKEN_SECONDS, AppRegistry, AppState
+from tests.standin.gitdata import commit_files, merge_commit, squash_commit
+from tests.standin.gitrepo import GitRepo, Identity
 from tests.standin.quota import ANONYMOUS_LIMIT, TOKEN_LIMIT, Quota
 
 
@@ -65,6 +70,18 @@ class TimelineEvent:
 
 
 @dataclass
+class CommentState:
+    """One issue (or pull request conversation) comment."""
+
+    id: int
+    issue_number: int
+    body: str
+    author: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
 class IssueState:
     """An issue (or, with ``is_pull_request``, the issue side of a pull request)."""
 
@@ -82,6 +99,36 @@ class IssueState:
     is_pull_request: bool = False
     closed_by: str | None = None
     timeline: list[TimelineEvent] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    comments: list[CommentState] = field(default_factory=list)
+
+
+@dataclass
+class PullState:
+    """The pull-request side of an issue number (title, body, state live in its issue).
+
+    ``head_sha`` is frozen when the pull request is closed or merged; while it is open
+    the head is read from the branch, like GitHub's.
+    """
+
+    number: int
+    head_ref: str
+    base_ref: str
+    head_sha: str
+    draft: bool = False
+    merged_at: datetime | None = None
+    merged_by: str | None = None
+    merge_commit_sha: str | None = None
+    requested_reviewers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LabelState:
+    """A repository label."""
+
+    name: str
+    color: str | None = None
+    description: str | None = None
 
 
 @dataclass
@@ -98,11 +145,25 @@ class RepoState:
     releases: list[ReleaseState] = field(default_factory=list)
     issues: dict[int, IssueState] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
+    pulls: dict[int, PullState] = field(default_factory=dict)
+    labels: dict[str, LabelState] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
         """``owner/name``."""
         return f"{self.owner}/{self.name}"
+
+    def next_number(self) -> int:
+        """The next issue number; pull requests and issues share the sequence, like GitHub."""
+        return max(self.issues, default=0) + 1
+
+    def comment(self, comment_id: int) -> CommentState | None:
+        """The issue comment ``comment_id`` anywhere in the repository, or None."""
+        for issue in self.issues.values():
+            for item in issue.comments:
+                if item.id == comment_id:
+                    return item
+        return None
 
     def release(self, tag: str) -> ReleaseState | None:
         """The release for ``tag``, if any."""
@@ -111,11 +172,27 @@ class RepoState:
 
 @dataclass(frozen=True)
 class TokenInfo:
-    """A personal access token: which repositories it may push to, and its hourly limit."""
+    """A token: which repositories it may push to, its hourly limit and who it acts as.
+
+    ``kind`` is ``"pat"`` (a personal access token) or ``"installation"`` (a GitHub App
+    installation token, which expires at ``expires_at``, epoch seconds).
+    """
 
     token: str
     push_to: frozenset[str]
     limit: int
+    login: str = "stand-in-user"
+    kind: str = "pat"
+    expires_at: float | None = None
+
+
+# Quota identity of requests authenticated by an app's JWT (``app:ID``).
+APP_IDENTITY = "app:"
+
+
+def noreply(login: str) -> str:
+    """GitHub's no-reply e-mail address of ``login``."""
+    return f"{zlib.crc32(login.encode())}+{login}@users.noreply.github.com"
 
 
 class GitHubState:
@@ -129,6 +206,11 @@ class GitHubState:
         self.repos: dict[str, RepoState] = {}
         self.tokens: dict[str, TokenInfo] = {}
         self.quota = Quota(now)
+        self.apps = AppRegistry()
+        # (N, seconds): more than N content-creating requests in that window get GitHub's
+        # secondary-rate-limit 403. None (the default) switches the limit off.
+        self.content_limit: tuple[int, float] | None = None
+        self._content_times: deque[float] = deque()
         self._ids = itertools.count(1_000_001)
 
     def next_id(self) -> int:
@@ -136,7 +218,8 @@ class GitHubState:
         with self.lock:
             return next(self._ids)
 
-    def _now_dt(self) -> datetime:
+    def now_dt(self) -> datetime:
+        """The stand-in's clock as a UTC datetime (whole seconds, like GitHub's stamps)."""
         return datetime.fromtimestamp(int(self.now()), UTC)
 
     # -- repositories and tokens ------------------------------------------------------
@@ -162,7 +245,7 @@ class GitHubState:
                 git=git,
                 default_branch=default_branch,
                 description=description,
-                created_at=self._now_dt(),
+                created_at=self.now_dt(),
             )
             self.repos[full_name.lower()] = repo
             return repo
@@ -178,13 +261,65 @@ class GitHubState:
             return self.repos.get(f"{owner}/{name}".lower())
 
     def add_token(
-        self, token: str, push_to: Iterable[str] = (), limit: int = TOKEN_LIMIT
+        self,
+        token: str,
+        push_to: Iterable[str] = (),
+        limit: int = TOKEN_LIMIT,
+        login: str = "stand-in-user",
     ) -> TokenInfo:
-        """Accept ``token``; it sees draft releases of the repositories in ``push_to``."""
-        info = TokenInfo(token, frozenset(p.lower() for p in push_to), limit)
+        """Accept ``token`` acting as ``login``; it may write to (and see drafts of) ``push_to``."""
+        info = TokenInfo(token, frozenset(p.lower() for p in push_to), limit, login)
         with self.lock:
             self.tokens[token] = info
         return info
+
+    def token_info(self, token: str | None) -> TokenInfo | None:
+        """The token's record; None when unknown or (installation tokens) expired."""
+        with self.lock:
+            info = self.tokens.get(token) if token is not None else None
+        if info is not None and info.expires_at is not None and self.now() >= info.expires_at:
+            return None
+        return info
+
+    def add_app(
+        self,
+        app_id: int,
+        public_key_pem: str | bytes,
+        installation_id: int,
+        repos: Iterable[str] = (),
+        slug: str | None = None,
+    ) -> AppState:
+        """Register a GitHub App (its public key) installed on ``repos``."""
+        return self.apps.add(app_id, public_key_pem, installation_id, repos, self.now_dt(), slug)
+
+    def issue_installation_token(self, app: AppState) -> TokenInfo:
+        """A new one-hour installation token for ``app``, usable as a push token."""
+        info = TokenInfo(
+            token=self.apps.new_token(),
+            push_to=app.repos,
+            limit=TOKEN_LIMIT,
+            login=app.bot_login,
+            kind="installation",
+            expires_at=float(int(self.now()) + INSTALLATION_TOKEN_SECONDS),
+        )
+        with self.lock:
+            self.tokens[info.token] = info
+            app.tokens.append(info.token)
+        return info
+
+    def take_content_slot(self) -> float | None:
+        """Count one content-creating request; seconds to wait when over ``content_limit``."""
+        if self.content_limit is None:
+            return None
+        most, window = self.content_limit
+        now = self.now()
+        with self.lock:
+            while self._content_times and self._content_times[0] <= now - window:
+                self._content_times.popleft()
+            if len(self._content_times) >= most:
+                return self._content_times[0] + window - now
+            self._content_times.append(now)
+        return None
 
     def can_push(self, token: TokenInfo | None, repo: RepoState) -> bool:
         """Whether ``token`` has push access to ``repo`` (anonymous never has)."""
@@ -195,7 +330,9 @@ class GitHubState:
         self.quota.set_remaining(token, self.limit_for(token), remaining)
 
     def limit_for(self, token: str | None) -> int:
-        """The hourly limit of ``token`` (None: anonymous)."""
+        """The hourly limit of ``token`` (None: anonymous; ``app:ID``: an app's JWT)."""
+        if token is not None and token.startswith(APP_IDENTITY):
+            return TOKEN_LIMIT
         with self.lock:
             info = self.tokens.get(token) if token is not None else None
         return info.limit if info is not None else ANONYMOUS_LIMIT
@@ -219,7 +356,7 @@ class GitHubState:
         repo = self.repo(full_name)
         if created_at is None:
             sha = repo.git.resolve(f"refs/tags/{tag}")
-            created_at = repo.git.commit_date(sha) if sha else self._now_dt()
+            created_at = repo.git.commit_date(sha) if sha else self.now_dt()
         if published_at is None and not draft:
             published_at = created_at
         release = ReleaseState(
@@ -254,7 +391,7 @@ class GitHubState:
     ) -> ReleaseState:
         """Edit a release after the fact; publishing a draft sets ``published_at``."""
         repo = self.repo(full_name)
-        when = when or self._now_dt()
+        when = when or self.now_dt()
         with self.lock:
             old = repo.release(tag)
             if old is None:
@@ -294,7 +431,7 @@ class GitHubState:
     ) -> IssueState:
         """Open an issue (or a pull request's issue side) with a given number."""
         repo = self.repo(full_name)
-        when = created_at or self._now_dt()
+        when = created_at or self.now_dt()
         issue = IssueState(
             id=self.next_id(),
             number=number,
@@ -348,3 +485,106 @@ class GitHubState:
             issue.state, issue.state_reason = "closed", reason
             issue.closed_at, issue.closed_by = when, actor
         return issue
+
+    # -- pull requests and pushes ------------------------------------------------------
+
+    def open_pull(
+        self,
+        full_name: str,
+        head: str,
+        base: str,
+        title: str,
+        body: str = "",
+        author: str = "contributor",
+        draft: bool = False,
+    ) -> PullState:
+        """Open a pull request from branch ``head`` into ``base`` (both must exist)."""
+        repo = self.repo(full_name)
+        head_sha = repo.git.ref_sha(f"refs/heads/{head}")
+        if head_sha is None or repo.git.ref_sha(f"refs/heads/{base}") is None:
+            raise KeyError(f"{full_name}: branch {head!r} or {base!r} does not exist")
+        with self.lock:
+            number = repo.next_number()
+            self.add_issue(full_name, number, title, body, author=author, is_pull_request=True)
+            pull = PullState(number, head, base, head_sha, draft)
+            repo.pulls[number] = pull
+        return pull
+
+    def pull(self, full_name: str, number: int) -> tuple[RepoState, PullState, IssueState]:
+        """The repository, pull request and its issue side (KeyError when unknown)."""
+        repo = self.repo(full_name)
+        with self.lock:
+            return repo, repo.pulls[number], repo.issues[number]
+
+    def head_sha(self, repo: RepoState, pull: PullState) -> str:
+        """The pull request's head: the branch while open (if it exists), else frozen."""
+        issue = repo.issues[pull.number]
+        if issue.state == "open":
+            live = repo.git.ref_sha(f"refs/heads/{pull.head_ref}")
+            if live is not None:
+                pull.head_sha = live
+        return pull.head_sha
+
+    def merge_pull(
+        self,
+        full_name: str,
+        number: int,
+        actor: str = "maintainer",
+        method: str = "merge",
+        message: str | None = None,
+    ) -> str | None:
+        """Merge an open pull request with real git (merge or squash); None on a conflict.
+
+        The base branch moves to the new commit and the pull request closes as merged.
+        """
+        repo, pull, issue = self.pull(full_name, number)
+        if issue.state != "open":
+            raise ValueError(f"{full_name}#{number} is not open")
+        git = repo.git
+        head = self.head_sha(repo, pull)
+        base = git.ref_sha(f"refs/heads/{pull.base_ref}")
+        if base is None:
+            raise KeyError(f"{full_name}: base branch {pull.base_ref} is gone")
+        who = Identity(actor, noreply(actor), self.now_dt())
+        if method == "squash":
+            text = message or f"{issue.title} (#{number})"
+            sha = squash_commit(git, base, head, text, who)
+        else:
+            text = message or (
+                f"Merge pull request #{number} from {repo.owner}/{pull.head_ref}\n\n{issue.title}"
+            )
+            sha = merge_commit(git, (base, head), text, who)
+        if sha is None or not git.update_ref(f"refs/heads/{pull.base_ref}", sha, base):
+            return None
+        when = self.now_dt()
+        with self.lock:
+            pull.merged_at, pull.merged_by, pull.merge_commit_sha = when, actor, sha
+            issue.state, issue.closed_at, issue.closed_by = "closed", when, actor
+            issue.updated_at = when
+        return sha
+
+    def close_pull(self, full_name: str, number: int, actor: str = "maintainer") -> PullState:
+        """Close a pull request without merging it."""
+        repo, pull, issue = self.pull(full_name, number)
+        self.head_sha(repo, pull)  # freeze the head as it was when closed
+        when = self.now_dt()
+        with self.lock:
+            issue.state, issue.closed_at, issue.closed_by = "closed", when, actor
+            issue.updated_at = when
+        return pull
+
+    def push_commit(
+        self,
+        full_name: str,
+        branch: str,
+        files: Mapping[str, str | bytes | None],
+        author: str = "maintainer",
+        message: str | None = None,
+        when: datetime | None = None,
+    ) -> str:
+        """A human push: one commit of ``files`` (None deletes) on top of ``branch``."""
+        repo = self.repo(full_name)
+        who = Identity(author, noreply(author), when or self.now_dt())
+        text = message or f"Update {', '.join(sorted(files))}"
+        with self.lock:
+            return commit_files(repo.git, branch, files, text, who)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -66,6 +66,15 @@ class TagObject:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A commit author or committer."""
+
+    name: str
+    email: str
+    date: datetime
+
+
+@dataclass(frozen=True)
 class TreeEntry:
     """One entry of a directory listing."""
 
@@ -90,6 +99,8 @@ class GitRepo:
         # Writes are many small git calls; remembering what we wrote saves most reads.
         self._branch: str | None = None
         self._dates: dict[str, datetime] = {}
+        # Set when plumbing moved the checked-out branch, so the work tree is behind it.
+        self._stale_worktree = False
 
     @classmethod
     def init(cls, path: Path, default_branch: str = "main") -> GitRepo:
@@ -115,18 +126,36 @@ class GitRepo:
             env.update(GIT_AUTHOR_DATE=git_date(when), GIT_COMMITTER_DATE=git_date(when))
         return env
 
-    def git(self, *args: str, when: datetime | None = None, check: bool = True) -> bytes:
-        """Run ``git args`` in the repository and return its standard output."""
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            env=self._env(when),
-            capture_output=True,
-            check=False,
-        )
+    def git(
+        self,
+        *args: str,
+        when: datetime | None = None,
+        check: bool = True,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Run ``git args`` in the repository (``stdin`` fed to it) and return its output."""
+        proc = self.run(*args, when=when, stdin=stdin, env=env)
         if check and proc.returncode != 0:
             raise GitError(f"git {' '.join(args)}: {proc.stderr.decode(errors='replace')}")
         return proc.stdout
+
+    def run(
+        self,
+        *args: str,
+        when: datetime | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``git args`` and return the finished process, whatever its exit status."""
+        return subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            env={**self._env(when), **(env or {})},
+            input=stdin,
+            capture_output=True,
+            check=False,
+        )
 
     # -- writing ---------------------------------------------------------------------
 
@@ -145,8 +174,13 @@ class GitRepo:
     ) -> str:
         """Write ``files`` (None deletes) on ``branch`` (default: current) and commit them."""
         if branch is not None and branch != self.current_branch():
-            self.git("checkout", "-q", branch)
+            self.git("checkout", "-q", "-f", branch)
             self._branch = branch
+            self._stale_worktree = False
+        if self._stale_worktree:
+            # The API moved this branch without touching files: catch the work tree up.
+            self.git("reset", "-q", "--hard", "HEAD")
+            self._stale_worktree = False
         for rel, content in files.items():
             target = self.path / rel
             if content is None:
@@ -174,6 +208,120 @@ class GitRepo:
         sha = self.ref_sha(f"refs/tags/{name}")
         assert sha is not None
         return sha
+
+    # -- plumbing (the git data API: no work tree involved) ------------------------------
+
+    def hash_blob(self, data: bytes) -> str:
+        """Store ``data`` as a blob and return its SHA-1."""
+        return self.git("hash-object", "-w", "--stdin", stdin=data).decode().strip()
+
+    def mktree(self, entries: Iterable[tuple[str, str, str, str]]) -> str:
+        """Write a tree of (mode, type, sha, name) entries and return its SHA-1."""
+        records = b"".join(
+            f"{mode} {kind} {sha}\t{name}".encode() + b"\0" for mode, kind, sha, name in entries
+        )
+        return self.git("mktree", "-z", stdin=records).decode().strip()
+
+    def ls_tree(self, tree: str, recursive: bool = False) -> list[tuple[str, str, str, int, str]]:
+        """(mode, type, sha, size, path) of a tree's entries; ``recursive`` includes subtrees."""
+        flags = ["-r", "-t"] if recursive else []
+        out = self.git("ls-tree", "-l", "-z", *flags, tree, "--").decode()
+        entries = []
+        for record in filter(None, out.split("\0")):
+            meta, path = record.split("\t", 1)
+            mode, kind, sha, size = meta.split()
+            entries.append((mode, kind, sha, int(size) if size != "-" else 0, path))
+        return entries
+
+    def commit_tree(
+        self,
+        tree: str,
+        parents: Iterable[str],
+        message: str,
+        author: Identity,
+        committer: Identity,
+    ) -> str:
+        """Write a commit object (message kept byte for byte) and return its SHA-1."""
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        env = {
+            "GIT_AUTHOR_NAME": author.name,
+            "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_AUTHOR_DATE": git_date(author.date),
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+            "GIT_COMMITTER_DATE": git_date(committer.date),
+        }
+        sha = self.git(*args, stdin=message.encode(), env=env).decode().strip()
+        self._dates[sha] = committer.date
+        return sha
+
+    def update_ref(self, full_ref: str, sha: str, old: str | None = None) -> bool:
+        """Point ``full_ref`` at ``sha``; with ``old``, only if it still points there."""
+        args = ["update-ref", full_ref, sha] + ([old] if old is not None else [])
+        ok = self.run(*args).returncode == 0
+        if ok and full_ref == f"refs/heads/{self.current_branch()}":
+            self._stale_worktree = True
+        return ok
+
+    def delete_ref(self, full_ref: str) -> bool:
+        """Delete ``full_ref``; False when it did not exist."""
+        return self.run("update-ref", "-d", full_ref).returncode == 0
+
+    def refs(self, prefix: str = "refs/") -> list[tuple[str, str, str]]:
+        """(full ref, object SHA, object type) of every ref below ``prefix``, sorted by name."""
+        fmt = "%(refname)%00%(objectname)%00%(objecttype)"
+        out = self.git("for-each-ref", f"--format={fmt}", prefix.rstrip("/")).decode()
+        rows = [tuple(line.split("\0")) for line in out.splitlines()]
+        return [(r[0], r[1], r[2]) for r in rows if r[0].startswith(prefix)]
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether commit ``ancestor`` is reachable from ``descendant`` (or is it)."""
+        return self.run("merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
+
+    def merge_base(self, one: str, two: str) -> str | None:
+        """The best common ancestor of two commits, or None when they share no history."""
+        out = self.git("merge-base", one, two, check=False).decode().strip()
+        return out or None
+
+    def count(self, exclude: str, include: str) -> int:
+        """How many commits ``include`` has that ``exclude`` has not."""
+        return int(self.git("rev-list", "--count", f"{exclude}..{include}").decode())
+
+    def log_range(self, exclude: str, include: str, limit: int = 250) -> list[str]:
+        """SHAs of ``exclude..include``, oldest first (at most ``limit``, like GitHub's 250)."""
+        out = self.git("rev-list", "--reverse", f"--max-count={limit}", f"{exclude}..{include}")
+        return out.decode().split()
+
+    def merge_trees(self, base: str, head: str) -> str | None:
+        """The tree of merging two commits (``git merge-tree``), or None on a conflict."""
+        proc = self.run("merge-tree", "--write-tree", "--no-messages", base, head)
+        if proc.returncode == 1:
+            return None
+        if proc.returncode != 0:
+            raise GitError(f"git merge-tree: {proc.stderr.decode(errors='replace')}")
+        return proc.stdout.decode().split()[0]
+
+    def diff_stats(self, base: str, head: str) -> tuple[int, int, int]:
+        """(additions, deletions, changed files) between two commits."""
+        out = self.git("diff", "--numstat", "-z", base, head).decode()
+        added = deleted = files = 0
+        for record in filter(None, out.split("\0")):
+            parts = record.split("\t")
+            if len(parts) < 3:
+                continue  # the second path of a rename record
+            files += 1
+            # Binary files show "-": GitHub counts them as changed with no lines.
+            added += int(parts[0]) if parts[0].isdigit() else 0
+            deleted += int(parts[1]) if parts[1].isdigit() else 0
+        return added, deleted, files
+
+    def cat_blob(self, sha: str) -> bytes | None:
+        """The bytes of blob ``sha``, or None when it is not a blob."""
+        if self.object_type(sha) != "blob":
+            return None
+        return self.git("cat-file", "blob", sha)
 
     # -- reading ---------------------------------------------------------------------
 

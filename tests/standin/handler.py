@@ -43,9 +43,10 @@ class StandInHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        """Bind 127.0.0.1 on a free port and serve through ``dispatcher``."""
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, dispatcher: Dispatcher, port: int = 0) -> None:
+        """Bind 127.0.0.1 on ``port`` (0: a free one) and serve through ``dispatcher``."""
+        # allow_reuse_address (set by HTTPServer) lets a restart rebind the same port.
+        super().__init__(("127.0.0.1", port), _Handler)
         self.dispatcher = dispatcher
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()

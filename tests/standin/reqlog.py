@@ -13,7 +13,9 @@ class RequestRecord:
     """What one request was and how it was answered.
 
     ``quota_counted`` tells whether it used GitHub REST quota, so a benchmark can count
-    quota-used requests; ``fault`` tells whether an injected fault answered it.
+    quota-used requests; ``fault`` tells whether an injected fault answered it; ``time``
+    is when it arrived (epoch seconds, the stand-in's clock), e.g. to check that writes
+    are paced.
     """
 
     method: str
@@ -25,6 +27,12 @@ class RequestRecord:
     request_headers: Mapping[str, str]
     service: str = "other"
     fault: bool = False
+    time: float = 0.0
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the request was content-creating (POST, PATCH, PUT or DELETE)."""
+        return self.method in ("POST", "PATCH", "PUT", "DELETE")
 
 
 class RequestLog:

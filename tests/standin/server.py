@@ -8,6 +8,7 @@ Layout of URLs below ``http://127.0.0.1:PORT``:
 - ``/{owner}/{repo}/...``   html_url links point here; nothing is served there
 
 The dispatcher applies fault rules first, routes by prefix, and records every request.
+``restart()`` stops and starts the server on the same port with all state kept.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from tests.standin.apps_api import AppsApi
 from tests.standin.codeload import PREFIX as CODELOAD_PREFIX
 from tests.standin.codeload import Codeload
 from tests.standin.conditional import ConditionalCache
 from tests.standin.faults import FaultRule, Faults
+from tests.standin.git_api import GitDataApi
 from tests.standin.github_api import GitHubApi
 from tests.standin.github_shapes import Site
 from tests.standin.github_state import GitHubState
 from tests.standin.handler import Plan, StandInHTTPServer
+from tests.standin.issues_api import IssuesApi
+from tests.standin.pulls_api import PullsApi
 from tests.standin.registry_api import RegistryApi
 from tests.standin.registry_state import RegistryState
 from tests.standin.reqlog import RequestLog, RequestRecord
@@ -54,17 +59,21 @@ class StandIn:
         self._server: StandInHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._github_api: GitHubApi | None = None
+        self._port = 0
         self._codeload = Codeload(self.github)
         self._registry_api = RegistryApi(self.registry, self.registry_url)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> StandIn:
-        """Bind a free loopback port and serve in a background thread."""
+        """Bind a free loopback port (or the previous one, on restart) and serve."""
         if self._server is not None:
             raise RuntimeError("the stand-in is already running")
-        self._server = StandInHTTPServer(self)
-        self._github_api = GitHubApi(self.github, self.site, ConditionalCache(self.now))
+        self._stopping.clear()
+        self._server = StandInHTTPServer(self, self._port)
+        self._port = self.port
+        if self._github_api is None:
+            self._github_api = github_api(self.github, self.site, ConditionalCache(self.now))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -74,8 +83,20 @@ class StandIn:
         self._thread.start()
         return self
 
+    def restart(self) -> StandIn:
+        """Stop serving and serve again on the same port; every piece of state is kept.
+
+        Open keep-alive connections are closed, as a real restart would close them.
+        """
+        self._shutdown()
+        return self.start()
+
     def stop(self) -> None:
         """Stop serving, close open connections and delete the git repositories."""
+        self._shutdown()
+        self._tmp.cleanup()
+
+    def _shutdown(self) -> None:
         self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
@@ -84,7 +105,6 @@ class StandIn:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
-        self._tmp.cleanup()
 
     def __enter__(self) -> StandIn:
         """Start and return the stand-in."""
@@ -131,13 +151,14 @@ class StandIn:
 
     def dispatch(self, request: Request) -> Plan:
         """Apply fault rules, route the request, and record it."""
+        arrived = self.now()
         fault = self.faults.take(request.method, request.path)
         if fault is not None and fault.delay:
             # Interruptible, so stopping the server never waits for a long delay.
             self._stopping.wait(fault.delay)
         service = _service(request.path)
         if fault is not None and fault.drop_connection:
-            self._record(request, service, Response(0), fault)
+            self._record(request, service, Response(0), fault, arrived)
             return Plan(None)
         if fault is not None and fault.status is not None:
             headers = {"content-type": JSON_TYPE, **fault.headers}
@@ -146,7 +167,7 @@ class StandIn:
             response = self._route_safely(request, service)
             if fault is not None:
                 _damage(response, fault)
-        self._record(request, service, response, fault)
+        self._record(request, service, response, fault, arrived)
         return Plan(response, fault.truncate_after if fault is not None else None)
 
     def _route_safely(self, request: Request, service: str) -> Response:
@@ -171,7 +192,12 @@ class StandIn:
         return Response(404, {"content-type": JSON_TYPE}, body)
 
     def _record(
-        self, request: Request, service: str, response: Response, fault: FaultRule | None
+        self,
+        request: Request,
+        service: str,
+        response: Response,
+        fault: FaultRule | None,
+        arrived: float,
     ) -> None:
         # Recorded before the body is written, so a test that just got its answer
         # always finds the record.
@@ -186,8 +212,17 @@ class StandIn:
                 request_headers=dict(request.headers),
                 service=service,
                 fault=fault is not None,
+                time=arrived,
             )
         )
+
+
+def github_api(state: GitHubState, site: Site, conditional: ConditionalCache) -> GitHubApi:
+    """The GitHub REST service: the read endpoints plus every write-side group."""
+    api = GitHubApi(state, site, conditional)
+    for group in (GitDataApi(api), PullsApi(api), IssuesApi(api), AppsApi(api)):
+        group.register(api.router)
+    return api
 
 
 def _service(path: str) -> str:

@@ -190,7 +190,7 @@ def _parse_version(text: str) -> Version | None:
         return None
 
 
-def _in_style(old: str, tag: str, version: str) -> str:
+def in_style(old: str, tag: str, version: str) -> str:
     """The new tag spelled like ``old``: with a ``v`` prefix exactly when ``old`` has one."""
     if old.startswith("v") == tag.startswith("v"):
         return tag
@@ -201,7 +201,7 @@ def _follow_target(
     file: _File, key: str, current: str, *, req: BumpRequest, target: Version, plan: _Plan
 ) -> None:
     """Move a version-valued key to the target unless it is already there or beyond."""
-    new = _in_style(current, req.target_tag, req.target_version)
+    new = in_style(current, req.target_tag, req.target_version)
     current_version = _parse_version(current)
     if current == new or (current_version is not None and current_version >= target):
         # Never downgrade: a chart already ahead of the watch needs no bump.

@@ -1,0 +1,97 @@
+"""Benchmark `watcher check`: idle-cycle cost in requests and quota, and CLI wall times.
+
+Against the stand-in loaded with the headscale-like history at stage `ready` plus the
+kapernikov chart (untimed set-up):
+
+- idle cycle: a second `watcher check` with nothing changed upstream; counts requests
+  (GitHub and registry), 304 answers and quota-counted requests, with a token and
+  anonymously (goal: every GET a 304, 0 quota with a token, <= 4 requests);
+- `watcher --help` wall time (goal < 0.3 s) and a warm `watcher check` (goal < 1 s),
+  each the best of 5 runs of the installed console script in a subprocess.
+
+Usage: ``python -m benchmarks.check_cycle`` from the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.standin.chart import load_chart
+from tests.standin.headscale import READ_TOKEN, load_headscale
+from tests.standin.server import StandIn
+from tests.standin.watcher_config import standin_config
+
+RUNS = 5
+
+
+def watcher_command() -> list[str]:
+    """The installed console script next to this interpreter, else `python -m watcher`."""
+    script = Path(sys.executable).with_name("watcher")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "watcher"]
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall time and exit code of one CLI run."""
+    began = time.perf_counter()
+    code = subprocess.run(
+        [*watcher_command(), *args], env=env, capture_output=True, check=False
+    ).returncode
+    return time.perf_counter() - began, code
+
+
+def best(args: list[str], env: dict[str, str]) -> float:
+    """Best wall time of RUNS runs."""
+    return min(run(args, env)[0] for _ in range(RUNS))
+
+
+def idle_cycle(standin: StandIn, args: list[str], env: dict[str, str]) -> str:
+    """Run check twice; describe what the second (idle) run cost."""
+    run(args, env)
+    standin.log.clear()
+    _, code = run(args, env)
+    records = standin.log.records()
+    github = [r for r in records if r.service != "registry"]
+    not_modified = sum(1 for r in records if r.status == 304)
+    quota = standin.log.quota_used()
+    return (
+        f"{len(records)} requests ({len(github)} GitHub), {not_modified} answered 304, "
+        f"{quota} quota-counted, exit {code}"
+    )
+
+
+def main() -> int:
+    """Print the figures."""
+    workdir = Path(tempfile.mkdtemp(prefix="watcher-bench-"))
+    try:
+        with StandIn() as standin:
+            load_headscale(standin, "ready")
+            load_chart(standin)
+            config = workdir / "watcher.toml"
+            config.write_text(standin_config(standin))
+            base = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)}
+            for label, token in (("token", READ_TOKEN), ("anonymous", "")):
+                db = f"sqlite:///{workdir / f'{label}.db'}"
+                env = {**base, "GITHUB_TOKEN": token}
+                args = ["check", "--config", str(config), "--db", db]
+                print(f"idle cycle ({label}): {idle_cycle(standin, args, env)}")
+            env = {**base, "GITHUB_TOKEN": READ_TOKEN}
+            db = f"sqlite:///{workdir / 'token.db'}"
+            help_time = best(["--help"], env)
+            check_time = best(["check", "--config", str(config), "--db", db], env)
+            print(f"watcher --help: {help_time * 1000:.0f} ms (best of {RUNS}; goal < 300 ms)")
+            print(
+                f"warm watcher check: {check_time * 1000:.0f} ms (best of {RUNS}; goal < 1000 ms)"
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

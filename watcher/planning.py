@@ -1,0 +1,89 @@
+"""From a ready verdict to the chart-bump proposal: read the chart, resolve pins, plan the bump.
+
+Reads only (GitHub contents, registry tags); no database, no writes. Used by
+``watcher check --plan`` to show what would be pushed, and by ``watcher run`` before
+reconciling the pull request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watcher.actions.chart import BumpRequest, BumpResult, plan_bump
+from watcher.actions.proposal import Proposal, propose
+from watcher.config import ChartConfig, WatchConfig
+from watcher.github.client import GitHubReader
+from watcher.models import Signal, Verdict
+from watcher.registry import RegistryReader
+from watcher.sources.chart import ChartFiles, fetch_chart
+from watcher.sources.pins import ResolvedPin, resolve_pin
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The proposal for one ready watch, with what it was computed from."""
+
+    watch: WatchConfig
+    chart: ChartConfig
+    files: ChartFiles
+    bump: BumpResult
+    pins: tuple[ResolvedPin, ...]
+    signals: tuple[Signal, ...]
+    proposal: Proposal
+
+    def notes(self, extra: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+        """Notes for the PR body: what floating pins resolve to, plus ``extra``."""
+        floating = tuple(
+            f"`{p.pin.key}` stays on the floating tag `{p.current}` of {p.image}, which is "
+            f"{p.floating_resolves_to or 'not resolvable to a release'} today"
+            for p in self.pins
+            if p.floating_resolves_to is not None
+            or (p.current and p.pin.resolved is None and not _is_version(p.current))
+        )
+        return (*floating, *extra)
+
+    def body(self, extra: tuple[str, ...] | list[str] = ()) -> str:
+        """The PR body with all notes."""
+        target = self.proposal.target
+        return propose(
+            self.watch, self.chart, target, self.signals, self.bump, self.notes(extra)
+        ).body
+
+
+def plan_for(
+    watch: WatchConfig, verdict: Verdict, github: GitHubReader, registry: RegistryReader
+) -> Plan | None:
+    """The plan for a verdict with a target and a chart; None when there is nothing to plan."""
+    chart = watch.chart
+    if chart is None or verdict.target is None:
+        return None
+    files = fetch_chart(github, chart)
+    values_path = files.path("values.yaml")
+    pins = tuple(resolve_pin(registry, files.values_yaml, values_path, pin) for pin in chart.pins)
+    bump = plan_bump(
+        BumpRequest(
+            chart_dir=files.chart_dir if files.chart_dir not in ("", ".") else "",
+            chart_yaml=files.chart_yaml,
+            values_yaml=files.values_yaml,
+            target_tag=verdict.target.tag,
+            target_version=verdict.target.version,
+            version_bump=chart.version_bump,
+            image_tag_key=f"{chart.image_key}.tag",
+            pins=tuple(p.pin for p in pins),
+        )
+    )
+    draft = Plan(
+        watch,
+        chart,
+        files,
+        bump,
+        pins,
+        verdict.signals,
+        propose(watch, chart, verdict.target, verdict.signals, bump),
+    )
+    final = propose(watch, chart, verdict.target, verdict.signals, bump, draft.notes())
+    return Plan(watch, chart, files, bump, pins, verdict.signals, final)
+
+
+def _is_version(text: str) -> bool:
+    return text[:1].isdigit() or (text[:1] == "v" and text[1:2].isdigit())

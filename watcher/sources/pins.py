@@ -1,0 +1,101 @@
+"""Resolve extra image pins of a chart (e.g. the tailscale client sidecar) against a registry.
+
+A pin below its minimum is raised to the newest release tag >= the minimum that exists
+in the registry. A floating tag (``stable``, ``latest``) is left alone; we report which
+release it points at today by matching its digest against the newest release tags.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.version import InvalidVersion, Version
+
+from watcher.actions.chart import ImagePin
+from watcher.actions.yaml_edit import find_scalar
+from watcher.config import PinConfig
+from watcher.errors import ChartError, SourceError
+from watcher.registry import RegistryReader, parse_image_ref
+
+_RELEASE_TAG = re.compile(r"^v?\d+\.\d+\.\d+$")
+FLOATING_PROBES = 5
+
+
+@dataclass(frozen=True)
+class ResolvedPin:
+    """A pin with what the registry says about it."""
+
+    pin: ImagePin
+    image: str
+    current: str | None
+    floating_resolves_to: str | None = None
+
+
+def resolve_pin(
+    registry: RegistryReader, values_yaml: str, values_path: str, pin: PinConfig
+) -> ResolvedPin:
+    """Look up what ``pin`` needs: a newer tag when it is too old, a name when it floats."""
+    current_ref = find_scalar(values_yaml, pin.key, filename=values_path)
+    current = current_ref.value if current_ref else None
+    image = pin.image or _sibling_repository(values_yaml, values_path, pin.key)
+    minimum = Version(pin.minimum)
+    version = _version(current)
+    if version is not None and version >= minimum:
+        return ResolvedPin(ImagePin(pin.key, pin.minimum), image, current)
+    if version is None and current:
+        try:
+            resolved = _floating(registry, image, current, _releases(registry, image))
+        except SourceError:
+            # What a floating tag points at is information for the PR body, not a gate.
+            resolved = None
+        return ResolvedPin(ImagePin(pin.key, pin.minimum), image, current, resolved)
+    releases = _releases(registry, image)
+    prefixed = bool(current and current.startswith("v"))
+    suitable = [t for v, t in releases if v >= minimum and t.startswith("v") == prefixed]
+    suitable = suitable or [t for v, t in releases if v >= minimum]
+    return ResolvedPin(
+        ImagePin(pin.key, pin.minimum, suitable[0] if suitable else None), image, current
+    )
+
+
+def _releases(registry: RegistryReader, image: str) -> list[tuple[Version, str]]:
+    """The image's release tags (``1.2.3`` / ``v1.2.3``), newest first."""
+    tags = registry.tags(parse_image_ref(f"{image}:latest"))
+    return sorted(
+        ((v, t) for t in tags if _RELEASE_TAG.match(t) and (v := _version(t)) is not None),
+        reverse=True,
+    )
+
+
+def _floating(
+    registry: RegistryReader, image: str, tag: str, releases: list[tuple[Version, str]]
+) -> str | None:
+    floating = registry.manifest(parse_image_ref(f"{image}:{tag}"))
+    if floating is None or not floating.digest:
+        return None
+    for _, candidate in releases[:FLOATING_PROBES]:
+        info = registry.manifest(parse_image_ref(f"{image}:{candidate}"))
+        if info is not None and info.digest == floating.digest:
+            return candidate
+    return f"digest {floating.digest}"
+
+
+def _sibling_repository(values_yaml: str, values_path: str, key: str) -> str:
+    repo_key = key.rsplit(".", 1)[0] + ".repository"
+    found = find_scalar(values_yaml, repo_key, filename=values_path)
+    if found is None or not found.value:
+        raise ChartError(
+            f"{values_path}: no {repo_key} for pin {key!r}",
+            hint="set `image` on the [[watch.chart.pins]] entry",
+        )
+    return found.value
+
+
+def _version(text: str | None) -> Version | None:
+    if not text:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
