@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.standin.chart import load_chart
+from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
@@ -69,3 +69,13 @@ def watcher(standin: StandIn, tmp_path: Path) -> WatcherRun:
     """The CLI against the stand-in holding the chart repository (load a history into it)."""
     load_chart(standin)
     return WatcherRun(standin, tmp_path)
+
+
+@pytest.fixture
+def acting(watcher: WatcherRun) -> WatcherRun:
+    """The CLI with a token that may push to the chart repository, writes unpaced."""
+    watcher.token = CHART_TOKEN
+    watcher.github = {"write_interval_seconds": "0"}
+    watcher.standin.registry.push("docker.io", "tailscale/tailscale", "stable")
+    watcher.standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
+    return watcher

@@ -7,65 +7,21 @@ exact diff on the branch, and one comment per transition on the dashboard issue.
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
-
-import httpx
-import pytest
 
 from tests.conftest import WatcherRun
-from tests.standin.chart import CHART_TOKEN, chart_file
+from tests.prs import (
+    BRANCH,
+    CHART,
+    api,
+    dashboard_comments,
+    expected_values,
+    file_at,
+    pulls,
+    writes,
+)
+from tests.standin.chart import chart_file
 from tests.standin.headscale import load_headscale
-from tests.standin.server import StandIn
-
-CHART = "kapernikov/headscale-helm"
-BRANCH = "watcher/headscale-peer-relay"
-
-
-@pytest.fixture
-def acting(watcher: WatcherRun) -> WatcherRun:
-    """The CLI with a token that may push to the chart repository, writes unpaced."""
-    watcher.token = CHART_TOKEN
-    watcher.github = {"write_interval_seconds": "0"}
-    watcher.standin.registry.push("docker.io", "tailscale/tailscale", "stable")
-    watcher.standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
-    return watcher
-
-
-def api(standin: StandIn, path: str) -> Any:
-    reply = httpx.get(
-        f"{standin.api_url}{path}", headers={"Authorization": f"Bearer {CHART_TOKEN}"}
-    )
-    reply.raise_for_status()
-    return reply.json()
-
-
-def pulls(standin: StandIn) -> list[dict[str, Any]]:
-    return list(api(standin, f"/repos/{CHART}/pulls?state=all"))
-
-
-def file_at(standin: StandIn, path: str, ref: str) -> str:
-    data = api(standin, f"/repos/{CHART}/contents/{path}?ref={ref}")
-    return base64.b64decode(data["content"]).decode()
-
-
-def dashboard_comments(standin: StandIn) -> list[str]:
-    issues = [
-        i for i in api(standin, f"/repos/{CHART}/issues?state=all") if "pull_request" not in i
-    ]
-    (dashboard,) = [i for i in issues if "<!-- watcher:dashboard -->" in (i["body"] or "")]
-    return [
-        c["body"] for c in api(standin, f"/repos/{CHART}/issues/{dashboard['number']}/comments")
-    ]
-
-
-def writes(standin: StandIn) -> list[str]:
-    return [f"{r.method} {r.path}" for r in standin.log.records() if r.is_write]
-
-
-def expected_values(tag: str) -> str:
-    return chart_file("kapernikov", "values.yaml").replace('tag: "v0.28.0"', f'tag: "{tag}"')
 
 
 def test_whole_history(acting: WatcherRun) -> None:
