@@ -40,12 +40,18 @@ class WatcherRun:
     token: str | None = None
     github: dict[str, str] = field(default_factory=dict)
     api_url: str | None = None
+    edits: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def config_path(self) -> Path:
         """The config file, rewritten before every run so tests can change settings."""
         path = self.tmp_path / "watcher.toml"
-        path.write_text(standin_config(self.standin, self.github, self.api_url))
+        text = standin_config(self.standin, self.github, self.api_url)
+        for old, new in self.edits.items():
+            assert old in text, f"config edit target {old!r} not in the config"
+            text = text.replace(old, new)
+        path.write_text(text)
         return path
 
     @property
@@ -55,7 +61,7 @@ class WatcherRun:
 
     def __call__(self, *args: str) -> Result:
         """Run ``watcher ARGS --config ... --db ...`` and return click's result."""
-        env = {"GITHUB_TOKEN": self.token or "", "GITHUB_TOKEN_FILE": ""}
+        env = {"GITHUB_TOKEN": self.token or "", "GITHUB_TOKEN_FILE": "", **self.env}
         command, *rest = args
         sub = [command] if command not in ("config", "db") else [command, rest.pop(0)]
         options = ["--config", str(self.config_path)]
