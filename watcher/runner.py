@@ -204,7 +204,7 @@ def _run_watch(
         seconds=time.monotonic() - began,
         requests=readers.http.stats.requests - requests,
         not_modified=readers.http.stats.not_modified - not_modified,
-        plan=proposal,
+        plan=proposal if plan else None,
     )
 
 

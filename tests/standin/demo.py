@@ -1,8 +1,11 @@
-"""`make demo`: the whole check, offline, against the stand-in and a synthetic history.
+"""`make demo`: the whole thing, offline, against the stand-in and a synthetic history.
 
-Starts the local GitHub + registry stand-in, loads a small headscale-like history and
-moves it through its stages, running the real `watcher` command at each one, so a
-newcomer sees waiting -> pending -> ready (and a newer patch release) without a token.
+Starts the local GitHub + registry stand-in, loads a small headscale-like history and a
+copy of the real kapernikov chart, and moves upstream through its stages, running the
+real `watcher` command at each one: waiting -> pending -> ready, the PR it would open
+(`check --plan`), the PR it does open and the dashboard (`run --once`), a newer patch
+release moving the same PR, and finally the backtest of the whole history.
+No token and no network: the stand-in's tokens only exist on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,47 +15,82 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
+
+from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 
+CHART = "kapernikov/headscale-helm"
 STAGES = (
     ("waiting", "headscale has the feature only in a prerelease (v0.29.0-beta.1)"),
     ("pending", "v0.29.0 is released with the feature, its images are not pushed yet"),
     ("ready", "the v0.29.0 images are pushed to Docker Hub and ghcr.io"),
-    ("patch", "v0.29.1 is released and pushed"),
 )
 
 
-def watcher(workdir: Path, *args: str) -> int:
-    """Run the real CLI in a subprocess (no token: anonymous, as a newcomer would)."""
-    command = [sys.executable, "-m", "watcher", *args]
-    if args[0] in ("check", "status", "history"):
-        command += [
-            "--config",
-            str(workdir / "watcher.toml"),
-            "--db",
-            f"sqlite:///{workdir / 'demo.db'}",
-        ]
-    print(f"$ watcher {' '.join(args)}", flush=True)
-    env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": "", "HOME": str(workdir)}
-    return subprocess.run(command, env=env, check=False).returncode
+class Demo:
+    """Runs the real CLI in subprocesses against one stand-in and one database."""
+
+    def __init__(self, standin: StandIn, workdir: Path) -> None:
+        self.standin = standin
+        self.workdir = workdir
+        (workdir / "watcher.toml").write_text(
+            standin_config(standin, {"write_interval_seconds": "0"})
+        )
+
+    def watcher(self, *args: str, token: str = "") -> int:
+        """Run `watcher ARGS` (anonymous unless a stand-in token is given)."""
+        command = [sys.executable, "-m", "watcher", *args]
+        command += ["--config", str(self.workdir / "watcher.toml")]
+        command += ["--db", f"sqlite:///{self.workdir / 'demo.db'}"]
+        print(f"$ watcher {' '.join(args)}", flush=True)
+        env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": token, "HOME": str(self.workdir)}
+        code = subprocess.run(command, env=env, check=False).returncode
+        print(f"(exit code {code})\n", flush=True)
+        return code
+
+    def show_chart_repo(self) -> None:
+        """Print the PR and the dashboard issue as GitHub (the stand-in) now has them."""
+        headers = {"Authorization": f"Bearer {CHART_TOKEN}"}
+        base = f"{self.standin.api_url}/repos/{CHART}"
+        issues = httpx.get(f"{base}/issues?state=all", headers=headers).json()
+        for issue in issues:
+            kind = "pull request" if "pull_request" in issue else "issue"
+            print(f"--- {CHART} {kind} #{issue['number']}: {issue['title']} ---")
+            if kind == "issue":
+                print(issue["body"])
+                comments = httpx.get(issue["comments_url"], headers=headers).json()
+                for comment in comments:
+                    print(f"  comment: {comment['body'].splitlines()[1]}")
+        print()
 
 
 def main() -> int:
     """Run the demo; exit non-zero only if watcher misbehaves."""
     with tempfile.TemporaryDirectory(prefix="watcher-demo-") as tmp, StandIn() as standin:
-        workdir = Path(tmp)
-        (workdir / "watcher.toml").write_text(standin_config(standin))
+        load_chart(standin)
+        standin.registry.push("docker.io", "tailscale/tailscale", "stable")
+        demo = Demo(standin, Path(tmp))
         print(f"stand-in GitHub at {standin.api_url}\n")
         for stage, story in STAGES:
             load_headscale(standin, stage)
             print(f"=== {stage}: {story}", flush=True)
-            code = watcher(workdir, "check")
-            print(f"(exit code {code})\n", flush=True)
-            if code == 2:
+            if demo.watcher("check") == 2:
                 return 1
-        watcher(workdir, "history", "headscale-peer-relay")
+        print("=== what `watcher run` would do (nothing is written)")
+        demo.watcher("check", "--plan")
+        print("=== `watcher run --once` opens the PR and the dashboard issue")
+        if demo.watcher("run", "--once", token=CHART_TOKEN) == 2:
+            return 1
+        load_headscale(standin, "patch")
+        print("=== patch: v0.29.1 is released and pushed; the same PR moves")
+        demo.watcher("run", "--once", token=CHART_TOKEN)
+        demo.show_chart_repo()
+        demo.watcher("history", "headscale-peer-relay")
+        print("=== backtest: when would the watch have fired on this history?")
+        demo.watcher("backtest", token=CHART_TOKEN)
     return 0
 
 
