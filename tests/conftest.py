@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.pg_server import PostgresUnavailable, postgres_server
 from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
@@ -85,3 +86,13 @@ def acting(watcher: WatcherRun) -> WatcherRun:
     watcher.standin.registry.push("docker.io", "tailscale/tailscale", "stable")
     watcher.standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
     return watcher
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server started for the session; fails (never skips) if it cannot start."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL tests cannot run: {exc}")

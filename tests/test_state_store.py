@@ -45,8 +45,8 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def database_backends() -> list[str]:
-    """The backends the state tests run on: SQLite always, PostgreSQL when configured."""
-    return ["sqlite", "postgresql"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
+    """The backends the state tests run on: SQLite and PostgreSQL, always."""
+    return ["sqlite", "postgresql"]
 
 
 def postgres_schema_url(base_url: str) -> Iterator[str]:
@@ -66,11 +66,15 @@ def postgres_schema_url(base_url: str) -> Iterator[str]:
 
 @pytest.fixture(params=database_backends())
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL of an empty database: an SQLite file in a not yet existing directory, or PG."""
+    """A URL of an empty database: an SQLite file in a not yet existing directory, or PG.
+
+    PostgreSQL is ``WATCHER_TEST_PG_URL`` when set, else the session's own server.
+    """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state' / 'nested' / 'watcher.db'}"
     else:
-        yield from postgres_schema_url(os.environ[PG_URL_ENV])
+        base = os.environ.get(PG_URL_ENV) or request.getfixturevalue("postgres_url")
+        yield from postgres_schema_url(base)
 
 
 class FakeClock:
