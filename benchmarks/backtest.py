@@ -29,8 +29,9 @@ from pathlib import Path
 from tests.standin.headscale import MARKER, PUSH_TOKEN, types_go
 from tests.standin.history import HistoryBuilder, at
 from tests.standin.server import StandIn
+from tests.standin.watcher_config import standin_config
 from watcher.backtest_cli import backtest_command
-from watcher.config import Config, default_config_text, parse_config
+from watcher.config import Config, parse_config
 from watcher.runner import open_readers
 from watcher.state.store import Store
 
@@ -83,14 +84,8 @@ def build(standin: StandIn, testdata_mib: int) -> int:
 
 
 def config_for(standin: StandIn) -> Config:
-    """The built-in watch pointed at the stand-in."""
-    text = (
-        default_config_text()
-        .replace("https://api.github.com", standin.api_url)
-        .replace("https://registry-1.docker.io", standin.registry_url("docker.io"))
-        .replace('"https://ghcr.io"', f'"{standin.registry_url("ghcr.io")}"')
-    )
-    return parse_config(text, "<benchmark>")
+    """The built-in headscale watch, pointed at the stand-in."""
+    return parse_config(standin_config(standin), "<benchmark>")
 
 
 def timed_run(standin: StandIn, config: Config, db: Path) -> dict[str, object]:

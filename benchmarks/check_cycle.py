@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks._traffic import describe
 from tests.standin.chart import load_chart
 from tests.standin.headscale import READ_TOKEN, load_headscale
 from tests.standin.server import StandIn
@@ -55,14 +56,7 @@ def idle_cycle(standin: StandIn, args: list[str], env: dict[str, str]) -> str:
     run(args, env)
     standin.log.clear()
     _, code = run(args, env)
-    records = standin.log.records()
-    github = [r for r in records if r.service != "registry"]
-    not_modified = sum(1 for r in records if r.status == 304)
-    quota = standin.log.quota_used()
-    return (
-        f"{len(records)} requests ({len(github)} GitHub), {not_modified} answered 304, "
-        f"{quota} quota-counted, exit {code}"
-    )
+    return describe(standin.log, code)
 
 
 def main() -> int:

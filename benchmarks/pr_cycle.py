@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks._traffic import describe
 from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
@@ -30,16 +31,11 @@ def cycle(standin: StandIn, workdir: Path) -> str:
     """Run one `watcher run --once` and describe what it sent."""
     standin.log.clear()
     command = [sys.executable, "-m", "watcher", "run", "--once"]
-    command += ["--config", str(workdir / "watcher.toml"), "--db", f"sqlite:///{workdir / 'w.db'}"]
+    command += ["--config", str(workdir / "watcher.toml")]
+    command += ["--db", f"sqlite:///{workdir / 'w.db'}"]
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "GITHUB_TOKEN": CHART_TOKEN}
     code = subprocess.run(command, env=env, capture_output=True, check=False).returncode
-    records = standin.log.records()
-    writes = [r for r in records if r.is_write]
-    reads = [r for r in records if not r.is_write]
-    return (
-        f"{len(records)} requests: {len(reads)} reads ({sum(r.status == 304 for r in reads)} "
-        f"answered 304), {len(writes)} writes, {standin.log.quota_used()} quota-counted; exit {code}"
-    )
+    return describe(standin.log, code)
 
 
 def main() -> int:

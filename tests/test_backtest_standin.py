@@ -21,8 +21,9 @@ import pytest
 from tests.standin.chart import load_chart
 from tests.standin.headscale import PUSH_TOKEN, load_headscale
 from tests.standin.server import StandIn
+from tests.standin.watcher_config import standin_config
 from watcher.backtest_cli import backtest_command
-from watcher.config import Config, default_config_text, parse_config
+from watcher.config import Config, parse_config
 from watcher.runner import open_readers, run_once
 from watcher.state.store import Store
 
@@ -123,13 +124,7 @@ def push_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def config_for(standin: StandIn) -> Config:
     """The built-in headscale watch, pointed at the stand-in."""
-    text = (
-        default_config_text()
-        .replace("https://api.github.com", standin.api_url)
-        .replace("https://registry-1.docker.io", standin.registry_url("docker.io"))
-        .replace('"https://ghcr.io"', f'"{standin.registry_url("ghcr.io")}"')
-    )
-    return parse_config(text, "<test>")
+    return parse_config(standin_config(standin), "<test>")
 
 
 def run(

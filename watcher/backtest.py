@@ -20,7 +20,7 @@ from datetime import datetime
 
 from packaging.version import Version
 
-from watcher.evaluate import evaluate
+from watcher.evaluate import done_looking, evaluate
 from watcher.models import (
     CandidateObservation,
     IssueStatus,
@@ -266,7 +266,7 @@ def observation_at(history: History, at: datetime) -> WatchObservation:
     for fact in stable[: history.max_candidates]:
         observed = _candidate(fact, stable[0].release, at)
         candidates.append(observed)
-        if _done_looking(observed, history.required):
+        if done_looking(observed, history.required):
             break
     general = (issue_signal_at(history, at),) if history.issues else ()
     return WatchObservation(
@@ -306,15 +306,6 @@ def _candidate(fact: ReleaseFact, newest: Release, at: datetime) -> CandidateObs
         if fact.changelog is not None:
             signals.append(fact.changelog)
     return CandidateObservation(rel, tuple(signals))
-
-
-def _done_looking(observed: CandidateObservation, required: frozenset[SignalName]) -> bool:
-    # The same walk as ``check`` (runner.observe): newest first, stop at the first
-    # release with everything, or at the first one without the feature.
-    found = observed.signal(SignalName.FEATURE)
-    if found is not None and found.status is SignalStatus.MISSING:
-        return True
-    return all((s := observed.signal(n)) is not None and s.holds for n in required)
 
 
 def _prerelease_hint(

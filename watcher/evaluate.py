@@ -89,3 +89,16 @@ def _errors(
         for s in c.signals
         if s.status is SignalStatus.ERROR and s.name in required
     ]
+
+
+def done_looking(observed: CandidateObservation, required: frozenset[SignalName]) -> bool:
+    """Whether a newest-first walk over candidates can stop after ``observed``.
+
+    It stops at the first release with every required signal, and at the first one
+    without the feature: older releases are assumed not to have it either (features
+    are not removed again; `watcher backtest --scan-all` checks that assumption).
+    """
+    feature_signal = observed.signal(SignalName.FEATURE)
+    if feature_signal is not None and feature_signal.status is SignalStatus.MISSING:
+        return True
+    return all((s := observed.signal(n)) is not None and s.holds for n in required)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from watcher.config import Config, NotifyConfig, WatchConfig, github_token
 from watcher.errors import SourceError, WatcherError
-from watcher.evaluate import evaluate
+from watcher.evaluate import done_looking, evaluate
 from watcher.github.client import GitHubReader
 from watcher.http import HttpClient, HttpSettings, RequestStats
 from watcher.models import (
@@ -362,7 +362,7 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     for candidate in stable[: watch.max_candidates]:
         observed = _observe_candidate(watch, store, readers, candidate, stable[0], shas, chart)
         candidates.append(observed)
-        if _done_looking(observed, required):
+        if done_looking(observed, required):
             break
     general: tuple[Signal, ...] = ()
     if watch.issues.numbers:
@@ -374,15 +374,6 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
         general=general,
         prerelease_hint=_prerelease_hint(watch, store, readers, releases, stable, shas),
     )
-
-
-def _done_looking(observed: CandidateObservation, required: frozenset[SignalName]) -> bool:
-    # Newest first: stop at the first release with everything, and at the first one
-    # without the feature (older releases are assumed not to have it either).
-    feature_signal = observed.signal(SignalName.FEATURE)
-    if feature_signal is not None and feature_signal.status is SignalStatus.MISSING:
-        return True
-    return all((s := observed.signal(n)) is not None and s.holds for n in required)
 
 
 def _observe_candidate(
