@@ -1,0 +1,52 @@
+"""The README stays true: its configuration reference covers every key of the model, and
+its two commands are the Makefile's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from watcher.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type)]
+        nested = next(
+            (a for a in (annotation, *inner) if isinstance(a, type) and issubclass(a, BaseModel)),
+            None,
+        )
+        if nested is not None:
+            keys += leaf_keys(nested, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_configuration_reference_names_every_key() -> None:
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = []
+    for key in leaf_keys(Config):
+        parent, _, leaf = key.rpartition(".")
+        rows = [
+            line
+            for line in section.splitlines()
+            if line.startswith("|") and re.search(rf"\b{leaf}\b", line)
+        ]
+        if not any(parent.split(".")[0] in row for row in rows):
+            missing.append(key)
+    assert missing == []
+
+
+def test_top_of_readme_has_the_two_commands() -> None:
+    top = README[:1500]
+    assert "make run" in top and "make test" in top
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^run: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
