@@ -111,7 +111,38 @@ def check(
 @config_option
 @db_option
 @json_option
-@click.option("--once", is_flag=True, help="One full cycle (evaluate, PRs, notifications).")
+@click.option(
+    "--once", is_flag=True, help="One full cycle (evaluate, PRs, notifications), then exit."
+)
+@click.option(
+    "--bind",
+    envvar="WATCHER_HEALTH_BIND",
+    default=None,
+    help="Address of /healthz and /metrics (default: [daemon].bind, 127.0.0.1).",
+)
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    envvar="WATCHER_HEALTH_PORT",
+    default=None,
+    help="Port of /healthz and /metrics (default: [daemon].health_port, 9464).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    envvar="WATCHER_LOG_FORMAT",
+    default="auto",
+    show_default=True,
+    help="Daemon logs on stderr; auto: console on a TTY, JSON lines otherwise.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    envvar="WATCHER_LOG_LEVEL",
+    default="INFO",
+    show_default=True,
+    help="Lowest level logged by the daemon.",
+)
 @click.argument("watch_ids", nargs=-1)
 @reports_errors
 def run(
@@ -119,12 +150,18 @@ def run(
     db_url: str | None,
     as_json: bool,
     once: bool,
+    bind: str | None,
+    health_port: int | None,
+    log_format: str,
+    log_level: str,
     watch_ids: tuple[str, ...],
 ) -> None:
     """Evaluate, then open/update chart-bump pull requests and notify through GitHub.
 
-    Needs GITHUB_TOKEN (or GitHub App credentials) with write access to the chart
-    repository. Exit codes as for `check`.
+    Without --once this is the daemon: a cycle every [daemon].interval_seconds, /healthz
+    and /metrics on [daemon].bind:health_port, JSON logs off a TTY; SIGTERM finishes the
+    current cycle, then exits 0. Needs GITHUB_TOKEN (or GitHub App credentials) with
+    write access to the chart repository. With --once, exit codes as for `check`.
     """
     from watcher.runner import open_readers, run_once
 
@@ -132,15 +169,45 @@ def run(
     config.select(watch_ids)
     actor = _actor(config)
     if not once:
-        raise ConfigError(
-            "the long-running daemon is not available yet", hint="use `watcher run --once`"
-        )
+        try:
+            code = _serve(
+                config, db_url, actor, watch_ids, bind, health_port, log_format, log_level
+            )
+        finally:
+            actor.writer.close()
+        sys.exit(code)
     try:
         with _store(config, db_url) as store, open_readers(config, store) as readers:
             report = run_once(config, store, readers, watch_ids, actor=actor)
     finally:
         actor.writer.close()
     _print_report(report, as_json)
+
+
+def _serve(
+    config: Config,
+    db_url: str | None,
+    actor: Actor,
+    watch_ids: tuple[str, ...],
+    bind: str | None,
+    health_port: int | None,
+    log_format: str,
+    log_level: str,
+) -> int:
+    """Configure logging and run the daemon until a signal stops it."""
+    from watcher.daemon import serve
+    from watcher.logconfig import configure
+
+    configure(
+        json={"auto": None, "json": True, "console": False}[log_format], level=log_level.upper()
+    )
+    overrides = {"bind": bind, "health_port": health_port}
+    settings = config.daemon.model_copy(
+        update={key: value for key, value in overrides.items() if value is not None}
+    )
+    return serve(
+        config, _db_url(config, db_url), settings=settings, watch_ids=watch_ids, actor=actor
+    )
 
 
 def _actor(config: Config) -> Actor:

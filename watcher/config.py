@@ -14,9 +14,16 @@ import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from watcher.errors import ConfigError
 
@@ -164,6 +171,24 @@ class NotifyConfig(_Model):
     error_after_minutes: float = Field(default=60.0, ge=0)
 
 
+class DaemonConfig(_Model):
+    """The ``[daemon]`` section of `watcher run`: schedule, health/metrics endpoint, retention."""
+
+    interval_seconds: float = Field(default=120.0, gt=0)
+    jitter_seconds: float = Field(default=15.0, ge=0)
+    health_port: int = Field(default=9464, ge=0, le=65535)
+    bind: str = "127.0.0.1"
+    retention_days: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _jitter_below_interval(self) -> Self:
+        # APScheduler adds the jitter on top of the interval; one larger than the interval
+        # would make the schedule mostly noise.
+        if self.jitter_seconds >= self.interval_seconds:
+            raise ValueError("jitter_seconds must be smaller than interval_seconds")
+        return self
+
+
 class WatchConfig(_Model):
     """One "wait until upstream X ships feature Y" rule."""
 
@@ -216,6 +241,7 @@ class Config(_Model):
     database: DatabaseConfig = DatabaseConfig()
     registries: dict[str, str] = Field(default_factory=dict)
     notify: NotifyConfig = NotifyConfig()
+    daemon: DaemonConfig = DaemonConfig()
     watch: tuple[WatchConfig, ...] = Field(min_length=1)
 
     @field_validator("registries")

@@ -1,0 +1,121 @@
+"""Tests of watcher.metrics: the exposition after fabricated runs and errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from watcher.config import FeatureConfig, WatchConfig
+from watcher.errors import StateError
+from watcher.http import RequestStats
+from watcher.metrics import Metrics
+from watcher.models import Release, Verdict, VerdictState
+from watcher.runner import RunReport, WatchOutcome
+from watcher.state.store import Event
+
+CHANGED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+RELEASE = Release("v0.29.0", "0.29.0", False, False, "https://example.invalid/r", None)
+
+
+def outcome(
+    watch_id: str, state: VerdictState | None, error: str | None = None, event: bool = False
+) -> WatchOutcome:
+    """A WatchOutcome as the runner makes it."""
+    watch = WatchConfig(
+        id=watch_id, repo="juanfont/headscale", feature=FeatureConfig(marker="x.y/z")
+    )
+    verdict = (
+        None
+        if state is None
+        else Verdict(watch_id, state, RELEASE, (), (), changed_at=None if event else CHANGED)
+    )
+    transition = (
+        Event(1, watch_id, CHANGED, "waiting", "ready", None, "v0.29.0", {}) if event else None
+    )
+    return WatchOutcome(watch, verdict, error, None, transition, 0.5, 4, 3)
+
+
+def report(*outcomes: WatchOutcome, notify_error: str | None = None) -> RunReport:
+    stats = RequestStats(
+        requests=8,
+        not_modified=6,
+        quota_used=2,
+        by_status=Counter({"304": 6, "200": 2}),
+        quota_remaining=4321,
+        quota_reset=1_800_000_000.0,
+    )
+    return RunReport(7, outcomes, stats, notify_error)
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the exposition, parsed back, keyed by name and sorted labels."""
+    text = metrics.exposition().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_observe_run_exposes_every_series() -> None:
+    metrics = Metrics(process=False)
+    metrics.observe_run(
+        report(
+            outcome("headscale", VerdictState.READY, event=True),
+            outcome("other", VerdictState.WAITING),
+        ),
+        seconds=1.7,
+    )
+    got = samples(metrics)
+    assert got[("watcher_cycles_total", (("outcome", "ok"),))] == 1
+    assert got[("watcher_http_requests_total", (("status", "304"),))] == 6
+    assert got[("watcher_http_requests_total", (("status", "200"),))] == 2
+    assert got[("watcher_http_not_modified_ratio", ())] == 0.75
+    assert got[("watcher_github_quota_remaining", ())] == 4321
+    assert got[("watcher_github_quota_reset_timestamp_seconds", ())] == 1_800_000_000
+    assert got[("watcher_watch_state", (("state", "ready"), ("watch", "headscale")))] == 1
+    assert got[("watcher_watch_state", (("state", "waiting"), ("watch", "headscale")))] == 0
+    assert got[("watcher_watch_state", (("state", "waiting"), ("watch", "other")))] == 1
+    stamp = CHANGED.timestamp()
+    for watch in ("headscale", "other"):
+        key = ("watcher_watch_last_transition_timestamp_seconds", (("watch", watch),))
+        assert got[key] == stamp
+    assert got[("watcher_last_success_timestamp_seconds", ())] > stamp
+    assert got[("watcher_cycle_duration_seconds_count", ())] == 1
+    assert got[("watcher_cycle_duration_seconds_sum", ())] == 1.7
+    assert got[("watcher_cycle_duration_seconds_bucket", (("le", "2.5"),))] == 1
+    assert got[("watcher_cycle_duration_seconds_bucket", (("le", "1.0"),))] == 0
+
+
+def test_a_transition_flips_the_state_series() -> None:
+    metrics = Metrics(process=False)
+    metrics.observe_run(report(outcome("headscale", VerdictState.PENDING)), 1.0)
+    metrics.observe_run(report(outcome("headscale", VerdictState.READY)), 1.0)
+    got = samples(metrics)
+    assert got[("watcher_watch_state", (("state", "pending"), ("watch", "headscale")))] == 0
+    assert got[("watcher_watch_state", (("state", "ready"), ("watch", "headscale")))] == 1
+    assert got[("watcher_http_requests_total", (("status", "304"),))] == 12
+
+
+def test_errors_count_by_class_and_spoil_the_cycle() -> None:
+    metrics = Metrics(process=False)
+    metrics.observe_run(
+        report(outcome("headscale", None, error="HTTP 502"), notify_error="notifications: 403"),
+        seconds=0.2,
+    )
+    metrics.observe_error(StateError("database is locked"))
+    got = samples(metrics)
+    assert got[("watcher_cycles_total", (("outcome", "error"),))] == 1
+    assert got[("watcher_cycles_total", (("outcome", "failed"),))] == 1
+    assert got[("watcher_errors_total", (("class", "WatcherError"),))] == 1
+    assert got[("watcher_errors_total", (("class", "NotifyError"),))] == 1
+    assert got[("watcher_errors_total", (("class", "StateError"),))] == 1
+    # Never evaluated: no state is current, and no success was recorded.
+    assert got[("watcher_watch_state", (("state", "waiting"), ("watch", "headscale")))] == 0
+    assert got[("watcher_last_success_timestamp_seconds", ())] == 0
+
+
+def test_process_metrics_are_included_by_default() -> None:
+    assert "process_cpu_seconds_total" in Metrics().exposition().decode()
