@@ -332,7 +332,10 @@ class RunCycle:
         if report.notify_error:
             errors.append(report.notify_error)
         code = EXIT_ERROR if report.notify_error else exit_code(report.outcomes)
-        return CycleResult(code, report, "; ".join(errors) or None)
+        limits = [o.retry_at for o in report.outcomes if o.retry_at is not None]
+        return CycleResult(
+            code, report, "; ".join(errors) or None, rate_limited_until=max(limits, default=None)
+        )
 
     def _lead(self) -> bool:
         # The lease outlives a few missed cycles, so a brief hiccup does not hand the

@@ -119,7 +119,7 @@ class Metrics:
         for outcome in report.outcomes:
             self._observe_watch(outcome)
             if outcome.error:
-                self.errors.labels(WATCH_ERROR_CLASS).inc()
+                self.errors.labels(outcome.error_class or WATCH_ERROR_CLASS).inc()
         if report.notify_error:
             self.errors.labels(NOTIFY_ERROR_CLASS).inc()
         failed = report.notify_error or any(o.error for o in report.outcomes)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.config import Config, NotifyConfig, WatchConfig, github_token
-from watcher.errors import SourceError, WatcherError
+from watcher.errors import RateLimitedError, SourceError, WatcherError
 from watcher.evaluate import done_looking, evaluate
 from watcher.github.client import GitHubReader
 from watcher.http import HttpClient, HttpSettings, RequestStats
@@ -62,6 +62,8 @@ class WatchOutcome:
     requests: int
     not_modified: int
     plan: Plan | None = None
+    error_class: str | None = None
+    retry_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -168,10 +170,12 @@ def _run_watch(
     hint: str | None = None
     event: Event | None = None
     proposal: Plan | None = None
+    error_class: str | None = None
+    retry_at: float | None = None
     try:
         verdict = evaluate(observe(watch, store, readers))
         if verdict.error:
-            error = verdict.error
+            error, error_class = verdict.error, "SourceError"
             hint = next(
                 (
                     s.evidence[0]
@@ -190,7 +194,9 @@ def _run_watch(
             else:
                 event = store.record_verdict(run_id, _carry_action_state(verdict, previous))
     except WatcherError as exc:
-        error, hint = exc.message, exc.hint
+        error, hint, error_class = exc.message, exc.hint, type(exc).__name__
+        # A rate limit tells when to come back; the daemon pauses all GitHub calls till then.
+        retry_at = exc.reset_at if isinstance(exc, RateLimitedError) else None
     if error:
         # A failed poll changes nothing: the last good verdict stays, the error sits beside it.
         store.record_error(run_id, watch.id, error, notify_after=error_after)
@@ -205,6 +211,8 @@ def _run_watch(
         requests=readers.http.stats.requests - requests,
         not_modified=readers.http.stats.not_modified - not_modified,
         plan=proposal if plan else None,
+        error_class=error_class,
+        retry_at=retry_at,
     )
 
 
