@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -116,3 +117,14 @@ def test_persistent_error_is_commented_once(acting: WatcherRun) -> None:
         i for i in api(acting.standin, f"/repos/{CHART}/issues") if "pull_request" not in i
     ]
     assert "error: " in dashboard[0]["body"]
+
+
+def test_writes_are_paced_one_second_apart_by_default(acting: WatcherRun) -> None:
+    acting.github = {}  # the default write_interval_seconds (1.0)
+    load_headscale(acting.standin, "ready")
+    acting.standin.log.clear()
+    assert acting("run", "--once").exit_code == 0
+    times = [r.time for r in acting.standin.log.records() if r.is_write]
+    assert len(times) >= 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 0.9, gaps
