@@ -171,9 +171,11 @@ def status_text(rows: Sequence[tuple[WatchConfig, StoredVerdict | None]]) -> str
     lines: list[str] = []
     for watch, stored in rows:
         lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
-        changed_at = stored.verdict.changed_at if stored and stored.verdict else None
-        if changed_at:
-            lines.append(f"  since:     {changed_at:%Y-%m-%d %H:%M:%S %Z}")
+        verdict = stored.verdict if stored else None
+        if verdict and verdict.changed_at:
+            lines.append(f"  since:     {verdict.changed_at:%Y-%m-%d %H:%M:%S %Z}")
+        if verdict and verdict.extra.get("pr_url"):
+            lines.append(f"  pull request: {verdict.extra['pr_url']}")
         if stored and stored.error:
             lines.append(f"  error:     {stored.error} (at {_iso(stored.error_at)})")
     return "\n".join(lines)
