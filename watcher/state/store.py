@@ -300,16 +300,18 @@ class Store:
     def put_cached(self, response: CachedResponse) -> None:
         """Store (or replace) the response for its URL."""
         with self._transaction(write=True) as session:
-            session.merge(
-                HttpCacheEntry(
-                    url=response.url,
-                    etag=response.etag,
-                    last_modified=response.last_modified,
-                    status=response.status,
-                    content_type=response.content_type,
-                    body=response.body,
-                    stored_at=self._now(),
-                )
+            _upsert(
+                session,
+                HttpCacheEntry,
+                {
+                    "url": response.url,
+                    "etag": response.etag,
+                    "last_modified": response.last_modified,
+                    "status": response.status,
+                    "content_type": response.content_type,
+                    "body": response.body,
+                    "stored_at": self._now(),
+                },
             )
 
     # -- feature scans --------------------------------------------------------------
@@ -338,18 +340,20 @@ class Store:
     ) -> None:
         """Store (or replace) the scan of ``commit_sha`` under ``rule_key``."""
         with self._transaction(write=True) as session:
-            session.merge(
-                FeatureScanRow(
-                    repo=repo,
-                    commit_sha=commit_sha,
-                    rule_key=rule_key,
-                    found=scan.found,
-                    hits=[hit_to_json(hit) for hit in scan.hits],
-                    members_seen=scan.members_seen,
-                    bytes_read=scan.bytes_read,
-                    complete=scan.complete,
-                    scanned_at=self._now(),
-                )
+            _upsert(
+                session,
+                FeatureScanRow,
+                {
+                    "repo": repo,
+                    "commit_sha": commit_sha,
+                    "rule_key": rule_key,
+                    "found": scan.found,
+                    "hits": [hit_to_json(hit) for hit in scan.hits],
+                    "members_seen": scan.members_seen,
+                    "bytes_read": scan.bytes_read,
+                    "complete": scan.complete,
+                    "scanned_at": self._now(),
+                },
             )
 
     # -- image presence cache -------------------------------------------------------
@@ -363,13 +367,15 @@ class Store:
     def put_image_check(self, reference: str, digest: str, media_type: str | None) -> None:
         """Remember that ``reference`` resolved to ``digest`` now."""
         with self._transaction(write=True) as session:
-            session.merge(
-                ImageCheckRow(
-                    reference=reference,
-                    digest=digest,
-                    media_type=media_type,
-                    checked_at=self._now(),
-                )
+            _upsert(
+                session,
+                ImageCheckRow,
+                {
+                    "reference": reference,
+                    "digest": digest,
+                    "media_type": media_type,
+                    "checked_at": self._now(),
+                },
             )
 
     # -- runs -----------------------------------------------------------------------
@@ -547,25 +553,31 @@ class Store:
 
     @staticmethod
     def _verdict_row_for_update(session: Session, watch_id: str) -> VerdictRow:
-        """The watch's verdict row, locked on PostgreSQL; a new state-less row if none."""
-        row = session.get(VerdictRow, watch_id, with_for_update=True)
-        if row is None:
-            row = VerdictRow(
-                watch_id=watch_id,
-                state=None,
-                target_tag=None,
-                target=None,
-                signals=[],
-                reasons=[],
-                extra={},
-                evaluated_at=None,
-                changed_at=None,
-                error=None,
-                error_at=None,
-                error_since=None,
-                error_notified=False,
-            )
-            session.add(row)
+        """The watch's verdict row, locked on PostgreSQL; a new state-less row if none.
+
+        The row is created with INSERT ... ON CONFLICT DO NOTHING before it is locked, so
+        two replicas recording a watch's first verdict at once never collide on the key.
+        """
+        blank: dict[str, Any] = {
+            "watch_id": watch_id,
+            "state": None,
+            "target_tag": None,
+            "target": None,
+            "signals": [],
+            "reasons": [],
+            "extra": {},
+            "evaluated_at": None,
+            "changed_at": None,
+            "error": None,
+            "error_at": None,
+            "error_since": None,
+            "error_notified": False,
+        }
+        stmt = _insert(session, VerdictRow).values(blank)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["watch_id"]))
+        row = session.get(VerdictRow, watch_id, with_for_update=True, populate_existing=True)
+        if row is None:  # pragma: no cover - inserted just above in this transaction
+            raise StateError(f"verdict row of {watch_id!r} vanished", hint=URL_HINT)
         return row
 
     def get_verdict(self, watch_id: str) -> StoredVerdict | None:
