@@ -50,3 +50,16 @@ def test_top_of_readme_has_the_two_commands() -> None:
     assert "make run" in top and "make test" in top
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^run: ", makefile, re.M) and re.search(r"^test: ", makefile, re.M)
+
+
+def test_metrics_reference_names_every_registered_metric() -> None:
+    from watcher.metrics import Metrics
+
+    section = README.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", section))
+    registered = set()
+    for family in Metrics().registry.collect():
+        # Counters are exposed (and documented) with their _total suffix.
+        registered.add(family.name + "_total" if family.type == "counter" else family.name)
+    assert {n for n in registered if n.startswith("watcher_")}, "no watcher_ metric registered"
+    assert sorted(registered - documented) == []

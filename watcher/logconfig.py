@@ -45,7 +45,33 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 # (one per watch evaluation) and in /metrics.
 QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "alembic.runtime.plugins")
 
+# The format string APScheduler logs when a run falls due while the job still runs.
+SKIPPED_RUN_PREFIX = 'Execution of job "%s" skipped: maximum number of running instances'
+
 _handler: logging.Handler | None = None
+
+
+class _SkippedRunFilter(logging.Filter):
+    """Demote APScheduler's "skipped: maximum number of running instances" to DEBUG.
+
+    The daemon's job has ``max_instances=1`` and ``coalesce=True`` on purpose: a cycle
+    longer than the interval (a cold tarball scan) makes the scheduler skip the runs that
+    fall due meanwhile, which is the design, not a fault. As a WARNING it would be
+    logged once per missed interval; the daemon's own ``cycle finished`` line already
+    carries the long duration.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every other record; keep this one only when DEBUG is enabled."""
+        if not str(record.msg).startswith(SKIPPED_RUN_PREFIX):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        # Loggers check levels before filters run, so the demoted record must be dropped
+        # here unless the root level lets DEBUG through.
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+_skipped_run_filter = _SkippedRunFilter()
 
 
 def redact_text(text: str) -> str:
@@ -126,6 +152,9 @@ def configure(
     _handler = handler
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _skipped_run_filter not in scheduler_log.filters:
+        scheduler_log.addFilter(_skipped_run_filter)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -152,7 +181,9 @@ def log_evaluation(logger: structlog.stdlib.BoundLogger, outcome: WatchOutcome) 
         "not_modified": outcome.not_modified,
     }
     if outcome.event is not None:
-        fields["transition"] = f"{outcome.event.from_state} -> {outcome.event.to_state}"
+        # The first verdict of a watch has no previous state: "-" as `watcher history`
+        # shows it, not Python's "None".
+        fields["transition"] = f"{outcome.event.from_state or '-'} -> {outcome.event.to_state}"
     if outcome.error:
         logger.warning("watch evaluated", error=outcome.error, hint=outcome.hint, **fields)
     else:

@@ -7,11 +7,12 @@ reconciling the pull request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from watcher.actions.chart import BumpRequest, BumpResult, plan_bump
 from watcher.actions.proposal import Proposal, propose
-from watcher.config import ChartConfig, WatchConfig
+from watcher.config import ChartConfig, PinConfig, WatchConfig
 from watcher.github.client import GitHubReader
 from watcher.models import Signal, Verdict
 from watcher.registry import RegistryReader
@@ -50,16 +51,27 @@ class Plan:
         ).body
 
 
+PinResolver = Callable[[RegistryReader, str, str, PinConfig], ResolvedPin]
+
+
 def plan_for(
-    watch: WatchConfig, verdict: Verdict, github: GitHubReader, registry: RegistryReader
+    watch: WatchConfig,
+    verdict: Verdict,
+    github: GitHubReader,
+    registry: RegistryReader,
+    resolve: PinResolver = resolve_pin,
 ) -> Plan | None:
-    """The plan for a verdict with a target and a chart; None when there is nothing to plan."""
+    """The plan for a verdict with a target and a chart; None when there is nothing to plan.
+
+    ``resolve`` looks up extra image pins; the runner passes a cached one so an idle
+    cycle with a PR open asks the registry nothing.
+    """
     chart = watch.chart
     if chart is None or verdict.target is None:
         return None
     files = fetch_chart(github, chart)
     values_path = files.path("values.yaml")
-    pins = tuple(resolve_pin(registry, files.values_yaml, values_path, pin) for pin in chart.pins)
+    pins = tuple(resolve(registry, files.values_yaml, values_path, pin) for pin in chart.pins)
     bump = plan_bump(
         BumpRequest(
             chart_dir=files.chart_dir if files.chart_dir not in ("", ".") else "",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -30,6 +32,37 @@ MANIFEST_ACCEPT = ", ".join(
 )
 DEFAULT_REGISTRIES = {DOCKER_HUB: "https://registry-1.docker.io", "ghcr.io": "https://ghcr.io"}
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class TokenCache:
+    """Anonymous pull tokens by (registry, scope) until shortly before they expire.
+
+    Shared by every RegistryReader of the process: the daemon opens new readers each
+    cycle, and without this each cycle would start every registry check with a 401 and
+    a token request (Docker Hub's tokens live 300 s; the spec's default is 60 s).
+    """
+
+    DEFAULT_LIFETIME = 60.0
+    MARGIN = 10.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(self, registry: str, scope: str) -> str | None:
+        """A token still valid for ``scope`` on ``registry``, if one is known."""
+        found = self._tokens.get((registry, scope))
+        if found is None or found[1] <= self._clock():
+            return None
+        return found[0]
+
+    def put(self, registry: str, scope: str, token: str, lifetime: object) -> None:
+        """Remember ``token`` for ``lifetime`` seconds (as the token endpoint said)."""
+        seconds = float(lifetime) if isinstance(lifetime, int | float) else self.DEFAULT_LIFETIME
+        self._tokens[(registry, scope)] = (token, self._clock() + max(seconds - self.MARGIN, 0.0))
+
+
+_TOKENS = TokenCache()
 
 
 @dataclass(frozen=True)
@@ -75,7 +108,7 @@ class RegistryReader:
     def __init__(self, http: HttpClient, registries: dict[str, str]) -> None:
         self.http = http
         self.registries = {**DEFAULT_REGISTRIES, **registries}
-        self._tokens: dict[tuple[str, str], str] = {}
+        self._tokens = _TOKENS
 
     def base_url(self, host: str) -> str:
         """The API base for a registry host (configurable, e.g. for a mirror or the stand-in)."""
@@ -114,7 +147,7 @@ class RegistryReader:
     ) -> httpx.Response:
         """A request with the anonymous pull token, fetched on the first 401 challenge."""
         scope = f"repository:{ref.name}:pull"
-        token = self._tokens.get((ref.host, scope))
+        token = self._tokens.get(self.base_url(ref.host), scope)
         if token:
             headers = {**headers, "Authorization": f"Bearer {token}"}
         reply = self.http.request(method, url, headers=headers, not_found_ok=True, expect=(401,))
@@ -153,5 +186,6 @@ class RegistryReader:
             raise PayloadError(f"{realm}: token response is not JSON ({exc})") from exc
         if not isinstance(token, str) or not token:
             raise PayloadError(f"{realm}: token response has no token")
-        self._tokens[(host, scope)] = token
+        lifetime = data.get("expires_in") if isinstance(data, dict) else None
+        self._tokens.put(self.base_url(host), scope, token, lifetime)
         return token

@@ -9,6 +9,7 @@ image presence) are looked up here and handed to them.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from watcher.config import Config, NotifyConfig, WatchConfig, github_token
+from watcher.actions.chart import ImagePin
+from watcher.config import Config, NotifyConfig, PinConfig, WatchConfig, github_token
 from watcher.errors import RateLimitedError, SourceError, WatcherError
 from watcher.evaluate import done_looking, evaluate
 from watcher.github.client import GitHubReader
@@ -31,10 +33,11 @@ from watcher.models import (
     VerdictState,
     WatchObservation,
 )
-from watcher.planning import Plan, plan_for
+from watcher.planning import PinResolver, Plan, plan_for
 from watcher.registry import ImageRef, ManifestInfo, RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
 from watcher.sources.chart import ChartFiles, deployed_image, fetch_chart
+from watcher.sources.pins import ResolvedPin, pin_cache_key, resolve_pin
 from watcher.state.store import Event, RunStats, Store, StoredVerdict
 
 if TYPE_CHECKING:
@@ -188,7 +191,8 @@ def _run_watch(
             verdict = replace(verdict, evaluated_at=datetime.now(UTC))
             previous = store.get_verdict(watch.id)
             if verdict.state is VerdictState.READY and (plan or actor) and watch.chart:
-                proposal = plan_for(watch, verdict, readers.github, readers.registry)
+                resolve = _cached_pin_resolver(store)
+                proposal = plan_for(watch, verdict, readers.github, readers.registry, resolve)
             if actor is not None and proposal is not None:
                 event = _act(store, run_id, actor, proposal, verdict, previous, readers)
             else:
@@ -214,6 +218,42 @@ def _run_watch(
         error_class=error_class,
         retry_at=retry_at,
     )
+
+
+def _cached_pin_resolver(store: Store) -> PinResolver:
+    """resolve_pin with answers kept for IMAGE_RECHECK in the store's kv table.
+
+    The answer depends only on the image, the pin and the tag the chart has now, so it
+    is keyed by those; registry tags move slowly, and the PR body says "today".
+    """
+
+    def resolve(
+        registry: RegistryReader, values_yaml: str, values_path: str, pin: PinConfig
+    ) -> ResolvedPin:
+        fresh = pin_cache_key(values_yaml, values_path, pin)
+        key = f"pin:{json.dumps(fresh, sort_keys=True)}"
+        stored = store.get_value(key)
+        if stored is not None:
+            doc = json.loads(stored)
+            if time.time() - float(doc["at"]) < IMAGE_RECHECK.total_seconds():
+                return ResolvedPin(
+                    ImagePin(pin.key, pin.minimum, doc["resolved"]),
+                    doc["image"],
+                    doc["current"],
+                    doc["floating"],
+                )
+        answer = resolve_pin(registry, values_yaml, values_path, pin)
+        doc = {
+            "at": time.time(),
+            "resolved": answer.pin.resolved,
+            "image": answer.image,
+            "current": answer.current,
+            "floating": answer.floating_resolves_to,
+        }
+        store.set_value(key, json.dumps(doc))
+        return answer
+
+    return resolve
 
 
 def _carry_action_state(verdict: Verdict, previous: StoredVerdict | None) -> Verdict:

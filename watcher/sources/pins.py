@@ -32,6 +32,18 @@ class ResolvedPin:
     floating_resolves_to: str | None = None
 
 
+def pin_cache_key(values_yaml: str, values_path: str, pin: PinConfig) -> dict[str, str | None]:
+    """What a pin's resolution depends on: the image, the pin, the tag the chart has now."""
+    current = find_scalar(values_yaml, pin.key, filename=values_path)
+    image = pin.image or _sibling_repository(values_yaml, values_path, pin.key)
+    return {
+        "image": image,
+        "key": pin.key,
+        "minimum": pin.minimum,
+        "current": current.value if current else None,
+    }
+
+
 def resolve_pin(
     registry: RegistryReader, values_yaml: str, values_path: str, pin: PinConfig
 ) -> ResolvedPin:

@@ -1,0 +1,546 @@
+"""Soak: the daemon against the stand-in for a simulated day, memory and traffic per cycle.
+
+``watcher run`` runs as a subprocess (the installed console script, JSON logs, a token
+that may push to the chart) against the stand-in loaded with the headscale-like
+history at stage ``waiting`` plus the kapernikov chart. The interval is
+:data:`INTERVAL` seconds without jitter, so :data:`CYCLES` cycles (a day at the default
+two-minute interval) take about four minutes. Along the way upstream moves on
+(``pending``, ``ready`` with the chart-bump pull request, ``patch``), and
+``retention_days`` is set to :data:`RETENTION_SECONDS` so that pruning runs many times.
+
+Why a subprocess rather than :func:`watcher.daemon.serve` in this process: the stand-in
+(git subprocesses, its request log of every request of the run) and this harness live
+in the benchmark's process, so their memory would be mixed into any in-process RSS
+figure. A separate process is also what production runs: the RSS read from
+``/proc/PID/status`` is the daemon's alone, and its stderr is the JSON log a collector
+would see. Prometheus is played by a thread that scrapes ``/metrics`` and ``/healthz``
+once per interval, so the HTTP side is soaked too.
+
+Reported: RSS after warm-up and at the end (goal: growth < 5 MiB), also over the final
+idle stretch alone; database size; requests per cycle counted by the stand-in (mean over
+all cycles, and over idle cycles), the 304 share of idle cycles (goal: 100 %); rows
+written and kept in ``runs`` and ``observations``, events kept; wall time.
+
+The run is split at the upstream changes into stretches. In each, the first cycles
+*settle* (new bodies, a tarball scan, the pull request and its comments) until the
+first *quiet* cycle, at most :data:`SETTLE_MAX` of them; every later cycle is *idle*:
+nothing upstream changes for it, so every request it sends should be a 304. The one
+exception is a watch that is not ready because its image is not pushed yet: asking the
+registry for that image is the point of the poll and cannot be answered 304 (a 404 has
+no validator); those requests are counted apart. Any other idle request that is not a
+304 is listed.
+
+Usage: ``python -m benchmarks.soak`` from the repository root; exit 1 when a goal is
+missed or the daemon misbehaves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from tests.standin.chart import CHART_TOKEN, load_chart
+from tests.standin.headscale import IMAGES, load_headscale
+from tests.standin.reqlog import RequestRecord
+from tests.standin.server import StandIn
+from tests.standin.watcher_config import standin_config
+
+CYCLES = 730  # a day at 120 s is 720 cycles
+INTERVAL = 0.05
+RETENTION_SECONDS = 20.0
+# Upstream changes: after this many finished cycles, load that stage.
+CHANGES = ((150, "pending"), (330, "ready"), (540, "patch"))
+# The RSS baseline is taken after the cold start (tarball scans, imports) has settled.
+WARMUP = 50
+SAMPLE_EVERY = 10
+RSS_GOAL_MIB = 5.0
+MiB = 1024 * 1024
+CYCLE_TIMEOUT = 60.0
+# A change is absorbed within a few cycles (scan, pull request, comments); a stretch
+# still not quiet after this many cycles counts its later cycles as idle all the same.
+SETTLE_MAX = 5
+NOT_READY = 1
+# The images the default watch waits for (IMAGES of the headscale history).
+WATCHED_IMAGES = frozenset(name for _host, name in IMAGES)
+
+
+@dataclass
+class Cycle:
+    """One finished cycle, from the daemon's ``cycle finished`` log line."""
+
+    index: int
+    start: float
+    end: float
+    code: int
+    requests: int | None
+    not_modified: int | None
+    seen: list[RequestRecord] = field(default_factory=list)
+
+    @property
+    def all_304(self) -> bool:
+        """Every request the stand-in saw during this cycle was answered 304."""
+        return all(r.status == 304 for r in self.seen)
+
+
+@dataclass
+class Sample:
+    """Memory and row counts at one moment of the run."""
+
+    cycle: int
+    rss_kib: int
+    runs: int
+    observations: int
+
+
+@dataclass
+class Change:
+    """An upstream change: which stage, when it started and finished (epoch seconds)."""
+
+    stage: str
+    after_cycle: int
+    began: float
+    ended: float
+
+
+class LogReader(threading.Thread):
+    """Reads the daemon's JSON log lines; collects cycles, counts levels."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(name="soak-log-reader", daemon=True)
+        self.stream = stream
+        self.cycles: list[Cycle] = []
+        self.levels: Counter[str] = Counter()
+        self.problems: list[str] = []  # warnings, errors, and lines that are not JSON
+        self.changed = threading.Condition()
+
+    def run(self) -> None:
+        """Parse until the daemon closes stderr."""
+        for line in self.stream:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                self.problems.append(line.rstrip())
+                continue
+            level = str(event.get("level", "?"))
+            self.levels[level] += 1
+            if level in ("warning", "error", "critical"):
+                self.problems.append(line.rstrip())
+            if event.get("event") == "cycle finished":
+                end = datetime.fromisoformat(event["timestamp"]).timestamp()
+                cycle = Cycle(
+                    index=len(self.cycles) + 1,
+                    start=end - float(event["duration"]),
+                    end=end,
+                    code=int(event["code"]),
+                    requests=event.get("requests"),
+                    not_modified=event.get("not_modified"),
+                )
+                with self.changed:
+                    self.cycles.append(cycle)
+                    self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for(self, count: int, process: subprocess.Popen[str]) -> None:
+        """Block until ``count`` cycles have finished; raise if the daemon dies or hangs."""
+        deadline = time.monotonic() + CYCLE_TIMEOUT
+        with self.changed:
+            while len(self.cycles) < count:
+                if process.poll() is not None:
+                    raise RuntimeError(f"daemon exited with {process.returncode}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no cycle {count} within {CYCLE_TIMEOUT:.0f} s")
+                self.changed.wait(timeout=0.5)
+
+
+class Scraper(threading.Thread):
+    """Plays Prometheus and a liveness probe: /metrics and /healthz once per interval."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(name="soak-scraper", daemon=True)
+        self.base = f"http://127.0.0.1:{port}"
+        self.stop = threading.Event()
+        self.scrapes = 0
+        self.failures = 0
+
+    def run(self) -> None:
+        """Scrape until stopped; connection errors before start-up are not failures."""
+        while not self.stop.wait(INTERVAL):
+            try:
+                metrics = httpx.get(f"{self.base}/metrics", timeout=5)
+                httpx.get(f"{self.base}/healthz", timeout=5)
+            except httpx.TransportError:
+                if self.scrapes:
+                    self.failures += 1
+                continue
+            self.scrapes += 1
+            if metrics.status_code != 200:
+                self.failures += 1
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the daemon binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def watcher_command() -> list[str]:
+    """The installed console script next to this interpreter, else `python -m watcher`."""
+    script = Path(sys.executable).with_name("watcher")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "watcher"]
+
+
+def soak_config(standin: StandIn) -> str:
+    """The stand-in config with a fast, jitter-free schedule and a retention of seconds."""
+    text = standin_config(standin, {"write_interval_seconds": "0"})
+    edits = {
+        "interval_seconds = 120": f"interval_seconds = {INTERVAL}",
+        "jitter_seconds = 15": "jitter_seconds = 0",
+        "# retention_days = 90": f"retention_days = {RETENTION_SECONDS / 86400!r}",
+    }
+    for old, new in edits.items():
+        assert old in text, f"{old!r} not in the default config"
+        text = text.replace(old, new, 1)
+    return text
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (``VmRSS`` of /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def count_rows(db: Path, table: str) -> int:
+    """Rows in ``table`` now (a read-only connection; the daemon keeps writing)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def max_id(db: Path, table: str) -> int:
+    """Highest id ever given in ``table``: the newest row is never pruned, so rows written."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return int(conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+
+
+def assign(records: list[RequestRecord], cycles: list[Cycle]) -> list[RequestRecord]:
+    """Put each request into the cycle whose window holds it; return the strays."""
+    strays: list[RequestRecord] = []
+    ordered = sorted(records, key=lambda r: r.time)
+    i = 0
+    # Log timestamps and arrival times come from the same host clock; the slack covers
+    # rounding of the logged duration.
+    slack = 0.002
+    for record in ordered:
+        while i < len(cycles) and cycles[i].end + slack < record.time:
+            i += 1
+        if i < len(cycles) and cycles[i].start - slack <= record.time:
+            cycles[i].seen.append(record)
+        else:
+            strays.append(record)
+    return strays
+
+
+def stages(cycles: list[Cycle], changes: list[Change]) -> list[Stretch]:
+    """Split the run at the upstream changes; find where each stretch turns idle."""
+    stretches: list[Stretch] = []
+    # Start-up counts as a change that ended before the first cycle.
+    bounds = [("waiting", -1.0), *((c.stage, c.ended) for c in changes)]
+    for n, (stage, ended) in enumerate(bounds):
+        until = bounds[n + 1][1] if n + 1 < len(bounds) else float("inf")
+        # A cycle still running when the next change began saw part of it: not idle.
+        span = [c for c in cycles if c.start > ended and c.end <= until]
+        head = span[:SETTLE_MAX]
+        quiet = next((k for k, c in enumerate(head) if c.seen and quiet_cycle(c)), None)
+        # A stretch that never turns quiet must not hide its noise in "settling".
+        settle = quiet if quiet is not None else SETTLE_MAX
+        idle = span[quiet + 1 :] if quiet is not None else span[SETTLE_MAX:]
+        stretches.append(Stretch(stage, span, settle, idle, quiet is not None))
+    return stretches
+
+
+def repository(record: RequestRecord) -> str | None:
+    """The image repository a registry request is about (path, or a token's scope)."""
+    if record.service != "registry":
+        return None
+    if "/v2/" in record.path:
+        rest = record.path.split("/v2/", 1)[1]
+        for marker in ("/manifests/", "/tags/", "/blobs/"):
+            if marker in rest:
+                return rest.split(marker, 1)[0]
+        return None
+    scope = record.query.get("scope", "")
+    return scope.split(":")[1] if scope.count(":") == 2 else None
+
+
+def waiting_for_image(record: RequestRecord, cycle: Cycle) -> bool:
+    """A not-ready watch asking the registry for the image it waits for (cannot be 304)."""
+    return cycle.code == NOT_READY and repository(record) in WATCHED_IMAGES
+
+
+def quiet_cycle(cycle: Cycle) -> bool:
+    """Every request a 304, except the registry checks of an image still awaited."""
+    return all(r.status == 304 or waiting_for_image(r, cycle) for r in cycle.seen)
+
+
+@dataclass
+class Stretch:
+    """The cycles between two upstream changes: the settling ones, then the idle ones."""
+
+    stage: str
+    cycles: list[Cycle]
+    settle: int
+    idle: list[Cycle]
+    settled: bool
+
+    def idle_requests(self, service: str | None = None) -> list[RequestRecord]:
+        """Requests of the idle cycles (of one stand-in service, or all)."""
+        return [r for c in self.idle for r in c.seen if service in (None, r.service)]
+
+    def noisy(self) -> list[RequestRecord]:
+        """Idle requests that should have been 304s but were not."""
+        return [
+            r for c in self.idle for r in c.seen if r.status != 304 and not waiting_for_image(r, c)
+        ]
+
+
+def main() -> int:
+    """Run the soak, print the figures; exit 1 when a goal is missed."""
+    workdir = Path(tempfile.mkdtemp(prefix="watcher-soak-"))
+    began = time.monotonic()
+    try:
+        with StandIn() as standin:
+            load_headscale(standin, "waiting")
+            load_chart(standin)
+            # The chart's extra image pins resolve against these.
+            standin.registry.push("docker.io", "tailscale/tailscale", "stable")
+            standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
+            config = workdir / "watcher.toml"
+            config.write_text(soak_config(standin))
+            db = workdir / "watcher.db"
+            port = free_port()
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": str(workdir),
+                "GITHUB_TOKEN": CHART_TOKEN,
+            }
+            command = [
+                *watcher_command(),
+                "run",
+                "--config",
+                str(config),
+                "--db",
+                f"sqlite:///{db}",
+                "--health-port",
+                str(port),
+                "--log-format",
+                "json",
+            ]
+            standin.log.clear()
+            run_began = time.monotonic()
+            daemon = subprocess.Popen(
+                command,
+                env=env,
+                cwd=workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert daemon.stderr is not None
+            reader = LogReader(daemon.stderr)
+            reader.start()
+            scraper = Scraper(port)
+            scraper.start()
+            try:
+                samples, changes, code = drive(daemon, reader, scraper, db, standin)
+            finally:
+                scraper.stop.set()
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+            wall = time.monotonic() - run_began
+            reader.join(timeout=10)
+            records = standin.log.records()
+        return report(reader, scraper, samples, changes, records, db, code, wall)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"total wall time incl. set-up: {time.monotonic() - began:.1f} s")
+
+
+def drive(
+    daemon: subprocess.Popen[str],
+    reader: LogReader,
+    scraper: Scraper,
+    db: Path,
+    standin: StandIn,
+) -> tuple[list[Sample], list[Change], int]:
+    """Let the daemon run CYCLES cycles, changing upstream and sampling on the way."""
+    samples: list[Sample] = []
+    changes: list[Change] = []
+    pending = list(CHANGES)
+    for target in range(SAMPLE_EVERY, CYCLES + 1, SAMPLE_EVERY):
+        while pending and pending[0][0] <= target:
+            after, stage = pending.pop(0)
+            reader.wait_for(after, daemon)
+            t0 = time.time()
+            load_headscale(standin, stage)
+            changes.append(Change(stage, after, t0, time.time()))
+        reader.wait_for(target, daemon)
+        samples.append(
+            Sample(
+                target,
+                rss_kib(daemon.pid),
+                count_rows(db, "runs"),
+                count_rows(db, "observations"),
+            )
+        )
+    # The probes stop first: a refused scrape after SIGTERM is the shutdown, not a fault.
+    scraper.stop.set()
+    scraper.join(timeout=10)
+    daemon.send_signal(signal.SIGTERM)
+    return samples, changes, daemon.wait(timeout=CYCLE_TIMEOUT)
+
+
+def report(
+    reader: LogReader,
+    scraper: Scraper,
+    samples: list[Sample],
+    changes: list[Change],
+    records: list[RequestRecord],
+    db: Path,
+    code: int,
+    wall: float,
+) -> int:
+    """Print the tables; 0 when every goal is met and the daemon behaved."""
+    cycles = reader.cycles
+    strays = assign(records, cycles)
+    stretches = stages(cycles, changes)
+    idle = [c for s in stretches for c in s.idle]
+    idle_requests = [r for s in stretches for r in s.idle_requests()]
+    noisy = [r for s in stretches for r in s.noisy()]
+    waiting = sum(1 for c in idle for r in c.seen if waiting_for_image(r, c))
+    baseline = next(s for s in samples if s.cycle >= WARMUP)
+    end = samples[-1]
+    growth = (end.rss_kib - baseline.rss_kib) / 1024
+    # The last stretch without any change: a leak per idle cycle shows here undiluted.
+    last_change = changes[-1].after_cycle if changes else 0
+    quiet = next((s for s in samples if s.cycle >= last_change + WARMUP), end)
+    quiet_growth = (end.rss_kib - quiet.rss_kib) / 1024
+    db_bytes = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+    codes = Counter(c.code for c in cycles)
+    runs_kept, obs_kept = count_rows(db, "runs"), count_rows(db, "observations")
+    runs_written, obs_written = max_id(db, "runs"), max_id(db, "observations")
+    idle_github = [r for r in idle_requests if r.service != "registry"]
+    github_304 = sum(1 for r in idle_github if r.status == 304)
+
+    def share(count: int) -> str:
+        return f"{count / max(len(idle_requests), 1):.1%}"
+
+    rows = [
+        ("cycles (by exit code)", f"{len(cycles)} ({dict(sorted(codes.items()))})"),
+        ("wall time", f"{wall:.1f} s ({wall / len(cycles) * 1000:.0f} ms per cycle)"),
+        ("RSS after warm-up", f"{baseline.rss_kib / 1024:.1f} MiB (cycle {baseline.cycle})"),
+        ("RSS at end", f"{end.rss_kib / 1024:.1f} MiB (cycle {end.cycle})"),
+        ("RSS growth", f"{growth:+.2f} MiB (goal < {RSS_GOAL_MIB:.0f} MiB)"),
+        (
+            "RSS growth, final stretch",
+            f"{quiet_growth:+.2f} MiB (cycles {quiet.cycle}-{end.cycle})",
+        ),
+        ("database size at end", f"{db_bytes / MiB:.2f} MiB (with WAL)"),
+        ("requests per cycle, all", f"{len(records) / len(cycles):.2f} ({len(records)} in all)"),
+        (
+            "requests per idle cycle",
+            f"{len(idle_requests) / max(len(idle), 1):.2f} ({len(idle)} idle cycles; "
+            f"{waiting} registry checks of an awaited image)",
+        ),
+        (
+            "idle requests: 304 / awaited image / other",
+            f"{share(len(idle_requests) - len(noisy) - waiting)} / {share(waiting)} / "
+            f"{share(len(noisy))} (goal: other 0; GitHub alone "
+            f"{github_304 / max(len(idle_github), 1):.1%} 304)",
+        ),
+        (
+            "runs written / kept",
+            f"{runs_written} / {runs_kept} (peak {max(s.runs for s in samples)})",
+        ),
+        (
+            "observations written / kept",
+            f"{obs_written} / {obs_kept} (peak {max(s.observations for s in samples)})",
+        ),
+        ("events kept / written", f"{count_rows(db, 'events')} / {max_id(db, 'events')}"),
+        ("/metrics + /healthz scrapes", f"{scraper.scrapes} ({scraper.failures} failed)"),
+        ("log lines by level", ", ".join(f"{k} {v}" for k, v in sorted(reader.levels.items()))),
+        ("requests outside any cycle", str(len(strays))),
+        ("exit code after SIGTERM", str(code)),
+    ]
+    print(
+        f"soak: {CYCLES} cycles at {INTERVAL} s (jitter 0), retention {RETENTION_SECONDS:.0f} s; "
+        f"upstream {' -> '.join(['waiting', *(f'{c.stage}@{c.after_cycle}' for c in changes)])}"
+    )
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    print(
+        "  RSS MiB by cycle: "
+        + " ".join(f"{s.cycle}:{s.rss_kib / 1024:.1f}" for s in samples if s.cycle % 50 == 0)
+    )
+    print()
+    header = ("stage", "cycles", "settle", "idle", "GitHub/idle", "GitHub 304", "registry/idle")
+    print("  " + "  ".join(f"{h:>13}" for h in header))
+    for s in stretches:
+        github = [r for r in s.idle_requests() if r.service != "registry"]
+        n = max(len(s.idle), 1)
+        cells = (
+            s.stage,
+            str(len(s.cycles)),
+            str(s.settle) if s.settled else f">{s.settle}",
+            str(len(s.idle)),
+            f"{len(github) / n:.2f}",
+            f"{sum(1 for r in github if r.status == 304) / max(len(github), 1):.0%}",
+            f"{len(s.idle_requests('registry')) / n:.2f}",
+        )
+        print("  " + "  ".join(f"{c:>13}" for c in cells))
+    kinds = Counter((s.stage, r.method, r.path, r.status) for s in stretches for r in s.noisy())
+    for (stage, method, path, status), count in sorted(kinds.items()):
+        print(f"  idle, not 304 ({stage}): {count} x {method} {path} -> {status}")
+    for record in strays[:10]:
+        print(f"  outside a cycle: {record.method} {record.path} -> {record.status}")
+    for line in reader.problems[:10]:
+        print(f"  log: {line[:300]}")
+
+    ok = (
+        code == 0
+        and len(cycles) >= CYCLES
+        and growth < RSS_GOAL_MIB
+        and bool(idle)
+        and not noisy
+        and runs_kept < runs_written
+        and scraper.failures == 0
+    )
+    print(
+        f"goals (RSS growth < {RSS_GOAL_MIB:.0f} MiB, idle requests 304 but awaited-image "
+        f"checks, pruning ran, clean exit): {'met' if ok else 'MISSED'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
