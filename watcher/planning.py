@@ -17,7 +17,7 @@ from watcher.github.client import GitHubReader
 from watcher.models import Signal, Verdict
 from watcher.registry import RegistryReader
 from watcher.sources.chart import ChartFiles, fetch_chart
-from watcher.sources.pins import ResolvedPin, resolve_pin
+from watcher.sources.pins import PinSite, ResolvedPin, pin_site, resolve_pin
 
 
 @dataclass(frozen=True)
@@ -32,26 +32,25 @@ class Plan:
     signals: tuple[Signal, ...]
     proposal: Proposal
 
-    def notes(self, extra: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
-        """Notes for the PR body: what floating pins resolve to, plus ``extra``."""
-        floating = tuple(
-            f"`{p.pin.key}` stays on the floating tag `{p.current}` of {p.image}, which is "
-            f"{p.floating_resolves_to or 'not resolvable to a release'} today"
-            for p in self.pins
-            if p.floating_resolves_to is not None
-            or (p.current and p.pin.resolved is None and not _is_version(p.current))
-        )
-        return (*floating, *extra)
-
     def body(self, extra: tuple[str, ...] | list[str] = ()) -> str:
         """The PR body with all notes."""
-        target = self.proposal.target
+        notes = (*pin_notes(self.pins), *extra)
         return propose(
-            self.watch, self.chart, target, self.signals, self.bump, self.notes(extra)
+            self.watch, self.chart, self.proposal.target, self.signals, self.bump, notes
         ).body
 
 
-PinResolver = Callable[[RegistryReader, str, str, PinConfig], ResolvedPin]
+PinResolver = Callable[[RegistryReader, PinSite, PinConfig], ResolvedPin]
+
+
+def pin_notes(pins: tuple[ResolvedPin, ...]) -> tuple[str, ...]:
+    """PR body notes on floating pins: what each resolves to today."""
+    return tuple(
+        f"`{p.pin.key}` stays on the floating tag `{p.current}` of {p.image}, which is "
+        f"{p.floating_resolves_to or 'not resolvable to a release'} today"
+        for p in pins
+        if p.floating
+    )
 
 
 def plan_for(
@@ -71,7 +70,9 @@ def plan_for(
         return None
     files = fetch_chart(github, chart)
     values_path = files.path("values.yaml")
-    pins = tuple(resolve(registry, files.values_yaml, values_path, pin) for pin in chart.pins)
+    pins = tuple(
+        resolve(registry, pin_site(files.values_yaml, values_path, pin), pin) for pin in chart.pins
+    )
     bump = plan_bump(
         BumpRequest(
             chart_dir=files.chart_dir if files.chart_dir not in ("", ".") else "",
@@ -84,18 +85,5 @@ def plan_for(
             pins=tuple(p.pin for p in pins),
         )
     )
-    draft = Plan(
-        watch,
-        chart,
-        files,
-        bump,
-        pins,
-        verdict.signals,
-        propose(watch, chart, verdict.target, verdict.signals, bump),
-    )
-    final = propose(watch, chart, verdict.target, verdict.signals, bump, draft.notes())
-    return Plan(watch, chart, files, bump, pins, verdict.signals, final)
-
-
-def _is_version(text: str) -> bool:
-    return text[:1].isdigit() or (text[:1] == "v" and text[1:2].isdigit())
+    proposal = propose(watch, chart, verdict.target, verdict.signals, bump, pin_notes(pins))
+    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal)

@@ -37,7 +37,7 @@ from watcher.planning import PinResolver, Plan, plan_for
 from watcher.registry import ImageRef, ManifestInfo, RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
 from watcher.sources.chart import ChartFiles, deployed_image, fetch_chart
-from watcher.sources.pins import ResolvedPin, pin_cache_key, resolve_pin
+from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
 from watcher.state.store import Event, RunStats, Store, StoredVerdict
 
 if TYPE_CHECKING:
@@ -223,31 +223,24 @@ def _run_watch(
 def _cached_pin_resolver(store: Store) -> PinResolver:
     """resolve_pin with answers kept for IMAGE_RECHECK in the store's kv table.
 
-    The answer depends only on the image, the pin and the tag the chart has now, so it
-    is keyed by those; registry tags move slowly, and the PR body says "today".
+    The answer depends only on the pin and where the chart points it now, so it is keyed
+    by those; registry tags move slowly, and the PR body says "today".
     """
 
-    def resolve(
-        registry: RegistryReader, values_yaml: str, values_path: str, pin: PinConfig
-    ) -> ResolvedPin:
-        fresh = pin_cache_key(values_yaml, values_path, pin)
-        key = f"pin:{json.dumps(fresh, sort_keys=True)}"
+    def resolve(registry: RegistryReader, site: PinSite, pin: PinConfig) -> ResolvedPin:
+        key = "pin:" + json.dumps(
+            [site.image, site.current, pin.key, pin.minimum], separators=(",", ":")
+        )
         stored = store.get_value(key)
         if stored is not None:
             doc = json.loads(stored)
             if time.time() - float(doc["at"]) < IMAGE_RECHECK.total_seconds():
-                return ResolvedPin(
-                    ImagePin(pin.key, pin.minimum, doc["resolved"]),
-                    doc["image"],
-                    doc["current"],
-                    doc["floating"],
-                )
-        answer = resolve_pin(registry, values_yaml, values_path, pin)
+                pinned = ImagePin(pin.key, pin.minimum, doc["resolved"])
+                return ResolvedPin(pinned, site.image, site.current, doc["floating"])
+        answer = resolve_pin(registry, site, pin)
         doc = {
             "at": time.time(),
             "resolved": answer.pin.resolved,
-            "image": answer.image,
-            "current": answer.current,
             "floating": answer.floating_resolves_to,
         }
         store.set_value(key, json.dumps(doc))

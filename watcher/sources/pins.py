@@ -31,26 +31,30 @@ class ResolvedPin:
     current: str | None
     floating_resolves_to: str | None = None
 
+    @property
+    def floating(self) -> bool:
+        """Whether the chart pins a tag that is no version (``stable``, ``latest``)."""
+        return bool(self.current) and _version(self.current) is None
 
-def pin_cache_key(values_yaml: str, values_path: str, pin: PinConfig) -> dict[str, str | None]:
-    """What a pin's resolution depends on: the image, the pin, the tag the chart has now."""
+
+@dataclass(frozen=True)
+class PinSite:
+    """What the chart pins now: the image and its current tag (read from values.yaml once)."""
+
+    image: str
+    current: str | None
+
+
+def pin_site(values_yaml: str, values_path: str, pin: PinConfig) -> PinSite:
+    """Where ``pin`` points in the chart's values; a resolution depends only on this."""
     current = find_scalar(values_yaml, pin.key, filename=values_path)
     image = pin.image or _sibling_repository(values_yaml, values_path, pin.key)
-    return {
-        "image": image,
-        "key": pin.key,
-        "minimum": pin.minimum,
-        "current": current.value if current else None,
-    }
+    return PinSite(image, current.value if current else None)
 
 
-def resolve_pin(
-    registry: RegistryReader, values_yaml: str, values_path: str, pin: PinConfig
-) -> ResolvedPin:
+def resolve_pin(registry: RegistryReader, site: PinSite, pin: PinConfig) -> ResolvedPin:
     """Look up what ``pin`` needs: a newer tag when it is too old, a name when it floats."""
-    current_ref = find_scalar(values_yaml, pin.key, filename=values_path)
-    current = current_ref.value if current_ref else None
-    image = pin.image or _sibling_repository(values_yaml, values_path, pin.key)
+    image, current = site.image, site.current
     minimum = Version(pin.minimum)
     version = _version(current)
     if version is not None and version >= minimum:
