@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
@@ -102,7 +102,7 @@ def check(
 
     config = _load(config_path)
     config.select(watch_ids)
-    with _store(config, db_url) as store, open_readers(config, store) as readers:
+    with _open_store(config, db_url) as store, open_readers(config, store) as readers:
         report = run_once(config, store, readers, watch_ids, plan=plan)
     _print_report(report, as_json)
 
@@ -177,7 +177,7 @@ def run(
             actor.writer.close()
         sys.exit(code)
     try:
-        with _store(config, db_url) as store, open_readers(config, store) as readers:
+        with _open_store(config, db_url) as store, open_readers(config, store) as readers:
             report = run_once(config, store, readers, watch_ids, actor=actor)
     finally:
         actor.writer.close()
@@ -265,7 +265,7 @@ def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
     from watcher import render
 
     config = _load(config_path)
-    with _store(config, db_url) as store:
+    with _open_store(config, db_url) as store:
         rows = [(w, store.get_verdict(w.id)) for w in config.watch]
     click.echo(render.status_json(rows) if as_json else render.status_text(rows), nl=not as_json)
 
@@ -285,7 +285,7 @@ def history(
 
     config = _load(config_path)
     config.select((watch_id,))
-    with _store(config, db_url) as store:
+    with _open_store(config, db_url) as store:
         events = store.history(watch_id, limit)
     click.echo(
         render.history_json(events) if as_json else render.history_text(watch_id, events),
@@ -343,7 +343,7 @@ def backtest(
     from watcher.runner import open_readers
 
     config = _load(config_path)
-    with _store(config, db_url) as store, open_readers(config, store) as readers:
+    with _open_store(config, db_url) as store, open_readers(config, store) as readers:
         out, code = backtest_command(
             config,
             store,
@@ -390,12 +390,8 @@ def db_group() -> None:
 @reports_errors
 def db_upgrade(config_path: Path | None, db_url: str | None) -> None:
     """Create the database if needed and migrate it to the newest schema."""
-    from watcher.state.store import Store
-
-    url = _db_url(_load(config_path), db_url)
-    store = Store.open(url, migrate=True)
-    store.close()
-    click.echo(f"database at {_mask(url)} is at the newest schema")
+    with _open_store(_load(config_path), db_url) as store:
+        click.echo(f"database at {store.url} is at the newest schema")
 
 
 def _load(config_path: Path | None) -> Config:
@@ -410,25 +406,8 @@ def _db_url(config: Config, db_url: str | None) -> str:
     return db_url or config.database.url or default_database_url()
 
 
-class _store:  # used like a function in `with`
-    """Open the store for a command and close it afterwards."""
+def _open_store(config: Config, db_url: str | None) -> Store:
+    """The command's store (created and migrated on first use); use it in ``with``."""
+    from watcher.state.store import Store
 
-    def __init__(self, config: Config, db_url: str | None) -> None:
-        self.url = _db_url(config, db_url)
-        self.store: Store | None = None
-
-    def __enter__(self) -> Store:
-        from watcher.state.store import Store
-
-        self.store = Store.open(self.url)
-        return self.store
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.store is not None:
-            self.store.close()
-
-
-def _mask(url: str) -> str:
-    from watcher.render import mask_url
-
-    return mask_url(url)
+    return Store.open(_db_url(config, db_url))

@@ -6,7 +6,6 @@ The JSON shapes are documented in README.md ("JSON output") and are a stable int
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -220,8 +219,3 @@ def history_json(events: Sequence[Event]) -> str:
         ],
         indent=2,
     )
-
-
-def mask_url(url: str) -> str:
-    """A database URL with its password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

@@ -352,13 +352,15 @@ def _notify(config: Config, store: Store, actor: Actor) -> str | None:
         stored = store.get_verdict(watch.id)
         rows.append((watch, stored.verdict if stored else None, stored.error if stored else None))
     body = render_dashboard(rows)
-    same = store.get_value(f"dashboard:{repo_name}:hash") == body_hash(body)
-    if (same or not settings.dashboard) and not store.pending_outbox(limit=1):
+    changed = store.get_value(f"dashboard:{repo_name}:hash") != body_hash(body)
+    if (not changed or not settings.dashboard) and not store.pending_outbox(limit=1):
         return None  # an idle poll reads and writes nothing on GitHub
     writer = actor.writer
     try:
         repo = writer.call("read repository", lambda: writer.gh.get_repo(repo_name), write=False)
-        issue = _dashboard(store, actor, repo, settings, body) if settings.dashboard else None
+        issue = None
+        if settings.dashboard:
+            issue = _dashboard(store, actor, repo, settings, body, changed)
         if settings.tracking_issue:
             number = settings.tracking_issue
             issue = writer.call("read tracking issue", lambda: repo.get_issue(number), write=False)
@@ -370,8 +372,9 @@ def _notify(config: Config, store: Store, actor: Actor) -> str | None:
 
 
 def _dashboard(
-    store: Store, actor: Actor, repo: Repository, settings: NotifyConfig, body: str
+    store: Store, actor: Actor, repo: Repository, settings: NotifyConfig, body: str, changed: bool
 ) -> Issue:
+    """Find or create the dashboard issue; rewrite its body when ``changed``."""
     from watcher.notify.dashboard import body_hash, find_or_create
 
     key = f"dashboard:{repo.full_name}"
@@ -379,7 +382,6 @@ def _dashboard(
     issue, created = find_or_create(
         actor.writer, repo, settings.dashboard_title, body, int(known) if known else None
     )
-    changed = store.get_value(f"{key}:hash") != body_hash(body)
     if not created and changed and (issue.body or "") != body:
         actor.writer.call("update dashboard", lambda: issue.edit(body=body))
     store.set_value(key, str(issue.number))

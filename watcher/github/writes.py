@@ -145,7 +145,7 @@ class GitHubWriter:
         decision = decide(
             exc.status, headers, attempt, time.time(), body_hint=body, jitter=random.random()
         )
-        message = _message(exc)
+        message = error_text(exc)
         if (
             decision.action is Action.RETRY
             and attempt <= self.retries
@@ -172,7 +172,8 @@ class GitHubWriter:
         return ActionError(f"{what}: HTTP {exc.status} ({message})")
 
 
-def _message(exc: GithubException) -> str:
+def error_text(exc: GithubException) -> str:
+    """GitHub's message and error details of a failed call (for matching known 422s)."""
     data: Any = exc.data
     if isinstance(data, dict):
         parts = [str(data.get("message", ""))]
@@ -181,8 +182,3 @@ def _message(exc: GithubException) -> str:
         ]
         return "; ".join(p for p in parts if p)[:300]
     return str(data)[:300]
-
-
-def error_text(exc: GithubException) -> str:
-    """GitHub's message and error details of a failed call (for matching known 422s)."""
-    return _message(exc)
