@@ -117,6 +117,7 @@ class HttpClient:
         self.cache = cache
         self.settings = settings or HttpSettings()
         self.stats = RequestStats()
+        self._validated: set[str] = set()
         self._sleep = sleep
         self._clock = clock
         self._client = httpx.Client(
@@ -144,12 +145,14 @@ class HttpClient:
         """A conditional GET; ``revalidate=False`` serves a cached copy without asking.
 
         ``revalidate=False`` is for resources that cannot change (content at a commit
-        SHA) or that only change when another resource did. A 404 raises NotFoundError
-        unless ``not_found_ok`` (then a Response with status 404 is returned).
+        SHA) or that only change when another resource did. A client lives for one run,
+        so a URL already validated in this run is not asked again either (the chart is
+        read for the image signal and again for the bump plan). A 404 raises
+        NotFoundError unless ``not_found_ok`` (then a Response with status 404 is returned).
         """
         key = cache_key or url
         cached = self.cache.get_cached(key)
-        if cached is not None and not revalidate:
+        if cached is not None and (not revalidate or key in self._validated):
             return Response(url, cached.status, cached.body, {}, changed=False)
         send = dict(headers or {})
         if cached is not None:
@@ -159,9 +162,11 @@ class HttpClient:
                 send["If-Modified-Since"] = cached.last_modified
         reply = self.request("GET", url, headers=send, not_found_ok=not_found_ok, quota=quota)
         if reply.status_code == 304 and cached is not None:
+            self._validated.add(key)
             return Response(url, cached.status, cached.body, reply.headers, changed=False)
         body = reply.content
         if reply.status_code == 200:
+            self._validated.add(key)
             self.cache.put_cached(
                 CachedResponse(
                     url=key,
