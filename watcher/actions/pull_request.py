@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from github import GithubException, InputGitAuthor, InputGitTreeElement
 from github.PullRequest import PullRequest
@@ -48,9 +47,9 @@ class PullRequestOutcome:
     note: str = ""
 
 
-def content_hash(files: dict[str, str] | Any) -> str:
+def content_hash(files: Mapping[str, str]) -> str:
     """A short stable hash of the files a proposal writes (path -> text)."""
-    blob = json.dumps(dict(sorted(dict(files).items())), sort_keys=True).encode()
+    blob = json.dumps(dict(files), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
