@@ -22,6 +22,7 @@ from packaging.version import Version
 
 from watcher.evaluate import done_looking, evaluate
 from watcher.models import (
+    READY_STATES,
     CandidateObservation,
     IssueStatus,
     Release,
@@ -37,7 +38,6 @@ from watcher.sources import image, issue, release
 from watcher.sources.timeline import History, IssueFact, ReleaseFact
 
 ASSUMED_IMAGE_TIME = "image time assumed = release time"
-READY_STATES = frozenset({VerdictState.READY, VerdictState.PROPOSED, VerdictState.DONE})
 
 
 class EventKind(enum.StrEnum):

@@ -12,23 +12,22 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from watcher.backtest import READY_STATES, Backtest, backtest
+from watcher.backtest import Backtest, backtest
 from watcher.backtest_render import backtest_json, backtest_svg, backtest_text
 from watcher.config import Config, WatchConfig
 from watcher.errors import ConfigError
+from watcher.models import READY_STATES
 from watcher.registry import DEFAULT_REGISTRIES, DOCKER_HUB
-from watcher.runner import Readers
-from watcher.sources import feature
+from watcher.render import EXIT_NOT_READY, EXIT_READY
+from watcher.runner import Readers, store_scan_cache
 from watcher.sources.timeline import (
     DOCKER_HUB_API,
     DockerHubPushTimes,
-    ScanCache,
     gather_history,
 )
 from watcher.state.store import Store
 
 FORMATS = ("text", "json", "svg")
-EXIT_READY, EXIT_NOT_READY = 0, 1
 
 
 def backtest_command(
@@ -86,7 +85,7 @@ def run_backtest(
         watch,
         readers.github,
         readers.registry,
-        scan_cache(store, watch),
+        store_scan_cache(store, watch),
         push_time=push_times,
         scan_all=scan_all,
     )
@@ -96,15 +95,6 @@ def run_backtest(
         )
         history = replace(history, notes=(*history.notes, note))
     return backtest(history, since, until)
-
-
-def scan_cache(store: Store, watch: WatchConfig) -> ScanCache:
-    """The store's feature-scan cache for ``watch``'s repository and rule, as callables."""
-    key = feature.rule_key(watch.feature)
-    return ScanCache(
-        get=lambda sha: store.get_feature_scan(watch.repo, sha, key),
-        put=lambda sha, scan: store.put_feature_scan(watch.repo, sha, key, scan),
-    )
 
 
 def select_watch(config: Config, watch_id: str | None) -> WatchConfig:

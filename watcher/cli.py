@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import click
 
 from watcher.errors import ConfigError
+from watcher.render import EXIT_ERROR
 
 if TYPE_CHECKING:
     from watcher.config import Config
     from watcher.runner import Actor, RunReport
     from watcher.state.store import Store
 
-EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -238,9 +238,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
     """Print a run (table or JSON, plans included) and exit with its code."""
     from watcher import render
 
-    code = render.exit_code(report.outcomes)
-    if report.notify_error:
-        code = EXIT_ERROR
+    code = render.exit_code(report)
     if as_json:
         click.echo(render.check_json(report, code))
     else:

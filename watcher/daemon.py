@@ -47,6 +47,7 @@ from watcher.github.ratelimit import below_floor
 from watcher.health import HealthServer, HealthState
 from watcher.logconfig import log_evaluation
 from watcher.metrics import Metrics
+from watcher.render import EXIT_ERROR, exit_code
 
 if TYPE_CHECKING:
     from watcher.http import RequestStats
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 log = structlog.stdlib.get_logger(__name__)
 
-EXIT_OK, EXIT_ERROR = 0, 2
+EXIT_OK = 0
 JOB_ID = "cycle"
 LEASE_NAME = "actor"
 # GitHub's reset time has one-second resolution and our clock may be a little ahead of
@@ -321,7 +322,6 @@ class RunCycle:
 
     def __call__(self) -> CycleResult:
         """Evaluate (and act, when this replica holds the lease), log, prune."""
-        from watcher.render import exit_code
         from watcher.runner import open_readers, run_once
 
         actor = self.actor if self.actor is not None and self._lead() else None
@@ -333,7 +333,7 @@ class RunCycle:
         errors = [f"{o.watch.id}: {o.error}" for o in report.outcomes if o.error]
         if report.notify_error:
             errors.append(report.notify_error)
-        code = EXIT_ERROR if report.notify_error else exit_code(report.outcomes)
+        code = exit_code(report)
         limits = [o.retry_at for o in report.outcomes if o.retry_at is not None]
         return CycleResult(
             code, report, "; ".join(errors) or None, rate_limited_until=max(limits, default=None)

@@ -40,6 +40,10 @@ class VerdictState(enum.StrEnum):
     DONE = "done"
 
 
+# The states in which a watch counts as ready: the PR may be open or already merged.
+READY_STATES = frozenset({VerdictState.READY, VerdictState.PROPOSED, VerdictState.DONE})
+
+
 @dataclass(frozen=True)
 class Release:
     """A GitHub release that passed the watch's tag pattern (draft or not, stable or not)."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from watcher.models import Release, Signal, Verdict, VerdictState
+from watcher.models import READY_STATES, Release, Signal, Verdict
 
 if TYPE_CHECKING:
     from watcher.config import WatchConfig
@@ -18,16 +18,19 @@ if TYPE_CHECKING:
     from watcher.runner import RunReport, WatchOutcome
     from watcher.state.store import Event, StoredVerdict
 
-READY_STATES = (VerdictState.READY, VerdictState.PROPOSED, VerdictState.DONE)
+# The documented exit codes of `check`, `run --once` and `backtest` (README, "Exit codes").
+EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
 
 
-def exit_code(outcomes: Sequence[WatchOutcome]) -> int:
-    """0 when every watch is ready (or beyond), 1 when any is not, 2 when any errored."""
-    if any(o.error for o in outcomes):
-        return 2
+def exit_code(report: RunReport) -> int:
+    """Ready when every watch is ready (or beyond), not ready when any is not, error
+    when any watch or the notifications failed."""
+    outcomes = report.outcomes
+    if report.notify_error or any(o.error for o in outcomes):
+        return EXIT_ERROR
     if all(o.verdict is not None and o.verdict.state in READY_STATES for o in outcomes):
-        return 0
-    return 1
+        return EXIT_READY
+    return EXIT_NOT_READY
 
 
 def check_text(report: RunReport) -> str:

@@ -455,19 +455,27 @@ def _guard(name: SignalName, candidate: Release, gather: Callable[[], Signal]) -
         return Signal(name, SignalStatus.ERROR, exc.message, (exc.hint,), candidate.tag)
 
 
+def store_scan_cache(store: Store, watch: WatchConfig) -> feature.ScanCache:
+    """The store's feature-scan cache for ``watch``'s repository and rule (check, backtest)."""
+    key = feature.rule_key(watch.feature)
+    return feature.ScanCache(
+        get=lambda sha: store.get_feature_scan(watch.repo, sha, key),
+        put=lambda sha, scan: store.put_feature_scan(watch.repo, sha, key, scan),
+    )
+
+
 def _feature(
     watch: WatchConfig, store: Store, readers: Readers, candidate: Release, shas: dict[str, str]
 ) -> Signal:
-    rule = watch.feature
-    key = feature.rule_key(rule)
-    sha = shas.get(candidate.tag)
-    scan = store.get_feature_scan(watch.repo, sha, key) if sha else None
-    if scan is None:
-        scan = feature.scan_release(readers.github, watch.repo, candidate.tag, rule)
-        cache_sha = sha or scan.commit_sha
-        if cache_sha:
-            store.put_feature_scan(watch.repo, cache_sha, key, scan)
-    return feature.feature_signal(scan, candidate, rule)
+    scan, _ = feature.cached_scan(
+        readers.github,
+        watch.repo,
+        candidate,
+        sha=shas.get(candidate.tag),
+        rule=watch.feature,
+        cache=store_scan_cache(store, watch),
+    )
+    return feature.feature_signal(scan, candidate, watch.feature)
 
 
 class _ChartOnce:

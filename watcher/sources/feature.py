@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 
@@ -20,6 +22,17 @@ from watcher.models import FeatureScan, Release, Signal, SignalName, SignalStatu
 from watcher.sources.tarscan import scan_tarball
 
 CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ScanCache:
+    """The caller's feature-scan cache for one (repository, rule), keyed by commit SHA.
+
+    Sources never touch the database: the runner hands in the store's cache this way.
+    """
+
+    get: Callable[[str], FeatureScan | None]
+    put: Callable[[str, FeatureScan], None]
 
 
 def rule_key(rule: FeatureConfig) -> str:
@@ -45,6 +58,27 @@ def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig)
         except httpx.TransportError as exc:
             # The connection died mid-body: the same outcome as a truncated archive.
             raise ArchiveError(f"{url}: archive truncated: the download broke off ({exc})") from exc
+
+
+def cached_scan(
+    github: GitHubReader,
+    repo: str,
+    rel: Release,
+    *,
+    sha: str | None,
+    rule: FeatureConfig,
+    cache: ScanCache,
+) -> tuple[FeatureScan, bool]:
+    """The scan of ``rel`` from ``cache`` by commit SHA, else streamed and stored; (scan, hit)."""
+    scan = cache.get(sha) if sha else None
+    if scan is not None:
+        return scan, True
+    scan = scan_release(github, repo, rel.tag, rule)
+    # Without a SHA from /tags the tarball's own top directory names the commit.
+    key = sha or scan.commit_sha
+    if key:
+        cache.put(key, scan)
+    return scan, False
 
 
 def feature_signal(scan: FeatureScan, release: Release, rule: FeatureConfig) -> Signal:

@@ -19,7 +19,7 @@ What GitHub and the registries can tell about the past, and what they cannot:
   (``closed``, ``reopened``, ``cross-referenced``, ``connected``), each dated.
 
 Sources never touch the database: the feature-scan cache is reached through the
-:class:`ScanCache` callables the caller hands in.
+:class:`watcher.sources.feature.ScanCache` callables the caller hands in.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from watcher.config import FeatureConfig, WatchConfig
 from watcher.errors import PayloadError, SourceError
 from watcher.github.client import GitHubReader
 from watcher.http import HttpClient
-from watcher.models import FeatureScan, Release, Signal, SignalName, SignalStatus
+from watcher.models import Release, Signal, SignalName, SignalStatus
 from watcher.registry import DOCKER_HUB, ImageRef, RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
 
@@ -50,20 +50,6 @@ EDIT_GRACE_SECONDS = 3600
 TIMELINE_EVENTS = frozenset({"closed", "reopened", "cross-referenced", "connected"})
 
 PushTime = Callable[[ImageRef], datetime | None]
-
-
-@dataclass(frozen=True)
-class ScanCache:
-    """The caller's feature-scan cache for one (repository, rule), keyed by commit SHA."""
-
-    get: Callable[[str], FeatureScan | None]
-    put: Callable[[str, FeatureScan], None]
-
-
-def memory_scan_cache() -> ScanCache:
-    """A ScanCache in a dict (tests, benchmarks, one-off use without a database)."""
-    scans: dict[str, FeatureScan] = {}
-    return ScanCache(get=scans.get, put=scans.__setitem__)
 
 
 @dataclass(frozen=True)
@@ -167,7 +153,7 @@ def gather_history(
     watch: WatchConfig,
     github: GitHubReader,
     registry: RegistryReader,
-    cache: ScanCache,
+    cache: feature.ScanCache,
     *,
     push_time: PushTime | None = None,
     scan_all: bool = False,
@@ -212,27 +198,6 @@ def gather_history(
         notes=(*_release_notes(facts), *tag_notes),
         scans=counts,
     )
-
-
-def cached_scan(
-    github: GitHubReader,
-    repo: str,
-    rel: Release,
-    *,
-    sha: str | None,
-    rule: FeatureConfig,
-    cache: ScanCache,
-) -> tuple[FeatureScan, bool]:
-    """The scan of ``rel`` from ``cache`` by commit SHA, else streamed and stored; (scan, hit)."""
-    scan = cache.get(sha) if sha else None
-    if scan is not None:
-        return scan, True
-    scan = feature.scan_release(github, repo, rel.tag, rule)
-    # Without a SHA from /tags the tarball's own top directory names the commit.
-    key = sha or scan.commit_sha
-    if key:
-        cache.put(key, scan)
-    return scan, False
 
 
 def locate_feature(
@@ -306,7 +271,7 @@ class _Scanner:
         github: GitHubReader,
         repo: str,
         rule: FeatureConfig,
-        cache: ScanCache,
+        cache: feature.ScanCache,
         shas: dict[str, str],
     ) -> None:
         self.github, self.repo, self.rule, self.cache, self.shas = github, repo, rule, cache, shas
@@ -314,7 +279,7 @@ class _Scanner:
         self.cached = 0
 
     def probe(self, rel: Release) -> Signal:
-        scan, hit = cached_scan(
+        scan, hit = feature.cached_scan(
             self.github,
             self.repo,
             rel,
