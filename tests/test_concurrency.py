@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WatcherRun
+from tests.daemon_process import start_daemon
 from tests.prs import pulls
 from tests.standin.headscale import load_headscale
 
@@ -68,27 +69,7 @@ def test_check_and_status_while_the_daemon_writes(acting: WatcherRun, tmp_path: 
     config, db_url = str(acting.config_path), acting.db_url
     env = {**os.environ, "GITHUB_TOKEN": acting.token or "", "GITHUB_TOKEN_FILE": ""}
     log_path = tmp_path / "daemon.log"
-    with log_path.open("wb") as stderr:
-        daemon = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "watcher",
-                "run",
-                "--config",
-                config,
-                "--db",
-                db_url,
-                "--health-port",
-                "0",
-                "--log-format",
-                "json",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    daemon = start_daemon(config, db_url, acting.token or "", log_path)
     finished: list[Finished] = []
     stop = threading.Event()
 

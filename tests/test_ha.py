@@ -20,12 +20,10 @@ writes such rows with one INSERT ... ON CONFLICT, so neither fails).
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +35,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from tests.daemon_process import start_daemon
 from tests.prs import BRANCH, CHART, api, expected_values, file_at, pulls
 from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
@@ -114,29 +113,8 @@ class Replica:
 
 def start_replica(name: str, token: str, config: Path, db_url: str, workdir: Path) -> Replica:
     """Start `python -m watcher run` (the daemon) with its own token and log file."""
-    env = {**os.environ, "GITHUB_TOKEN": token, "GITHUB_TOKEN_FILE": ""}
     log_path = workdir / f"{name}.log"
-    with log_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "watcher",
-                "run",
-                "--config",
-                str(config),
-                "--db",
-                db_url,
-                "--health-port",
-                "0",
-                "--log-format",
-                "json",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    process = start_daemon(str(config), db_url, token, log_path)
     return Replica(name, token, process, log_path)
 
 

@@ -129,13 +129,21 @@ class RegistryApi:
             return self._challenge(params["host"], None)
         return json_response(200, {}, API_HEADERS)
 
-    def _manifest(self, request: Request, params: dict[str, str]) -> Response:
+    def _refuse(self, request: Request, params: dict[str, str]) -> Response | None:
+        """The answer for a request without a valid token or to an unknown repository."""
         denied = self._authorize(request, params)
         if denied is not None:
             return denied
-        host, name = params["host"], params["name"]
-        if not self.state.exists(host, name):
+        if not self.state.exists(params["host"], params["name"]):
+            name = params["name"]
             return oci_error(404, "NAME_UNKNOWN", f"repository {name} not known to registry")
+        return None
+
+    def _manifest(self, request: Request, params: dict[str, str]) -> Response:
+        refused = self._refuse(request, params)
+        if refused is not None:
+            return refused
+        host, name = params["host"], params["name"]
         manifest = self.state.resolve(host, name, params["ref"])
         if manifest is None:
             return oci_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {params['ref']}")
@@ -155,12 +163,10 @@ class RegistryApi:
         return Response(200, headers, manifest.body)
 
     def _tags(self, request: Request, params: dict[str, str]) -> Response:
-        denied = self._authorize(request, params)
-        if denied is not None:
-            return denied
+        refused = self._refuse(request, params)
+        if refused is not None:
+            return refused
         host, name = params["host"], params["name"]
-        if not self.state.exists(host, name):
-            return oci_error(404, "NAME_UNKNOWN", f"repository {name} not known to registry")
         tags = self.state.tags(host, name)
         last = request.query.get("last")
         if last:
