@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -102,6 +103,10 @@ def _yaml() -> YAML:
     return yaml
 
 
+# One check looks up several keys in the same values.yaml (image repository and tag, the
+# pins), and a round-trip parse is the slowest step of a warm check, so a text is parsed
+# once. Callers only read the nodes and data; a failed parse raises and is not cached.
+@lru_cache(maxsize=16)
 def _parse(text: str, filename: str) -> tuple[Node | None, Any]:
     """Compose (for positions) and load (for values and duplicate-key checks) document 1."""
     yaml = _yaml()
