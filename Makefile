@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo lint typecheck pytest bench clean
+.PHONY: run test demo lint typecheck pytest bench real-backtest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(PY) -m tests.standin.demo
+
+# Backtest on headscale's real history from a local clone: make real-backtest HEADSCALE_GIT=DIR
+real-backtest: $(STAMP)
+	$(PY) -m tests.standin.real_headscale $(HEADSCALE_GIT) $(ARGS)
 
 bench: $(STAMP)
 	for f in benchmarks/[a-z]*.py; do $(PY) -m benchmarks.$$(basename $$f .py) || exit 1; done
