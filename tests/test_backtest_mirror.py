@@ -10,7 +10,6 @@ v0.29.0's tag date, while issue state alone says "not supported".
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,34 +27,28 @@ def upstream_clone(standin: StandIn) -> Path:
     return standin.github.repo(REPO).git.path
 
 
-def refs(git_dir: Path) -> bytes:
-    """Every ref of ``git_dir`` with its target, to prove the clone is left alone."""
-    return subprocess.run(
-        ["git", "for-each-ref"], cwd=git_dir, capture_output=True, check=True
-    ).stdout
-
-
 def test_replay_of_a_clone_answers_from_the_source(
     upstream_clone: Path, standin: StandIn, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    before = refs(upstream_clone)
+    git = standin.github.repo(REPO).git
+    before = git.refs()
     code = real_headscale.main([str(upstream_clone), "--json"])
     out, err = capfd.readouterr()
     assert code == 0, err
     doc = json.loads(out)
-    git = standin.github.repo(REPO).git
     beta = git.tag_object(git.ref_sha("refs/tags/v0.29.0-beta.1") or "")
     shipped = git.tag_object(git.ref_sha("refs/tags/v0.29.0") or "")
     assert beta is not None and shipped is not None
     assert doc["first_in_code"]["tag"] == "v0.29.0-beta.1"
     assert doc["first_in_code"]["published_at"] == beta.tagger_date
     assert doc["shipped"]["tag"] == "v0.29.0"
+    assert doc["shipped"]["published_at"] == shipped.tagger_date
     assert doc["pull_request"]["opened_at"] == doc["shipped"]["published_at"]
     assert [u["target"] for u in doc["pull_request"]["updates"]] == ["v0.29.1"]
     assert doc["issue_only"]["wrong"] is True
     assert "not supported" in doc["issue_only"]["said"]
     assert f"releases of {REPO}" in err
-    assert refs(upstream_clone) == before
+    assert git.refs() == before
 
 
 def test_release_tags_are_the_version_tags_dated_and_ordered(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,19 @@ STAGES = (
 )
 
 
+def run_watcher(workdir: Path, args: Sequence[str], token: str) -> int:
+    """Run the real `watcher ARGS` CLI in a subprocess on ``workdir``'s config and database.
+
+    The config is ``workdir/watcher.toml``, the database ``workdir/watcher.db``; only the
+    given token is in the environment (``""``: anonymous).
+    """
+    command = [sys.executable, "-m", "watcher", *args]
+    command += ["--config", str(workdir / "watcher.toml")]
+    command += ["--db", f"sqlite:///{workdir / 'watcher.db'}"]
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": token, "HOME": str(workdir)}
+    return subprocess.run(command, env=env, check=False).returncode
+
+
 class Demo:
     """Runs the real CLI in subprocesses against one stand-in and one database."""
 
@@ -42,12 +56,8 @@ class Demo:
 
     def watcher(self, *args: str, token: str = "") -> int:
         """Run `watcher ARGS` (anonymous unless a stand-in token is given)."""
-        command = [sys.executable, "-m", "watcher", *args]
-        command += ["--config", str(self.workdir / "watcher.toml")]
-        command += ["--db", f"sqlite:///{self.workdir / 'demo.db'}"]
         print(f"$ watcher {' '.join(args)}", flush=True)
-        env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": token, "HOME": str(self.workdir)}
-        code = subprocess.run(command, env=env, check=False).returncode
+        code = run_watcher(self.workdir, args, token)
         print(f"(exit code {code})\n", flush=True)
         return code
 

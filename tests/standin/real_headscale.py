@@ -15,13 +15,13 @@ this live instead.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from tests.standin.chart import load_chart
+from tests.standin.demo import run_watcher
 from tests.standin.github_state import CrossRef
 from tests.standin.headscale import IMAGES, MARKER, READ_TOKEN, REPO
 from tests.standin.mirror import KnownIssue, load_mirror
@@ -86,12 +86,8 @@ def replay(git_dir: Path, backtest_args: list[str], workdir: Path) -> int:
             file=sys.stderr,
             flush=True,
         )
-        config = workdir / "watcher.toml"
-        config.write_text(standin_config(standin))
-        command = [sys.executable, "-m", "watcher", "backtest", *backtest_args]
-        command += ["--config", str(config), "--db", f"sqlite:///{workdir / 'watcher.db'}"]
-        env = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": READ_TOKEN, "HOME": str(workdir)}
-        return subprocess.run(command, env=env, check=False).returncode
+        (workdir / "watcher.toml").write_text(standin_config(standin))
+        return run_watcher(workdir, ["backtest", *backtest_args], READ_TOKEN)
 
 
 def main(argv: list[str]) -> int:
