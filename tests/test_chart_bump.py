@@ -18,9 +18,9 @@ from watcher.actions.chart import (
 )
 from watcher.errors import ChartError
 
+from .standin.chart import DATA as CHARTS
 from .test_yaml_edit import assert_only_changed
 
-CHARTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "chart"
 KAPERNIKOV = CHARTS / "kapernikov-headscale-helm-c6f4915"
 GABE565 = CHARTS / "gabe565-charts-headscale-7849a42"
 CLIENT_PIN = ImagePin("client.image.tag", minimum="1.86.0", resolved="v1.90.8")

@@ -1,7 +1,7 @@
 """The chart repository the watcher bumps: real Helm chart files in a stand-in repository.
 
 ``load_chart(standin)`` creates ``kapernikov/headscale-helm`` (default branch ``main``)
-from the chart files checked in under ``/work/shared/data/chart/`` (the chart as it was
+from the chart files copied into ``tests/fixtures/charts/`` (the chart as it was
 before and after its v0.28.0 bump, so ``main`` has that history), and registers
 :data:`CHART_TOKEN`, a push token. ``prepared="clean"`` adds the maintainer-prepared
 branch ``feature/peer-relay`` (``client.peerRelay`` values and a Service template);
@@ -21,8 +21,8 @@ from tests.standin.history import HistoryBuilder, at
 if TYPE_CHECKING:
     from tests.standin.server import StandIn
 
-# tests/standin/chart.py -> parents[3] is the directory holding both the repo and shared/.
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "chart"
+# Real chart files copied into the repository; tests/fixtures/charts/README.md says where from.
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "charts"
 CHART_TOKEN = "tok-chart-push"
 PREPARED_BRANCH = "feature/peer-relay"
 PREPARED_KINDS = ("clean", "conflicting")
