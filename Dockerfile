@@ -50,9 +50,10 @@ EXPOSE 9464
 USER 10001:10001
 WORKDIR /data
 
-# No curl in slim: ask /healthz with Python (urlopen raises on 503 -> exit 1). The start
-# period covers the first cycle, which scans release tarballs when the cache is cold.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=5m --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('WATCHER_HEALTH_PORT', '9464') + '/healthz', timeout=4)"]
+# No curl in slim: ask /livez with Python (urlopen raises on 503 -> exit 1). Liveness,
+# not readiness: a GitHub outage or a revoked token makes /readyz 503, and restarting
+# the container would fix neither; /livez fails only when the scheduler loop is stuck.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=1m --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('WATCHER_HEALTH_PORT', '9464') + '/livez', timeout=4)"]
 
 ENTRYPOINT ["watcher-entrypoint"]

@@ -158,7 +158,7 @@ def test_first_cycle_runs_at_once_then_on_the_interval() -> None:
     daemon = Daemon(cycle, fast())
     with running(daemon):
         wait_for(lambda: cycle.calls >= 3, "three cycles")
-    assert daemon.health.check()[0] == 200
+    assert daemon.health.ready()[0] == 200
 
 
 def test_a_failing_cycle_does_not_end_the_daemon() -> None:
@@ -166,16 +166,16 @@ def test_a_failing_cycle_does_not_end_the_daemon() -> None:
     daemon = Daemon(cycle, fast())
     with running(daemon):
         wait_for(lambda: cycle.calls >= 2, "a second cycle")
-        wait_for(lambda: daemon.health.check()[0] == 200, "health to recover")
+        wait_for(lambda: daemon.health.ready()[0] == 200, "health to recover")
     text = daemon.metrics.exposition().decode()
     assert 'watcher_errors_total{class="RuntimeError"} 1.0' in text
     assert 'watcher_cycles_total{outcome="failed"} 1.0' in text
 
 
 def paused_until(daemon: Daemon) -> float:
-    """When the daemon's next cycle is due after a governor pause (as /healthz reports it)."""
-    wait_for(lambda: "paused_until" in daemon.health.check()[1], "the pause")
-    return datetime.fromisoformat(daemon.health.check()[1]["paused_until"]).timestamp()
+    """When the daemon's next cycle is due after a governor pause (as /readyz reports it)."""
+    wait_for(lambda: "paused_until" in daemon.health.ready()[1], "the pause")
+    return datetime.fromisoformat(daemon.health.ready()[1]["paused_until"]).timestamp()
 
 
 def test_quota_at_the_floor_pauses_until_reset() -> None:
@@ -187,7 +187,7 @@ def test_quota_at_the_floor_pauses_until_reset() -> None:
         assert paused_until(daemon) == pytest.approx(now + 600 + RESET_MARGIN, abs=2)
     assert cycle.calls == 1
     # The pause moves the staleness deadline: a healthy daemon waiting for the quota.
-    assert daemon.health.check()[0] == 200
+    assert daemon.health.ready()[0] == 200
 
 
 def test_rate_limit_raised_by_a_cycle_pauses_until_its_reset() -> None:

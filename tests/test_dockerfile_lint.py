@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,12 @@ def healthcheck_command() -> list[str]:
     return command
 
 
-def test_healthcheck_command_follows_healthz() -> None:
+def test_healthcheck_command_follows_livez() -> None:
+    """The HEALTHCHECK passes while cycles fail (an outage) and fails when the loop is stuck."""
     command = healthcheck_command()
     assert command[0] == "python"
-    state = HealthState(120.0)
+    now = [time.time()]
+    state = HealthState(120.0, clock=lambda: now[0])
     with HealthServer(state, Metrics(process=False), "127.0.0.1", 0) as server:
         env = {**os.environ, "WATCHER_HEALTH_PORT": str(server.address[1])}
 
@@ -76,6 +79,8 @@ def test_healthcheck_command_follows_healthz() -> None:
             )
             return run.returncode
 
-        assert probe() != 0  # 503 before the first cycle
-        state.cycle_finished(ok=True)
-        assert probe() == 0
+        state.cycle_started()
+        state.cycle_finished(ok=False, error="api.github.com: could not connect")
+        assert probe() == 0  # upstream trouble: restarting would not help
+        now[0] += state.live_limit + 1
+        assert probe() != 0  # no cycle for too long: the loop is stuck

@@ -118,14 +118,14 @@ def check(
     "--bind",
     envvar="WATCHER_HEALTH_BIND",
     default=None,
-    help="Address of /healthz and /metrics (default: [daemon].bind, 127.0.0.1).",
+    help="Address of /livez, /readyz and /metrics (default: [daemon].bind, 127.0.0.1).",
 )
 @click.option(
     "--health-port",
     type=click.IntRange(0, 65535),
     envvar="WATCHER_HEALTH_PORT",
     default=None,
-    help="Port of /healthz and /metrics (default: [daemon].health_port, 9464).",
+    help="Port of /livez, /readyz and /metrics (default: [daemon].health_port, 9464).",
 )
 @click.option(
     "--log-format",
@@ -158,8 +158,8 @@ def run(
 ) -> None:
     """Evaluate, then open/update chart-bump pull requests and notify through GitHub.
 
-    Without --once this is the daemon: a cycle every [daemon].interval_seconds, /healthz
-    and /metrics on [daemon].bind:health_port, JSON logs off a TTY; SIGTERM finishes the
+    Without --once this is the daemon: a cycle every [daemon].interval_seconds, /livez,
+    /readyz and /metrics on [daemon].bind:health_port, JSON logs off a TTY; SIGTERM finishes the
     current cycle, then exits 0. Needs GITHUB_TOKEN (or GitHub App credentials) with
     write access to the chart repository. With --once, exit codes as for `check`.
     """

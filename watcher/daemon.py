@@ -256,6 +256,7 @@ class Daemon:
     def _run_cycle(self) -> CycleResult:
         """Run the cycle once, never letting its failure escape (the daemon lives on)."""
         began = time.monotonic()
+        self.health.cycle_started()
         try:
             result = self.cycle()
         except Exception as exc:  # one failed cycle must not end the service
