@@ -126,7 +126,7 @@ def test_bumping_to_the_current_version_changes_nothing() -> None:
     chart = _read(KAPERNIKOV / "Chart.yaml")
     values = _read(KAPERNIKOV / "values.yaml")
     result = plan_bump(_request(chart, values, "0.28.0", pins=(CLIENT_PIN,)))
-    assert result == BumpResult({}, (), result.kept, result.floating, "")
+    assert result == BumpResult({}, (), result.kept, result.floating, "", result.images)
     assert not result.changed
     assert {change.key for change in result.kept} == {"image.tag", "appVersion"}
 

@@ -31,6 +31,8 @@ SIGNALS = ("release", "feature", "image", "changelog", "issue")
 SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
 DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
 MiB = 1024 * 1024
+# A dotted values path whose segments may be globs (`*`, `**`, `?`, `[...]`).
+_IMAGE_KEY = r"^[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)*$"
 
 
 class _Model(BaseModel):
@@ -149,6 +151,10 @@ class ChartConfig(_Model):
     base: str | None = None
     version_bump: Literal["none", "patch", "minor", "major"] = "minor"
     image_key: str = "image"
+    # Image keys (or globs over values paths) that follow the release; None: [image_key].
+    image_keys: tuple[Annotated[str, Field(pattern=_IMAGE_KEY)], ...] | None = None
+    # Chart.yaml dependencies (name or alias) whose version follows the release.
+    dependencies: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     pins: tuple[PinConfig, ...] = ()
     prepared_branch: str | None = None
     follow: bool = False
@@ -159,6 +165,11 @@ class ChartConfig(_Model):
     reviewers: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
     draft: bool = False
+
+    @property
+    def value_images(self) -> tuple[str, ...]:
+        """The values keys (or globs) of the images the bump moves."""
+        return (self.image_key,) if self.image_keys is None else self.image_keys
 
 
 class NotifyConfig(_Model):

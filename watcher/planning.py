@@ -8,15 +8,17 @@ reconciling the pull request.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 
-from watcher.actions.chart import BumpRequest, BumpResult, plan_bump
+from watcher.actions.chart import BumpResult, ImageTarget, image_targets, plan_bump
 from watcher.actions.proposal import Proposal, propose
 from watcher.config import ChartConfig, PinConfig, WatchConfig
+from watcher.errors import NotFoundError
 from watcher.github.client import GitHubReader
 from watcher.models import Signal, Verdict
-from watcher.registry import RegistryReader
-from watcher.sources.chart import ChartFiles, fetch_chart
+from watcher.registry import RegistryReader, parse_image_ref
+from watcher.sources.chart import ChartFiles, bump_request, fetch_chart
 from watcher.sources.pins import PinSite, ResolvedPin, pin_site, resolve_pin
 
 
@@ -73,17 +75,31 @@ def plan_for(
     pins = tuple(
         resolve(registry, pin_site(files.values_yaml, values_path, pin), pin) for pin in chart.pins
     )
-    bump = plan_bump(
-        BumpRequest(
-            chart_dir=files.chart_dir if files.chart_dir not in ("", ".") else "",
-            chart_yaml=files.chart_yaml,
-            values_yaml=files.values_yaml,
-            target_tag=verdict.target.tag,
-            target_version=verdict.target.version,
-            version_bump=chart.version_bump,
-            image_tag_key=f"{chart.image_key}.tag",
-            pins=tuple(p.pin for p in pins),
-        )
-    )
+    request = bump_request(files, chart, verdict.target, tuple(p.pin for p in pins))
+    digests = resolve_digests(registry, image_targets(request))
+    bump = plan_bump(replace(request, digests=MappingProxyType(digests)))
     proposal = propose(watch, chart, verdict.target, verdict.signals, bump, pin_notes(pins))
     return Plan(watch, chart, files, bump, pins, verdict.signals, proposal)
+
+
+def resolve_digests(registry: RegistryReader, targets: tuple[ImageTarget, ...]) -> dict[str, str]:
+    """The new digest of every image whose values pin a digest and whose reference moves.
+
+    A digest pinned beside a tag is kept pinned: the bump writes the digest the registry
+    serves for the new reference (the same HEAD the image check makes), rather than
+    dropping the pin the maintainer chose.
+    """
+    digests: dict[str, str] = {}
+    for target in targets:
+        ref = target.reference
+        if target.site.digest is None or not target.moves or ref is None:
+            continue
+        info = registry.manifest(parse_image_ref(ref))
+        if info is None or not info.digest:
+            raise NotFoundError(
+                f"{ref}: no manifest digest in its registry, so {target.site.key}.digest "
+                "cannot follow the new tag",
+                hint="wait until the image is published, or clear the digest in the chart",
+            )
+        digests[target.site.key] = info.digest
+    return digests

@@ -36,7 +36,7 @@ from watcher.models import (
 from watcher.planning import PinResolver, Plan, plan_for
 from watcher.registry import ImageRef, ManifestInfo, RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
-from watcher.sources.chart import ChartFiles, deployed_image, fetch_chart
+from watcher.sources.chart import ChartFiles, deployed_images, fetch_chart
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
 from watcher.state.store import Event, RunStats, Store, StoredVerdict
 
@@ -485,24 +485,22 @@ class _ChartOnce:
         self.watch, self.github, self.revalidate = watch, github, revalidate
         self._files: ChartFiles | None = None
 
-    def deployed_image(self, candidate: Release) -> str | None:
-        """The image reference the bump to ``candidate`` would write (None: no chart)."""
+    def deployed_images(self, candidate: Release) -> list[str]:
+        """Every image reference the bump to ``candidate`` would deploy (none: no chart)."""
         chart = self.watch.chart
         if chart is None:
-            return None
+            return []
         if self._files is None:
             self._files = fetch_chart(self.github, chart, self.revalidate)
-        return deployed_image(self._files, chart, candidate)
+        return deployed_images(self._files, chart, candidate)
 
 
 def _image(
     watch: WatchConfig, store: Store, readers: Readers, candidate: Release, chart: _ChartOnce
 ) -> Signal:
     templates = list(watch.image.references)
-    deployed = chart.deployed_image(candidate)
-    if deployed is not None:
-        # Always check the very reference the bump will write (DESIGN.md section 2).
-        templates.insert(0, deployed)
+    # Always check every reference the bump will make the chart deploy (DESIGN.md 2).
+    templates[:0] = chart.deployed_images(candidate)
     refs = image.image_refs(templates, candidate)
     refs = list(dict.fromkeys(refs))
 

@@ -2,10 +2,18 @@
 
 Which keys move and how (DESIGN.md section 4):
 
-- ``values.yaml`` image tag (``image.tag`` by default) -> the target tag, keeping the
-  ``v`` prefix or its absence and the quoting. An empty or absent tag means "use the
-  chart appVersion" and is left so; a floating tag (``latest``) is left and reported.
+- Every image the watch names (``image_keys``: dotted keys or globs over the values,
+  see :mod:`watcher.actions.image_sites`) follows the target in one commit: its ``tag``
+  becomes the target version in the tag's own style (``v`` prefix or not, quoting, a
+  Bitnami-style ``-debian-12-r0`` suffix). An empty or absent tag means "use the
+  default" (the chart appVersion, or for an image under a bumped dependency that
+  dependency's version) and is left so; a floating tag (``latest``) is left and reported.
+- A ``digest`` pinned beside a tag is replaced by the digest the registry serves for the
+  new reference (``digests``, looked up by the caller); it is never left pinning the old
+  image, and never silently dropped.
 - ``Chart.yaml`` ``appVersion`` -> the target version in its existing style.
+- ``Chart.yaml`` ``dependencies[].version`` of the named dependencies (umbrella charts)
+  -> the target version in its style; a range (``2.x.x``) is left and reported.
 - Extra image pins declared by the caller are raised to the tag the caller resolved,
   only when the current pin is a version below the pin's minimum; floating pins are left
   and reported so the PR body can say what they resolve to.
@@ -14,6 +22,8 @@ Which keys move and how (DESIGN.md section 4):
 Values already at (or beyond) the target are left alone, so a repeated bump yields no
 change at all. All edits go through :mod:`watcher.actions.yaml_edit`, which touches only
 the characters of the edited scalar. No I/O here: the caller reads and writes files.
+:func:`image_targets` tells, before anything is written, every image reference the chart
+will deploy after the bump, so the image check can cover each of them.
 """
 
 from __future__ import annotations
@@ -23,13 +33,20 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, get_args
 
 from packaging.version import InvalidVersion, Version
 
-from watcher.actions.yaml_edit import find_scalar, replace_scalar
+from watcher.actions.image_sites import (
+    ImageSite,
+    expand_image_keys,
+    follow_tag,
+    read_site,
+    split_tag,
+)
+from watcher.actions.yaml_edit import find_scalar, load_data, replace_scalar
 from watcher.errors import ChartError
 
 __all__ = [
@@ -37,8 +54,10 @@ __all__ = [
     "BumpResult",
     "Change",
     "ImagePin",
+    "ImageTarget",
     "VersionBump",
     "git_diff",
+    "image_targets",
     "plan_bump",
 ]
 
@@ -80,8 +99,42 @@ class BumpRequest:
     target_tag: str
     target_version: str
     version_bump: VersionBump = "minor"
-    image_tag_key: str = "image.tag"
+    image_keys: tuple[str, ...] = ("image",)
     pins: tuple[ImagePin, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    digests: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def chart_path(self) -> str:
+        """``Chart.yaml``'s path in the repository."""
+        return _join(self.chart_dir, CHART_FILE)
+
+    @property
+    def values_path(self) -> str:
+        """``values.yaml``'s path in the repository."""
+        return _join(self.chart_dir, VALUES_FILE)
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """One image of the chart and what the bump makes it deploy.
+
+    ``tag`` is the tag deployed after the bump (``None`` for a floating tag, which the
+    bump neither writes nor vouches for); ``new_tag`` the value written to the image's
+    ``tag`` key (``None``: that key is not edited); ``moves`` whether the deployed
+    reference changes, so that a pinned ``digest`` must change with it.
+    """
+
+    site: ImageSite
+    tag: str | None
+    new_tag: str | None
+    moves: bool
+    default: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The reference deployed after the bump (None: floating tag or no repository)."""
+        return None if self.tag is None else self.site.reference(self.tag)
 
 
 @dataclass(frozen=True)
@@ -110,6 +163,7 @@ class BumpResult:
     kept: tuple[Change, ...]
     floating: tuple[Change, ...]
     diff: str
+    images: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -132,9 +186,9 @@ class _File:
             return False, None
         return True, ref.value or None
 
-    def set(self, key: str, old: str | None, new: str, note: str) -> Change:
+    def set(self, key: str, old: str | None, new: str, note: str, label: str = "") -> Change:
         self.text = replace_scalar(self.text, key, new, filename=self.path)
-        return Change(self.path, key, old, new, note)
+        return Change(self.path, label or key, old, new, note)
 
 
 @dataclass
@@ -150,20 +204,23 @@ def plan_bump(req: BumpRequest) -> BumpResult:
     """Plan the chart bump described by ``req``; pure, nothing is written.
 
     Raises :class:`ChartError` for invalid YAML, a chart ``version`` that cannot be
-    bumped mechanically (pre-release or not ``X.Y.Z``), a declared pin key that is
-    missing, or a pin below its minimum without a suitable resolved tag.
+    bumped mechanically (pre-release or not ``X.Y.Z``), a declared pin key or
+    dependency that is missing, a pin below its minimum without a suitable resolved
+    tag, or a pinned digest whose new value ``req.digests`` does not give.
     """
     if req.version_bump not in get_args(VersionBump):
         raise ValueError(f"version_bump must be one of {get_args(VersionBump)}")
-    target = _parse_version(req.target_version)
-    if target is None:
-        raise ValueError(f"target_version {req.target_version!r} is not a version")
-    chart = _File(_join(req.chart_dir, CHART_FILE), req.chart_yaml)
-    values = _File(_join(req.chart_dir, VALUES_FILE), req.values_yaml)
+    targets = image_targets(req)
+    chart = _File(req.chart_path, req.chart_yaml)
+    values = _File(req.values_path, req.values_yaml)
     plan = _Plan([], [], [])
 
-    image_pinned = _bump_image_tag(values, req, target, plan)
-    _bump_app_version(chart, req, target, image_pinned, plan)
+    for image in targets:
+        _bump_image(values, image, req, plan)
+    image_pinned = any(split_tag(t.site.tag) is not None for t in targets)
+    _bump_app_version(chart, req, image_pinned, plan)
+    for name, (index, current, new) in _dependency_versions(req).items():
+        _bump_dependency(chart, name, index, current, new, req, plan)
     for pin in req.pins:
         _raise_pin(values, pin, plan)
     if plan.changes and req.version_bump != "none":
@@ -176,6 +233,7 @@ def plan_bump(req: BumpRequest) -> BumpResult:
         kept=tuple(plan.kept),
         floating=tuple(plan.floating),
         diff="".join(git_diff(f.path, f.original, f.text) for f in edited),
+        images=tuple(dict.fromkeys(r for t in targets if (r := t.reference) is not None)),
     )
 
 
@@ -190,46 +248,107 @@ def _parse_version(text: str) -> Version | None:
         return None
 
 
-def in_style(old: str, tag: str, version: str) -> str:
-    """The new tag spelled like ``old``: with a ``v`` prefix exactly when ``old`` has one."""
-    if old.startswith("v") == tag.startswith("v"):
-        return tag
-    return f"v{version}" if old.startswith("v") else version
+def image_targets(req: BumpRequest) -> tuple[ImageTarget, ...]:
+    """Every image ``req.image_keys`` names, with the tag it deploys after the bump.
+
+    Pure and computed from the old texts alone, so the caller can check (and resolve
+    digests for) every reference before the bump is planned.
+    """
+    if _parse_version(req.target_version) is None:
+        raise ValueError(f"target_version {req.target_version!r} is not a version")
+    keys = expand_image_keys(req.values_yaml, req.image_keys, filename=req.values_path)
+    app_version = find_scalar(req.chart_yaml, "appVersion", filename=req.chart_path)
+    app = app_version.value if app_version is not None else None
+    defaults = {"": (app, _followed(app, req))}
+    for name, (_, current, new) in _dependency_versions(req).items():
+        defaults[name] = (current, new)
+    targets = []
+    for key in keys:
+        site = read_site(req.values_yaml, key, filename=req.values_path)
+        if site.tag is None:
+            # An image under a bumped dependency's values defaults to that subchart's
+            # appVersion, which follows its chart version (true of cert-manager's chart).
+            owner = key.split(".", 1)[0] if key.split(".", 1)[0] in defaults else ""
+            old, new = defaults[owner]
+            targets.append(ImageTarget(site, new, None, new != old, owner or "appVersion"))
+        elif split_tag(site.tag) is None:
+            targets.append(ImageTarget(site, None, None, False))
+        else:
+            new_tag = follow_tag(site.tag, req.target_version)
+            targets.append(ImageTarget(site, new_tag or site.tag, new_tag, new_tag is not None))
+    return tuple(targets)
 
 
-def _follow_target(
-    file: _File, key: str, current: str, *, req: BumpRequest, target: Version, plan: _Plan
-) -> None:
-    """Move a version-valued key to the target unless it is already there or beyond."""
-    new = in_style(current, req.target_tag, req.target_version)
-    current_version = _parse_version(current)
-    if current == new or (current_version is not None and current_version >= target):
-        # Never downgrade: a chart already ahead of the watch needs no bump.
-        plan.kept.append(Change(file.path, key, current, current, "already at or past target"))
-        return
-    plan.changes.append(file.set(key, current, new, f"follows release {req.target_tag}"))
-
-
-def _bump_image_tag(values: _File, req: BumpRequest, target: Version, plan: _Plan) -> bool:
-    """Bump the main image tag; return whether values pin the image to a version."""
-    key = req.image_tag_key
-    present, current = values.value(key)
+def _followed(current: str | None, req: BumpRequest) -> str | None:
+    """``current`` after the bump: moved to the target in its style, or unchanged."""
     if current is None:
-        state = "empty" if present else "absent"
-        note = f"{state}: the image tag defaults to the chart appVersion"
-        plan.kept.append(Change(values.path, key, current, None, note))
-        return False
-    if _parse_version(current) is None:
-        note = f"floating tag {current!r} left alone"
-        plan.floating.append(Change(values.path, key, current, None, note))
-        return False
-    _follow_target(values, key, current, req=req, target=target, plan=plan)
-    return True
+        return None
+    return follow_tag(current, req.target_version) or current
 
 
-def _bump_app_version(
-    chart: _File, req: BumpRequest, target: Version, image_pinned: bool, plan: _Plan
-) -> None:
+def _dependency_versions(req: BumpRequest) -> dict[str, tuple[int, str | None, str | None]]:
+    """For each dependency to bump: its index in Chart.yaml, current and new version."""
+    if not req.dependencies:
+        return {}
+    data = load_data(req.chart_yaml, filename=req.chart_path)
+    entries = data.get("dependencies") if isinstance(data, dict) else None
+    entries = entries if isinstance(entries, list) else []
+    found: dict[str, tuple[int, str | None, str | None]] = {}
+    for name in req.dependencies:
+        index = next(
+            (
+                i
+                for i, entry in enumerate(entries)
+                if isinstance(entry, dict) and name in (entry.get("alias"), entry.get("name"))
+            ),
+            None,
+        )
+        if index is None:
+            raise ChartError(
+                f"{req.chart_path}: no dependency named {name!r}",
+                hint="fix [watch.chart].dependencies, or add the dependency to Chart.yaml",
+            )
+        ref = find_scalar(req.chart_yaml, f"dependencies.{index}.version", filename=req.chart_path)
+        current = ref.value if ref is not None else None
+        found[name] = (index, current, _followed(current, req))
+    return found
+
+
+def _bump_image(values: _File, image: ImageTarget, req: BumpRequest, plan: _Plan) -> None:
+    site, key = image.site, f"{image.site.key}.tag"
+    if site.tag is None:
+        state = "empty" if site.tag_present else "absent"
+        note = f"{state}: the image tag defaults to the chart {image.default}"
+        if image.default != "appVersion":
+            note = f"{state}: the image tag defaults to dependency {image.default}'s version"
+        plan.kept.append(Change(values.path, key, None, None, note))
+    elif image.tag is None:
+        note = f"floating tag {site.tag!r} left alone"
+        plan.floating.append(Change(values.path, key, site.tag, None, note))
+    elif image.new_tag is None:
+        # Never downgrade: a chart already ahead of the watch needs no bump.
+        plan.kept.append(Change(values.path, key, site.tag, site.tag, "already at or past target"))
+    else:
+        note = f"follows release {req.target_tag}"
+        plan.changes.append(values.set(key, site.tag, image.new_tag, note))
+    if site.digest is not None and image.moves:
+        _replace_digest(values, image, req, plan)
+
+
+def _replace_digest(values: _File, image: ImageTarget, req: BumpRequest, plan: _Plan) -> None:
+    key = f"{image.site.key}.digest"
+    new = req.digests.get(image.site.key)
+    if new is None:
+        raise ChartError(
+            f"{values.path}: {key} pins {image.site.digest}, and the digest of "
+            f"{image.reference or 'the new image'} is not known",
+            hint="the image must exist in its registry before the bump; or clear the digest",
+        )
+    note = f"digest of {image.reference} in its registry"
+    plan.changes.append(values.set(key, image.site.digest, new, note))
+
+
+def _bump_app_version(chart: _File, req: BumpRequest, image_pinned: bool, plan: _Plan) -> None:
     key = "appVersion"
     _, current = chart.value(key)
     if current is None:
@@ -238,10 +357,42 @@ def _bump_app_version(
                 f"{chart.path}: no {key}, and values do not pin the image tag either",
                 hint=f"add {key} to {chart.path} (or an image tag to the values) by hand",
             )
-        note = f"absent: {req.image_tag_key} pins the image"
+        note = "absent: the values pin the image"
         plan.kept.append(Change(chart.path, key, None, None, note))
         return
-    _follow_target(chart, key, current, req=req, target=target, plan=plan)
+    _follow(chart, key, current, req, plan)
+
+
+def _bump_dependency(
+    chart: _File,
+    name: str,
+    index: int,
+    current: str | None,
+    new: str | None,
+    req: BumpRequest,
+    plan: _Plan,
+) -> None:
+    label = f"dependencies[{name}].version"
+    if current is None or split_tag(current) is None:
+        note = f"version {current!r} is a range or not a version; left alone"
+        plan.floating.append(Change(chart.path, label, current, None, note))
+        return
+    _follow(chart, f"dependencies.{index}.version", current, req, plan, label)
+
+
+def _follow(
+    file: _File, key: str, current: str, req: BumpRequest, plan: _Plan, label: str = ""
+) -> None:
+    """Move a version-valued key to the target unless it is already there or beyond."""
+    new = follow_tag(current, req.target_version)
+    if new is None:
+        # Never downgrade: a chart already ahead of the watch needs no bump.
+        note = "already at or past target"
+        if split_tag(current) is None:
+            note = f"{current!r} is not a version; left alone"
+        plan.kept.append(Change(file.path, label or key, current, current, note))
+        return
+    plan.changes.append(file.set(key, current, new, f"follows release {req.target_tag}", label))
 
 
 def _raise_pin(values: _File, pin: ImagePin, plan: _Plan) -> None:

@@ -8,8 +8,9 @@ construction, which a re-dump through ruamel cannot promise. After the splice th
 is parsed again to prove that the key now holds the new value and that nothing else in
 the parsed document changed.
 
-Only the first document of a multi-document stream is considered, as Helm reads only
-the first document of ``Chart.yaml`` and ``values.yaml``.
+A path segment that is a decimal number indexes a sequence (``dependencies.0.version``
+in ``Chart.yaml``). Only the first document of a multi-document stream is considered,
+as Helm reads only the first document of ``Chart.yaml`` and ``values.yaml``.
 
 No I/O: every function takes and returns text; ``filename`` only labels error messages.
 """
@@ -24,11 +25,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from watcher.errors import ChartError
 
-__all__ = ["ScalarRef", "find_scalar", "replace_scalar"]
+__all__ = ["ScalarRef", "find_scalar", "load_data", "replace_scalar"]
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_KEY = "<<"
@@ -67,6 +68,14 @@ def find_scalar(text: str, path: str, *, filename: str) -> ScalarRef | None:
     """
     root, _ = _parse(text, filename)
     return _locate(root, text, path, filename)
+
+
+def load_data(text: str, *, filename: str) -> Any:
+    """The first document of ``text`` as plain dicts, lists and scalars (no aliases shared).
+
+    Raises :class:`ChartError` when the text is not valid YAML.
+    """
+    return _unshared(_parse(text, filename)[1])
 
 
 def replace_scalar(text: str, path: str, new_value: str, *, filename: str) -> str:
@@ -135,6 +144,11 @@ def _locate(root: Node | None, text: str, path: str, filename: str) -> ScalarRef
         if node is None or _is_null(node):
             return None
         where = ".".join(keys[:depth]) or "the document"
+        if isinstance(node, SequenceNode) and key.isdecimal():
+            _refuse_anchor(node, where, filename)
+            index = int(key)
+            node = node.value[index] if index < len(node.value) else None
+            continue
         if not isinstance(node, MappingNode):
             raise ChartError(f"{filename}: {where} is not a mapping (looking for {path!r})")
         _refuse_anchor(node, where, filename)
@@ -234,9 +248,9 @@ def _verify(new_text: str, path: str, new_value: str, old_data: Any, filename: s
     try:
         target = expected
         for key in keys[:-1]:
-            target = target[key]
-        target[keys[-1]] = new_value
-    except (KeyError, TypeError):
+            target = target[_index(target, key)]
+        target[_index(target, keys[-1])] = new_value
+    except (KeyError, IndexError, TypeError, ValueError):
         # Composed keys are text; a loaded key may be a number or a boolean instead.
         expected = None
     if ref is None or ref.value != new_value or _unshared(new_data) != expected:
@@ -245,6 +259,11 @@ def _verify(new_text: str, path: str, new_value: str, old_data: Any, filename: s
             "document with only that value changed",
             hint=_EDIT_HINT,
         )
+
+
+def _index(container: Any, key: str) -> Any:
+    """``key`` as a list index for a list (a path segment is text), else unchanged."""
+    return int(key) if isinstance(container, list) else key
 
 
 def _unshared(data: Any) -> Any:

@@ -1,16 +1,18 @@
 """Read the chart that a watch bumps: its files at the base branch and what they deploy.
 
-The chart decides one image reference the `image` signal must always check: the one the
-bump will write (``image.repository`` with the new tag in the chart's own style), so a
-pull request never points at an image that cannot be pulled.
+The chart decides image references the `image` signal must always check: every one the
+bump makes the chart deploy (each image the watch's ``image_keys`` name, with the tag
+the bump writes or the appVersion it sets, at the registry the chart names), so a pull
+request never points at an image that cannot be pulled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from watcher.actions.chart import in_style
-from watcher.actions.yaml_edit import find_scalar
+from watcher.actions.chart import BumpRequest, ImagePin, image_targets
 from watcher.config import ChartConfig
 from watcher.errors import NotFoundError, PayloadError
 from watcher.github.client import GitHubReader
@@ -65,24 +67,40 @@ def fetch_chart(reader: GitHubReader, chart: ChartConfig, revalidate: bool = Tru
     return ChartFiles(chart.repo, branch, chart.path, texts["Chart.yaml"], texts["values.yaml"])
 
 
-def deployed_image(files: ChartFiles, chart: ChartConfig, release: Release) -> str:
-    """The image reference the bump to ``release`` will make the chart deploy."""
-    values_name, chart_name = files.path("values.yaml"), files.path("Chart.yaml")
-    repository = find_scalar(
-        files.values_yaml, f"{chart.image_key}.repository", filename=values_name
+def bump_request(
+    files: ChartFiles,
+    chart: ChartConfig,
+    release: Release,
+    pins: tuple[ImagePin, ...] = (),
+    digests: Mapping[str, str] | None = None,
+) -> BumpRequest:
+    """The bump of ``files`` to ``release`` that ``chart`` asks for."""
+    return BumpRequest(
+        chart_dir=files.chart_dir if files.chart_dir not in ("", ".") else "",
+        chart_yaml=files.chart_yaml,
+        values_yaml=files.values_yaml,
+        target_tag=release.tag,
+        target_version=release.version,
+        version_bump=chart.version_bump,
+        image_keys=chart.value_images,
+        pins=pins,
+        dependencies=chart.dependencies,
+        digests=MappingProxyType(dict(digests or {})),
     )
-    if repository is None or not repository.value:
-        raise NotFoundError(
-            f"{values_name}: no {chart.image_key}.repository",
-            hint="set [watch.chart].image_key to the values key holding repository and tag",
-        )
-    tag = find_scalar(files.values_yaml, f"{chart.image_key}.tag", filename=values_name)
-    if tag is not None and tag.value:
-        written = in_style(tag.value, release.tag, release.version)
-    else:
-        # An empty tag means the templates use appVersion verbatim as the tag.
-        app = find_scalar(files.chart_yaml, "appVersion", filename=chart_name)
-        written = in_style(
-            app.value if app and app.value else release.tag, release.tag, release.version
-        )
-    return f"{repository.value}:{written}"
+
+
+def deployed_images(files: ChartFiles, chart: ChartConfig, release: Release) -> list[str]:
+    """Every image reference the bump to ``release`` will make the chart deploy.
+
+    A floating tag (``latest``) is not the bump's doing and is left out.
+    """
+    refs: list[str] = []
+    for target in image_targets(bump_request(files, chart, release)):
+        if target.site.repository is None:
+            raise NotFoundError(
+                f"{files.path('values.yaml')}: no {target.site.key}.repository",
+                hint="set [watch.chart].image_keys to the values keys holding repository and tag",
+            )
+        if target.reference is not None:
+            refs.append(target.reference)
+    return list(dict.fromkeys(refs))
