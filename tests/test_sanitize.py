@@ -1,17 +1,83 @@
-"""Upstream text copied into our PRs pings nobody and closes nothing."""
+"""Upstream text copied into our PRs, issues and comments pings nobody, closes nothing,
+runs no HTML, loads no image and forges no marker, in time linear in its length.
+
+GitHub's own renderer (cmark-gfm, through cmarkgfm) is the oracle for what the output
+looks like once rendered; it runs with raw HTML allowed so that anything our sanitizer
+let through would show up, before GitHub's HTML filter could hide the mistake.
+"""
 
 from __future__ import annotations
 
+import html
 import re
+import subprocess
+import sys
 
+import cmarkgfm  # type: ignore[import-untyped]
+from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watcher.actions.proposal import MARKER_RE, parse_marker
 from watcher.actions.sanitize import sanitize
 
 REPO = "juanfont/headscale"
+KEYWORDS = ["close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"]
+BIDI = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+# keyword, separators (what GitHub skips or markdown renders as nothing), a reference
+CLOSING = re.compile(
+    r"(?<![A-Za-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
+    r"[\s:*_~]*(?:#\d|[\w.-]+/[\w.-]+#\d|https?://)",
+    re.IGNORECASE,
+)
+MENTION = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9]")
+BARE_REF = re.compile(r"(?<![A-Za-z0-9])#\d")
+ALLOWED_TAGS = {"p", "a", "code", "em", "strong", "del"}
+
+
+def render(markdown: str) -> str:
+    """The HTML GitHub's markdown renderer makes of ``markdown`` (raw HTML passed through)."""
+    page: str = cmarkgfm.github_flavored_markdown_to_html(
+        markdown, options=Options.CMARK_OPT_UNSAFE
+    )
+    return page
+
+
+def linkable_text(page: str) -> str:
+    """Rendered text where GitHub resolves mentions and references: outside code and links."""
+    page = re.sub(r"<code>.*?</code>|<a [^>]*>.*?</a>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]*>", " ", page))
+
+
+def problems(out: str) -> list[str]:
+    """Everything the output must never contain, raw or rendered."""
+    found = []
+    if "<" in out:
+        found.append("raw '<' (a tag or comment opener)")
+    if MARKER_RE.search(out) or parse_marker(out) is not None:
+        found.append("watcher marker")
+    if any(c in out for c in BIDI):
+        found.append("bidi control")
+    if CLOSING.search(out):
+        found.append(f"closing keyword (raw): {CLOSING.search(out)}")
+    page = render(f"note: {out}")  # as callers embed it: after text on a line
+    tags = {t.lower() for t in re.findall(r"</?([A-Za-z][A-Za-z0-9]*)", page)}
+    if tags - ALLOWED_TAGS:
+        found.append(f"tags {sorted(tags - ALLOWED_TAGS)} in {page!r}")
+    for href in re.findall(r'href="([^"]*)"', page):
+        scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):", html.unescape(href))
+        if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
+            found.append(f"link to {href!r}")
+    text = linkable_text(page)
+    for name, pattern in (("mention", MENTION), ("bare #N", BARE_REF), ("closing", CLOSING)):
+        if pattern.search(text):
+            found.append(f"{name} in rendered text {text!r}")
+    return found
 
 
 def test_mentions_do_not_ping() -> None:
-    out = sanitize("thanks @kradalby and @juanfont/maintainers!", REPO)
-    assert not re.search(r"@[A-Za-z]", out)
+    out = sanitize("thanks @kradalby and @juanfont/maintainers, _@user_ and *@x*!", REPO)
+    assert problems(out) == []
     assert "kradalby" in out and "juanfont/maintainers" in out
 
 
@@ -21,17 +87,63 @@ def test_emails_and_urls_with_at_are_kept() -> None:
     assert "me@example.com" in out and "https://github.com/@user/x" in out
 
 
-def test_closing_keywords_are_neutralised() -> None:
-    for phrase in [
-        "Fixes #2841",
-        "closes: #1",
-        "Resolved juanfont/headscale#2180",
-        "fix https://github.com/juanfont/headscale/issues/1",
-    ]:
+def test_closing_keywords_in_every_form_are_neutralised() -> None:
+    forms = []
+    for keyword in KEYWORDS:
+        for word in (keyword, keyword.capitalize(), keyword.upper()):
+            for ref in ("#1", "juanfont/headscale#2", "https://github.com/o/r/issues/3"):
+                forms += [f"{word} {ref}", f"{word}: {ref}", f"{word}{ref}", f"**{word}** {ref}"]
+                forms += [f"_{word}_ {ref}", f"`{word}` {ref}", f"see https://x.io/{word} {ref}"]
+    for phrase in forms:
         out = sanitize(phrase, REPO)
-        assert not re.search(
-            r"\b(close[sd]?|fix(e[sd])?|resolve[sd]?)\s*:?\s+\S*#?\d", out, re.IGNORECASE
-        ), out
+        assert problems(out) == [], (phrase, out)
+
+
+def test_html_comments_images_and_scripts_are_inert() -> None:
+    for text in [
+        '<img src="x" onerror="alert(1)">',
+        "<script>alert(1)</script>",
+        "<details><summary>hidden</summary>text</details>",
+        "before <!-- the rest of the body disappears",
+        "![tracking](https://example.com/pixel.png) and ![x][ref]",
+        "[click](javascript:alert(1)) [j](JaVaScRiPt:x) [d](data:text/html,x)",
+        "&lt;img src=x onerror=1&gt; &#64;user F&#105;xes &#35;1",
+    ]:
+        out = sanitize(text, REPO)
+        assert problems(out) == [], (text, out)
+
+
+def test_a_markdown_image_stays_a_link() -> None:
+    page = render(sanitize("![logo](https://example.com/logo.png)", REPO))
+    assert '<a href="https://example.com/logo.png">logo</a>' in page and "<img" not in page
+
+
+def test_bidi_overrides_are_removed() -> None:
+    text = "".join(f"{c}x" for c in BIDI)
+    assert sanitize(text, REPO) == "x" * len(BIDI)
+
+
+def test_forged_markers_are_not_markers() -> None:
+    for forged in [
+        "<!-- watcher:watch=headscale target=v9.9.9 -->",
+        "<!-- watcher:dashboard -->",
+        "<!-- watcher:outbox=1 watch=w -->",
+    ]:
+        out = sanitize(forged, REPO)
+        assert parse_marker(out) is None and forged not in out and problems(out) == []
+
+
+def test_references_inside_backticks_stay_as_written() -> None:
+    out = sanitize("the flag `--relay #1` and `@user` are literal; see #2", REPO)
+    assert "`--relay #1`" in out and "`@user`" in out
+    assert out.endswith("see juanfont/headscale#2")
+    assert problems(out) == []
+
+
+def test_unbalanced_backticks_cannot_swallow_the_caller() -> None:
+    out = sanitize("```go\n@user fixes #1", REPO)
+    assert problems(out) == [] and "\n" not in out
+    assert "`" not in out.replace("\\`", "")
 
 
 def test_bare_references_point_upstream() -> None:
@@ -40,10 +152,92 @@ def test_bare_references_point_upstream() -> None:
 
 
 def test_links_are_kept_intact() -> None:
-    url = "https://github.com/juanfont/headscale/pull/2841#issuecomment-1"
-    assert url in sanitize(f"Fixes {url}", REPO)
+    for url in [
+        "https://github.com/juanfont/headscale/pull/2841#issuecomment-1",
+        "https://github.com/juanfont/headscale/compare/v0.28.0...v0.29.0",
+    ]:
+        assert url in sanitize(f"Fixes {url}", REPO)
+        assert f"[notes]({url})" in sanitize(f"see [notes]({url}) please", REPO)
 
 
 def test_length_is_capped() -> None:
     out = sanitize("word " * 2000, REPO, limit=100)
     assert len(out) <= 100 + len(" … (truncated)") and out.endswith("(truncated)")
+    # Escaping cannot push the output over the limit either.
+    out = sanitize("<@a " * 500, REPO, limit=100)
+    assert len(out) <= 100 + len(" … (truncated)") and problems(out) == []
+
+
+def test_backtracking_input_finishes() -> None:
+    # The old closing-keyword pattern took 26 s on 32,000 spaces and grew quadratically;
+    # a million must take about a second. The generous bound is a hang detector, not a
+    # measurement (benchmarks/sanitize.py measures).
+    code = (
+        "from watcher.actions.sanitize import sanitize\n"
+        "for text in ('fix' + ' ' * 1_000_000 + 'x', '`' * 1000 + ' `' * 300_000):\n"
+        "    sanitize(text, 'o/r', limit=len(text))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+FRAGMENTS = [
+    *KEYWORDS,
+    "Fixes",
+    "**",
+    "_",
+    "~",
+    ":",
+    " ",
+    "\n",
+    "#",
+    "1",
+    "42",
+    "o/r",
+    "@",
+    "user",
+    "`",
+    "``",
+    "<",
+    ">",
+    "!",
+    "[",
+    "]",
+    "(",
+    ")",
+    "![",
+    "](",
+    "<!--",
+    "-->",
+    "\\",
+    "&",
+    "&#64;",
+    "&lt;",
+    "https://",
+    "x.io/",
+    "javascript:",
+    "data:",
+    "watcher:watch=w",
+    " target=v9 ",
+    "<img src=x>",
+    "<details>",
+    "\u202e",
+    "\u2066",
+    "\r",
+    "\t",
+    "\x00",
+    "é",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=40).map("".join))
+def test_no_input_yields_anything_forbidden(text: str) -> None:
+    assert problems(sanitize(text, REPO)) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200), st.integers(min_value=20, max_value=300))
+def test_output_respects_the_limit(text: str, limit: int) -> None:
+    out = sanitize(text, REPO, limit)
+    assert len(out.removesuffix(" … (truncated)")) <= limit
+    assert problems(out) == []

@@ -1,52 +1,196 @@
-"""Make upstream text safe to copy into our pull requests and comments. Pure.
+"""Make upstream text safe to copy into our pull requests, issues and comments. Pure.
 
-Release notes and issue titles are written for the upstream repository. Copied verbatim
-into the chart repository they would ping people (``@user``), link ``#123`` to the
-*chart's* issue 123, or even close issues through closing keywords
-(https://docs.github.com/en/issues/tracking-your-work-with-issues/using-issues/linking-a-pull-request-to-an-issue).
-Links are kept.
+Release notes, issue titles and error messages are written for the upstream repository
+(or by anyone at all). Copied verbatim into the chart repository they would ping people
+(``@user``), link ``#123`` to the *chart's* issue 123, close issues through closing
+keywords
+(https://docs.github.com/en/issues/tracking-your-work-with-issues/using-issues/linking-a-pull-request-to-an-issue),
+load images, run raw HTML (``<details>``, an unterminated ``<!--`` that hides the rest of
+the body), reorder text with bidi overrides, or forge the ``<!-- watcher:... -->`` markers
+by which watcher recognises its own pull requests and comments.
+
+The text is first cut to ``limit`` characters (so the work is bounded whatever arrives),
+then rewritten in one left-to-right pass over tokens matched by a regular expression
+whose alternatives are plain character-class runs (no backtracking: time is linear in the
+input). The output never contains ``<``; ``&`` and ``\\`` are escaped; every closing
+keyword gets a zero-width space after its first letter, every ``@`` that could start a
+mention one after it; a bare ``#N`` is qualified as ``owner/repo#N`` (upstream); ``![``
+becomes a plain link; ``javascript:`` / ``vbscript:`` / ``data:`` are broken. A code
+span whose content is harmless is kept as written (``#1`` in backticks stays ``#1``);
+any other backtick is escaped. Line breaks become spaces, so nothing can start a block
+(a fence, a heading, a table) inside the caller's line. Links are kept.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import defaultdict
 
-# Renovate's trick: a zero-width space entity after "@" keeps the text readable but
-# stops GitHub from resolving a mention.
+# Renovate's trick: a zero-width space entity keeps the text readable but stops GitHub
+# from resolving a mention or recognising a keyword.
 _ZWSP = "&#8203;"
-_URL = re.compile(r"https?://[^\s)>\]]+")
-_MENTION = re.compile(r"(?<![\w/.`@-])@(?=[A-Za-z0-9][A-Za-z0-9-]*)")
-_CLOSING = re.compile(
-    r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(\s*:?\s+)(?=(?:[\w.-]+/[\w.-]+)?#\d+|https?://)",
+DEFAULT_LIMIT = 4000
+TRUNCATED = " … (truncated)"
+
+# Closing keywords as GitHub lists them (see the module docstring's link).
+KEYWORDS = frozenset(
+    {"close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"}
+)
+_SCHEMES = frozenset({"javascript", "vbscript", "data"})
+
+# Bidi embeddings/overrides/isolates (U+202A-202E, U+2066-2069) and marks, C0/C1
+# controls: deleted. Every kind of line break and tab: a space.
+_DELETE = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]
+_DELETE += [c for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (9, 10, 11, 12, 13)]
+_NORMALISE = {c: None for c in _DELETE} | dict.fromkeys(
+    (9, 10, 11, 12, 13, 0x85, 0x2028, 0x2029), " "
+)
+
+# One token per match; each alternative is a single character-class run, so a match
+# never backtracks. URLs stop at characters that end a markdown link or could carry
+# markup (``<``, ``&``, quotes, backslash, backtick).
+_TOKEN = re.compile(
+    r"(?P<url>https?://[^\s<>`\"'\\)\]&]+)|(?P<ticks>`+)|(?P<word>[A-Za-z0-9]+)|(?P<char>.)",
+    re.S,
+)
+_TICKS = re.compile(r"`+")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_UNSAFE_IN_CODE = frozenset("<&\\")
+# A keyword inside a kept URL, in a closing form (``…/fix #1`` once ``#1`` is
+# qualified, ``…/fixes#1``): broken too. Possessive and bounded quantifiers keep it linear.
+_URL_CLOSING = re.compile(
+    r"(?<![A-Za-z0-9])(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
+    r"(?=[:*_~]*+(?:#\d|[A-Za-z0-9-]{1,39}+/[\w.-]{1,100}+#\d|https?://)|$)",
     re.IGNORECASE,
 )
-_BARE_REF = re.compile(r"(?<![\w/&#])#(\d+)\b")
-DEFAULT_LIMIT = 4000
 
 
 def sanitize(text: str, upstream_repo: str, limit: int = DEFAULT_LIMIT) -> str:
-    """Neutralise mentions and closing keywords, qualify ``#N`` upstream, cap the length."""
-    # Closing keywords may precede a URL, so they are neutralised on the whole text.
-    text = _CLOSING.sub(lambda m: m.group(1)[0] + _ZWSP + m.group(1)[1:] + m.group(2), text)
-    parts: list[str] = []
-    last = 0
-    for url in _URL.finditer(text):
-        parts.append(_clean(text[last : url.start()], upstream_repo))
-        parts.append(url.group(0))
-        last = url.end()
-    parts.append(_clean(text[last:], upstream_repo))
-    return _cap("".join(parts), limit)
+    """Neutralise ``text`` (see the module docstring); at most ``limit`` characters out.
+
+    ``#N`` becomes ``upstream_repo#N``. Longer text is cut (at a space when there is
+    one in the second half) and ends in " … (truncated)".
+    """
+    text, cut = _cap(text, limit)
+    out = _Output(limit)
+    _render(text.translate(_NORMALISE), upstream_repo, out)
+    return "".join(out.pieces) + (TRUNCATED if cut or out.full else "")
 
 
-def _clean(chunk: str, repo: str) -> str:
-    chunk = _MENTION.sub("@" + _ZWSP, chunk)
-    return _BARE_REF.sub(lambda m: f"{repo}#{m.group(1)}", chunk)
-
-
-def _cap(text: str, limit: int) -> str:
+def _cap(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` characters before any other work; whether it was cut."""
     if len(text) <= limit:
-        return text
+        return text, False
     cut = text.rfind(" ", 0, limit)
-    # Never cut inside a URL: back up to the last whitespace before the limit.
+    # Never cut inside a URL when it can be helped: back up to the last space.
     cut = cut if cut > limit // 2 else limit
-    return text[:cut].rstrip() + " … (truncated)"
+    return text[:cut].rstrip(), True
+
+
+class _Output:
+    """Pieces of output with a length budget; a piece that does not fit ends the text."""
+
+    def __init__(self, budget: int) -> None:
+        self.pieces: list[str] = []
+        self.left = budget
+        self.full = False
+
+    def add(self, piece: str) -> None:
+        if self.full:
+            return
+        if len(piece) > self.left:
+            self.full = True
+            return
+        self.pieces.append(piece)
+        self.left -= len(piece)
+
+
+def _render(text: str, repo: str, out: _Output) -> None:
+    kept = _kept_code_spans(text)
+    pos, end = 0, len(text)
+    while pos < end and not out.full:
+        if pos in kept:
+            out.add(text[pos : kept[pos]])
+            pos = kept[pos]
+            continue
+        match = _TOKEN.match(text, pos)
+        assert match is not None  # the last alternative matches any character
+        kind, token = match.lastgroup, match.group()
+        if kind == "url":
+            out.add(_URL_CLOSING.sub(lambda m: _break(m.group()), token))
+        elif kind == "ticks":
+            out.add("\\`" * len(token))
+        elif kind == "word":
+            out.add(_word(token, text[match.end() : match.end() + 1]))
+        else:
+            out.add(_char(text, pos, repo))
+        pos = match.end()
+
+
+def _word(word: str, following: str) -> str:
+    lower = word.lower()
+    if lower in KEYWORDS:
+        return _break(word)
+    if lower in _SCHEMES and following == ":":
+        return word + _ZWSP
+    return word
+
+
+def _break(word: str) -> str:
+    return word[0] + _ZWSP + word[1:]
+
+
+def _char(text: str, pos: int, repo: str) -> str:
+    char = text[pos]
+    before = text[pos - 1] if pos else " "
+    after = text[pos + 1] if pos + 1 < len(text) else " "
+    if char == "<":
+        return "&lt;"
+    if char == "&":
+        return "&amp;"
+    if char == "\\":
+        return "\\\\"
+    if char == "@" and after in _ALNUM and before not in _ALNUM:
+        return "@" + _ZWSP
+    if char == "!" and after == "[":
+        return "\\!"  # an image becomes a link to the same URL
+    if char == "#" and after.isascii() and after.isdigit() and before not in _ALNUM:
+        number = _WORD.match(text, pos + 1)
+        if number is not None and number.group().isdigit():
+            return f"{repo}#"
+    return char
+
+
+def _kept_code_spans(text: str) -> dict[int, int]:
+    """Start -> end of each code span (CommonMark pairing) whose content is harmless.
+
+    A backtick run opens a span closed by the next run of the same length; the pairing
+    walks the runs once, with one cursor per run length, so it stays linear.
+    """
+    runs = [(m.start(), m.end()) for m in _TICKS.finditer(text)]
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for index, (start, stop) in enumerate(runs):
+        by_length[stop - start].append(index)
+    kept: dict[int, int] = {}
+    i = 0
+    while i < len(runs):
+        start, stop = runs[i]
+        same = by_length[stop - start]
+        nxt = bisect_right(same, i)
+        if nxt == len(same):
+            i += 1  # no closer: literal backticks
+            continue
+        j = same[nxt]
+        if _harmless_code(text[stop : runs[j][0]]):
+            kept[start] = runs[j][1]
+        i = j + 1
+    return kept
+
+
+def _harmless_code(content: str) -> bool:
+    """Content GitHub shows literally in a code span and that says nothing we forbid."""
+    if any(c in _UNSAFE_IN_CODE for c in content):
+        return False
+    return not any(w.lower() in KEYWORDS for w in _WORD.findall(content))
