@@ -217,8 +217,9 @@ def plan_bump(req: BumpRequest) -> BumpResult:
 
     for image in targets:
         _bump_image(values, image, req, plan)
-    image_pinned = any(split_tag(t.site.tag) is not None for t in targets)
-    _bump_app_version(chart, req, image_pinned, plan)
+    # Without appVersion, the chart must say its version some other way.
+    pinned = any(split_tag(t.site.tag) is not None for t in targets) or bool(req.dependencies)
+    _bump_app_version(chart, req, pinned, plan)
     for name, (index, current, new) in _dependency_versions(req).items():
         _bump_dependency(chart, name, index, current, new, req, plan)
     for pin in req.pins:
@@ -348,16 +349,16 @@ def _replace_digest(values: _File, image: ImageTarget, req: BumpRequest, plan: _
     plan.changes.append(values.set(key, image.site.digest, new, note))
 
 
-def _bump_app_version(chart: _File, req: BumpRequest, image_pinned: bool, plan: _Plan) -> None:
+def _bump_app_version(chart: _File, req: BumpRequest, pinned: bool, plan: _Plan) -> None:
     key = "appVersion"
     _, current = chart.value(key)
     if current is None:
-        if not image_pinned:
+        if not pinned:
             raise ChartError(
                 f"{chart.path}: no {key}, and values do not pin the image tag either",
                 hint=f"add {key} to {chart.path} (or an image tag to the values) by hand",
             )
-        note = "absent: the values pin the image"
+        note = "absent: image tags or dependencies pin the version"
         plan.kept.append(Change(chart.path, key, None, None, note))
         return
     _follow(chart, key, current, req, plan)
