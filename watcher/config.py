@@ -363,23 +363,59 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 def github_token(environ: Mapping[str, str] | None = None) -> str | None:
-    """The GitHub token from ``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``; None for anonymous."""
+    """The GitHub token from ``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``; None for anonymous.
+
+    The token is checked here, where it is read: one line of printable ASCII without
+    spaces (surrounding whitespace, like a file's final newline, is dropped). Anything
+    else would fail later inside the HTTP library, in an error message that quotes the
+    header (token included) and after network retries; this error never shows the value.
+    """
     env = os.environ if environ is None else environ
     token = env.get("GITHUB_TOKEN", "").strip()
     if token:
-        return token
+        return _checked_token(token, "GITHUB_TOKEN")
     token_file = env.get("GITHUB_TOKEN_FILE", "").strip()
     if not token_file:
         return None
+    where = f"GITHUB_TOKEN_FILE={token_file}"
     try:
-        token = Path(token_file).read_text("utf-8").strip()
+        with Path(token_file).open("rb") as handle:
+            # A token is a few dozen characters; a bound keeps /dev/zero from hanging us.
+            raw = handle.read(TOKEN_MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
-            f"GITHUB_TOKEN_FILE={token_file}: cannot read it ({exc.strerror})",
+            f"{where}: cannot read it ({exc.strerror})",
             hint="point GITHUB_TOKEN_FILE at a readable file holding the token",
         ) from exc
+    if len(raw) > TOKEN_MAX_BYTES:
+        raise ConfigError(
+            f"{where}: the file is larger than {TOKEN_MAX_BYTES} bytes, not a token",
+            hint=_BAD_CREDENTIAL_HINT,
+        )
+    token = raw.decode("latin-1").strip()
     if not token:
-        raise ConfigError(f"GITHUB_TOKEN_FILE={token_file}: the file is empty")
+        raise ConfigError(f"{where}: the file is empty", hint=_BAD_CREDENTIAL_HINT)
+    return _checked_token(token, where)
+
+
+TOKEN_MAX_BYTES = 4096
+_BAD_CREDENTIAL_HINT = (
+    "it must hold the token alone: one line of printable ASCII without spaces "
+    "(a trailing newline is fine); the value is not shown here"
+)
+
+
+def _checked_token(token: str, where: str) -> str:
+    """``token`` if it can go into an HTTP header as is, else a ConfigError naming ``where``."""
+    problem = None
+    if any(c in "\r\n" for c in token):
+        problem = "it has more than one line"
+    elif any(c in " \t" for c in token):
+        problem = "it contains a space or tab"
+    elif not all(" " < c < "\x7f" for c in token):
+        problem = "it contains a character that is not printable ASCII"
+    if problem:
+        raise ConfigError(f"{where}: not a valid token: {problem}", hint=_BAD_CREDENTIAL_HINT)
     return token
 
 
