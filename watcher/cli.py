@@ -25,6 +25,7 @@ from watcher.render import EXIT_ERROR
 
 if TYPE_CHECKING:
     from watcher.config import Config
+    from watcher.notify.targets import AppriseTarget
     from watcher.runner import Actor, RunReport
     from watcher.state.store import Store
 
@@ -222,6 +223,7 @@ def _actor(config: Config) -> Actor:
             hint="set GITHUB_TOKEN (or WATCHER_APP_ID, WATCHER_APP_INSTALLATION_ID and "
             "WATCHER_APP_PRIVATE_KEY_FILE); `watcher check --plan` shows what it would do",
         )
+    targets = _apprise_targets(config)
     gh = config.github
     writer = GitHubWriter(
         gh.api_url,
@@ -231,7 +233,19 @@ def _actor(config: Config) -> Actor:
         max_wait=gh.max_wait_seconds,
         timeout=gh.timeout_seconds,
     )
-    return Actor(writer, config.notify)
+    return Actor(writer, config.notify, targets)
+
+
+def _apprise_targets(config: Config) -> tuple[AppriseTarget, ...]:
+    """The Apprise URLs from the environment, checked by Apprise (imported only if any)."""
+    from watcher.notify.targets import apprise_targets
+
+    targets = tuple(apprise_targets(config))
+    if targets:
+        from watcher.notify.apprise import validate
+
+        validate(targets)
+    return targets
 
 
 def _print_report(report: RunReport, as_json: bool) -> None:
@@ -265,7 +279,9 @@ def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
     config = _load(config_path)
     with _open_store(config, db_url) as store:
         rows = [(w, store.get_verdict(w.id)) for w in config.watch]
-    click.echo(render.status_json(rows) if as_json else render.status_text(rows), nl=not as_json)
+        targets = store.target_statuses(config.notify.apprise_undeliverable_after)
+    text = render.status_json(rows, targets) if as_json else render.status_text(rows, targets)
+    click.echo(text, nl=not as_json)
 
 
 @main.command()

@@ -172,14 +172,31 @@ class ChartConfig(_Model):
         return (self.image_key,) if self.image_keys is None else self.image_keys
 
 
+#: An environment variable name, as a config file may reference one (never its value).
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
 class NotifyConfig(_Model):
-    """Notifications through GitHub: a dashboard issue and one comment per transition."""
+    """Notifications: a GitHub dashboard issue, comments, and Apprise targets (Slack, ...).
+
+    Apprise URLs hold secrets, so the file only names the environment variables that
+    hold them (``apprise_env``); see :mod:`watcher.notify.targets`.
+    """
 
     dashboard: bool = True
     dashboard_repo: str | None = None
     dashboard_title: str = "watcher dashboard"
     tracking_issue: int | None = Field(default=None, gt=0)
     error_after_minutes: float = Field(default=60.0, ge=0)
+    apprise_env: tuple[Annotated[str, Field(pattern=ENV_NAME)], ...] = ()
+    apprise_retry_seconds: float = Field(default=60.0, ge=0)
+    apprise_undeliverable_after: int = Field(default=5, ge=1)
+
+
+class WatchNotifyConfig(_Model):
+    """Apprise targets of one watch only, besides the global ones."""
+
+    apprise_env: tuple[Annotated[str, Field(pattern=ENV_NAME)], ...] = ()
 
 
 class DaemonConfig(_Model):
@@ -218,6 +235,7 @@ class WatchConfig(_Model):
     changelog: ChangelogConfig = ChangelogConfig()
     issues: IssuesConfig = IssuesConfig()
     chart: ChartConfig | None = None
+    notify: WatchNotifyConfig = WatchNotifyConfig()
 
     @field_validator("tag_pattern")
     @classmethod

@@ -104,6 +104,20 @@ class Metrics:
             registry=r,
         )
 
+        self.outbox_pending = Gauge(
+            "watcher_outbox_pending",
+            "Notifications (outbox rows) not yet delivered to each Apprise target.",
+            ["target"],
+            registry=r,
+        )
+        self.outbox_undeliverable = Gauge(
+            "watcher_outbox_undeliverable",
+            "Notifications waiting on an Apprise target whose oldest one failed "
+            "[notify].apprise_undeliverable_after times or more (alert when > 0).",
+            ["target"],
+            registry=r,
+        )
+
     def observe_run(self, report: RunReport, seconds: float) -> None:
         """Account one finished cycle: outcome, HTTP cost, quota, per-watch state, duration."""
         self.duration.observe(seconds)
@@ -122,6 +136,7 @@ class Metrics:
                 self.errors.labels(outcome.error_class or WATCH_ERROR_CLASS).inc()
         if report.notify_error:
             self.errors.labels(NOTIFY_ERROR_CLASS).inc()
+        self._observe_targets(report)
         failed = report.notify_error or any(o.error for o in report.outcomes)
         self.cycles.labels(outcome="error" if failed else "ok").inc()
         if not failed:
@@ -135,6 +150,18 @@ class Metrics:
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format (serve with :data:`CONTENT_TYPE`)."""
         return generate_latest(self.registry)
+
+    def _observe_targets(self, report: RunReport) -> None:
+        # Only a run that delivered knows the targets (a replica without the lease does
+        # not); the others keep the last values rather than report zero.
+        if not report.targets:
+            return
+        # Cleared first so a target removed from the configuration leaves no stale series.
+        self.outbox_pending.clear()
+        self.outbox_undeliverable.clear()
+        for target in report.targets:
+            self.outbox_pending.labels(target=target.label).set(target.pending)
+            self.outbox_undeliverable.labels(target=target.label).set(target.undeliverable)
 
     def _observe_watch(self, outcome: WatchOutcome) -> None:
         watch = outcome.watch.id

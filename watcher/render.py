@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from watcher.config import WatchConfig
     from watcher.planning import Plan
     from watcher.runner import RunReport, WatchOutcome
+    from watcher.state.deliveries import TargetStatus
     from watcher.state.store import Event, StoredVerdict
 
 # The documented exit codes of `check`, `run --once` and `backtest` (README, "Exit codes").
@@ -168,8 +169,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def status_text(rows: Sequence[tuple[WatchConfig, StoredVerdict | None]]) -> str:
-    """`watcher status`: the last recorded verdict of every watch."""
+def status_text(
+    rows: Sequence[tuple[WatchConfig, StoredVerdict | None]],
+    targets: Sequence[TargetStatus] = (),
+) -> str:
+    """`watcher status`: the last recorded verdict of every watch, then Apprise targets."""
     lines: list[str] = []
     for watch, stored in rows:
         lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
@@ -180,18 +184,47 @@ def status_text(rows: Sequence[tuple[WatchConfig, StoredVerdict | None]]) -> str
             lines.append(f"  pull request: {verdict.extra['pr_url']}")
         if stored and stored.error:
             lines.append(f"  error:     {stored.error} (at {_iso(stored.error_at)})")
+    lines.extend(_target_lines(targets))
     return "\n".join(lines)
 
 
-def status_json(rows: Sequence[tuple[WatchConfig, StoredVerdict | None]]) -> str:
-    """`watcher status --json`."""
+def _target_lines(targets: Sequence[TargetStatus]) -> list[str]:
+    lines = []
+    for t in targets:
+        state = "UNDELIVERABLE" if t.undeliverable else "failing" if t.last_error else "ok"
+        line = f"notify {t.label}: {state}, {t.pending} waiting"
+        if t.failing_since is not None:
+            line += f", failing since {t.failing_since:%Y-%m-%d %H:%M:%S %Z}"
+            line += f" ({t.attempts} attempt(s))"
+        lines.append(line)
+        if t.last_error:
+            lines.append(f"  last error: {t.last_error}")
+    return lines
+
+
+def status_json(
+    rows: Sequence[tuple[WatchConfig, StoredVerdict | None]],
+    targets: Sequence[TargetStatus] = (),
+) -> str:
+    """`watcher status --json` (``notifications``: one object per Apprise target)."""
     docs = []
     for watch, stored in rows:
         doc = verdict_doc(watch.id, stored.verdict if stored else None)
         doc["error"] = stored.error if stored else None
         doc["error_at"] = _iso(stored.error_at) if stored else None
         docs.append(doc)
-    return json.dumps({"watches": docs}, indent=2)
+    notifications = [
+        {
+            "target": t.label,
+            "pending": t.pending,
+            "undeliverable": t.undeliverable,
+            "attempts": t.attempts,
+            "failing_since": _iso(t.failing_since),
+            "last_error": t.last_error,
+        }
+        for t in targets
+    ]
+    return json.dumps({"watches": docs, "notifications": notifications}, indent=2)
 
 
 def history_text(watch_id: str, events: Sequence[Event]) -> str:

@@ -10,10 +10,12 @@ image presence) are looked up here and handed to them.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,7 @@ from watcher.registry import ImageRef, ManifestInfo, RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
 from watcher.sources.chart import ChartFiles, deployed_images, fetch_chart
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
+from watcher.state.deliveries import TargetStatus
 from watcher.state.store import Event, RunStats, Store, StoredVerdict
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from github.Repository import Repository
 
     from watcher.github.writes import GitHubWriter
+    from watcher.notify.targets import AppriseTarget
 
 # A pushed image tag is re-checked this often; until then a positive answer is reused
 # so an idle poll sends no registry request (missing images are asked every poll).
@@ -77,6 +81,8 @@ class RunReport:
     outcomes: tuple[WatchOutcome, ...]
     stats: RequestStats
     notify_error: str | None = None
+    # Apprise targets and how far behind each is (only when this run delivered).
+    targets: tuple[TargetStatus, ...] = ()
 
 
 @dataclass
@@ -123,6 +129,8 @@ class Actor:
 
     writer: GitHubWriter
     notify: NotifyConfig
+    targets: tuple[AppriseTarget, ...] = ()
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
 
 def run_once(
@@ -143,10 +151,19 @@ def run_once(
     run_id = store.start_run()
     start = replace(readers.http.stats)
     error_after = timedelta(minutes=config.notify.error_after_minutes)
+    if actor is not None:
+        # Before evaluating: a target new in this run gets this run's transitions.
+        store.register_targets([t.spec() for t in actor.targets])
     outcomes = tuple(
         _run_watch(watch, store, readers, run_id, actor, plan, error_after) for watch in watches
     )
-    notify_error = _notify(config, store, actor) if actor else None
+    targets: tuple[TargetStatus, ...] = ()
+    notify_error = None
+    if actor is not None:
+        apprise_error = _deliver_apprise(config, store, actor)
+        targets = tuple(store.target_statuses(config.notify.apprise_undeliverable_after))
+        github_error = _notify(config, store, actor, targets)
+        notify_error = "; ".join(e for e in (apprise_error, github_error) if e) or None
     stats = readers.http.stats
     used = RunStats(
         requests=stats.requests - start.requests,
@@ -155,7 +172,7 @@ def run_once(
     )
     failed = [o.error for o in outcomes if o.error] + ([notify_error] if notify_error else [])
     store.finish_run(run_id, "error" if failed else "ok", used, "; ".join(failed) or None)
-    return RunReport(run_id, outcomes, stats, notify_error)
+    return RunReport(run_id, outcomes, stats, notify_error, targets)
 
 
 def _run_watch(
@@ -336,7 +353,25 @@ def _quiet(
     return not pr.changed and not ref.changed
 
 
-def _notify(config: Config, store: Store, actor: Actor) -> str | None:
+def _deliver_apprise(config: Config, store: Store, actor: Actor) -> str | None:
+    """Send the outbox to the Apprise targets; the failures, masked, if any."""
+    if not actor.targets:
+        return None
+    from watcher.notify.apprise import deliver
+
+    report = deliver(
+        store,
+        actor.targets,
+        holder=actor.holder,
+        retry=timedelta(seconds=config.notify.apprise_retry_seconds),
+        upstream_repo={w.id: w.repo for w in config.watch},
+    )
+    return "; ".join(f"notifications: {f}" for f in report.failures) or None
+
+
+def _notify(
+    config: Config, store: Store, actor: Actor, targets: tuple[TargetStatus, ...] = ()
+) -> str | None:
     """Rewrite the dashboard when it changed, then deliver the outbox; the error, if any."""
     from watcher.notify.dashboard import body_hash, render_dashboard
     from watcher.notify.outbox import deliver
@@ -351,7 +386,7 @@ def _notify(config: Config, store: Store, actor: Actor) -> str | None:
     for watch in config.watch:
         stored = store.get_verdict(watch.id)
         rows.append((watch, stored.verdict if stored else None, stored.error if stored else None))
-    body = render_dashboard(rows)
+    body = render_dashboard(rows, targets)
     changed = store.get_value(f"dashboard:{repo_name}:hash") != body_hash(body)
     if (not changed or not settings.dashboard) and not store.pending_outbox(limit=1):
         return None  # an idle poll reads and writes nothing on GitHub

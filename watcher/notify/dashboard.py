@@ -17,12 +17,20 @@ from watcher.actions.sanitize import sanitize
 from watcher.config import WatchConfig
 from watcher.github.writes import GitHubWriter
 from watcher.models import Verdict
+from watcher.state.deliveries import TargetStatus
 
 DASHBOARD_MARK = "<!-- watcher:dashboard -->"
 
 
-def render_dashboard(rows: Sequence[tuple[WatchConfig, Verdict | None, str | None]]) -> str:
-    """The dashboard body for (watch, last verdict, current error) rows. Pure."""
+def render_dashboard(
+    rows: Sequence[tuple[WatchConfig, Verdict | None, str | None]],
+    targets: Sequence[TargetStatus] = (),
+) -> str:
+    """The dashboard body for (watch, last verdict, current error) rows. Pure.
+
+    Apprise ``targets`` that cannot deliver are listed with when that began, never with
+    an attempt count, so a failing target does not make every poll edit the issue.
+    """
     lines = [
         DASHBOARD_MARK,
         "This issue is maintained by watcher: it shows what each watch is waiting for.",
@@ -54,7 +62,22 @@ def render_dashboard(rows: Sequence[tuple[WatchConfig, Verdict | None, str | Non
             ]
         if error:
             lines.append(f"- error: {sanitize(error, watch.repo, 400)}")
+    lines += _undeliverable(targets)
     return "\n".join(lines) + "\n"
+
+
+def _undeliverable(targets: Sequence[TargetStatus]) -> list[str]:
+    stuck = [t for t in targets if t.undeliverable]
+    if not stuck:
+        return []
+    lines = ["", "### notifications that cannot be delivered", ""]
+    for t in stuck:
+        since = f"{t.failing_since:%Y-%m-%d %H:%M} UTC" if t.failing_since else "?"
+        lines.append(
+            f"- `{t.label}`: failing since {since}, {t.undeliverable} notification(s) waiting; "
+            "see `watcher status` for the last error"
+        )
+    return lines
 
 
 def body_hash(body: str) -> str:

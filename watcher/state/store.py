@@ -63,6 +63,7 @@ from watcher.state.codec import (
     signal_from_json,
     signal_to_json,
 )
+from watcher.state.deliveries import DeliveryStore
 from watcher.state.migrate import (
     HEAD_REVISION,
     URL_HINT,
@@ -195,7 +196,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Store:
+class Store(DeliveryStore):
     """Typed access to watcher's database; open it with :meth:`Store.open`."""
 
     def __init__(self, engine: Engine, clock: Clock = _utc_now) -> None:
@@ -807,6 +808,10 @@ def _insert(session: Session, table: type[Base]) -> postgresql.Insert | sqlite.I
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise StateError(f"unsupported database dialect {dialect!r}", hint=URL_HINT)
+
+
+# DeliveryStore (Apprise deliveries, in its own module) builds its upserts with this.
+Store._insert_for = staticmethod(_insert)  # type: ignore[method-assign]
 
 
 def _upsert(session: Session, table: type[Base], values: dict[str, Any]) -> None:

@@ -271,3 +271,45 @@ class LeaseRow(Base):
     expires_at: Mapped[datetime]
     acquired_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+
+
+class NotifyTargetRow(Base):
+    """An Apprise target as last configured: a secret-free key, never its URL.
+
+    ``since_outbox_id`` is the newest outbox row when the target first appeared: it
+    receives what happens from then on, not the whole history before it.
+    """
+
+    __tablename__ = "notify_targets"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    # The watch ids it serves; NULL: every watch.
+    watches: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    since_outbox_id: Mapped[int] = mapped_column(ID_TYPE)
+    created_at: Mapped[datetime]
+
+
+class OutboxDeliveryRow(Base):
+    """The delivery of one outbox row to one Apprise target: claimed, retried, sent.
+
+    ``claimed_until`` is the claim of the process sending it now, so two processes
+    never send the same row to the same target; ``next_attempt_at`` is the backoff
+    after a failure; ``failing_since`` when the current run of failures began.
+    """
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (Index("ix_outbox_deliveries_target_sent_at", "target", "sent_at"),)
+
+    outbox_id: Mapped[int] = mapped_column(
+        ID_TYPE, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    target: Mapped[str] = mapped_column(String(255), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
