@@ -7,6 +7,7 @@ import pytest
 from tests.standin.server import StandIn
 from watcher.actions.chart import BumpRequest, Change, image_targets, plan_bump
 from watcher.actions.image_sites import expand_image_keys, follow_tag, split_tag
+from watcher.actions.yaml_edit import find_scalar, replace_in_literal
 from watcher.config import parse_config
 from watcher.errors import ChartError, ConfigError, NotFoundError
 from watcher.http import HttpClient, MemoryCache
@@ -208,3 +209,43 @@ def test_digests_resolved_from_the_registry(standin: StandIn) -> None:
     missing = image_targets(_request(CHART, values, image_keys=("**.image",)))
     with pytest.raises(NotFoundError, match=r"quay.io/jetstack/gone:v1.19.1: no manifest digest"):
         resolve_digests(registry, missing)
+
+
+ANNOTATED = """\
+annotations:
+  artifacthub.io/images: |
+    - name: app
+      image: quay.io/x/app:v1.16.0  # main
+    - name: app-v1.16.0-tools
+      image: quay.io/x/tools:v1.16.0
+  other: quay.io/x/app:v1.16.0
+version: 1.0.0
+"""
+
+
+def test_replace_in_literal_touches_only_the_occurrences_in_that_block() -> None:
+    key = ("annotations", "artifacthub.io/images")
+    new = replace_in_literal(
+        ANNOTATED, key, "quay.io/x/app:v1.16.0", "quay.io/x/app:v1.19.1", filename="Chart.yaml"
+    )
+    assert_only_changed(ANNOTATED, new, {4: "      image: quay.io/x/app:v1.19.1  # main\n"})
+    same = replace_in_literal(ANNOTATED, key, "quay.io/x/absent:1", "y", filename="Chart.yaml")
+    assert same is ANNOTATED
+    assert replace_in_literal(ANNOTATED, ("nope",), "a", "b", filename="Chart.yaml") is ANNOTATED
+
+
+@pytest.mark.parametrize("style", [">", ""])
+def test_replace_in_literal_refuses_other_styles(style: str) -> None:
+    text = f"annotations:\n  images: {style}\n    quay.io/x/app:v1.16.0\n"
+    with pytest.raises(
+        ChartError, match=r"Chart\.yaml:[23]: 'annotations\.images' is not a literal"
+    ):
+        replace_in_literal(
+            text, ("annotations", "images"), "app:v1.16.0", "app:v2", filename="Chart.yaml"
+        )
+
+
+def test_a_key_with_dots_is_addressed_by_a_tuple_path() -> None:
+    ref = find_scalar(ANNOTATED, ("annotations", "other"), filename="Chart.yaml")
+    assert ref is not None
+    assert ref.value == "quay.io/x/app:v1.16.0"

@@ -167,7 +167,13 @@ def test_bitnami_redis_registry_layout_and_suffixed_tags(tmp_path: Path) -> None
         chart_dir="bitnami/redis",
         config=config,
         release=_release("8.2.2", prefix=""),
-        chart_lines={19: "appVersion: 8.2.2\n", 41: "version: 23.2.0\n"},
+        chart_lines={
+            # The chart's own image list (an annotation) follows the values.
+            11: "      image: docker.io/bitnami/redis:8.2.2-debian-12-r0\n",
+            15: "      image: docker.io/bitnami/redis-sentinel:8.2.2-debian-12-r0\n",
+            19: "appVersion: 8.2.2\n",
+            41: "version: 23.2.0\n",
+        },
         values_lines={117: "  tag: 8.2.2-debian-12-r0\n", 1189: "    tag: 8.2.2-debian-12-r0\n"},
         images=[
             "docker.io/bitnami/redis:8.2.2-debian-12-r0",

@@ -12,6 +12,8 @@ Which keys move and how (DESIGN.md section 4):
   new reference (``digests``, looked up by the caller); it is never left pinning the old
   image, and never silently dropped.
 - ``Chart.yaml`` ``appVersion`` -> the target version in its existing style.
+- A moved image's old reference in the chart's image-list annotation (Bitnami's
+  ``images``, Artifact Hub's ``artifacthub.io/images``) -> its new reference.
 - ``Chart.yaml`` ``dependencies[].version`` of the named dependencies (umbrella charts)
   -> the target version in its style; a range (``2.x.x``) is left and reported.
 - Extra image pins declared by the caller are raised to the tag the caller resolved,
@@ -46,7 +48,7 @@ from watcher.actions.image_sites import (
     read_site,
     split_tag,
 )
-from watcher.actions.yaml_edit import find_scalar, load_data, replace_scalar
+from watcher.actions.yaml_edit import find_scalar, load_data, replace_in_literal, replace_scalar
 from watcher.errors import ChartError
 
 __all__ = [
@@ -66,6 +68,9 @@ VersionBump = Literal["none", "patch", "minor", "major"]
 CHART_FILE = "Chart.yaml"
 VALUES_FILE = "values.yaml"
 _CHART_VERSION = re.compile(r"(?P<prefix>v?)(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)")
+# Chart.yaml annotations that list the images as YAML text: Bitnami's `images` and
+# Artifact Hub's (https://artifacthub.io/docs/topics/annotations/helm/).
+IMAGE_LIST_ANNOTATIONS = (("annotations", "images"), ("annotations", "artifacthub.io/images"))
 _CONTEXT_LINES = 3
 # git shows at most this many bytes of the enclosing "function" line in a hunk header.
 _FUNCNAME_BYTES = 80
@@ -130,11 +135,17 @@ class ImageTarget:
     new_tag: str | None
     moves: bool
     default: str | None = None
+    before: str | None = None
 
     @property
     def reference(self) -> str | None:
         """The reference deployed after the bump (None: floating tag or no repository)."""
         return None if self.tag is None else self.site.reference(self.tag)
+
+    @property
+    def old_reference(self) -> str | None:
+        """The reference deployed before the bump (None when unknown)."""
+        return None if self.before is None else self.site.reference(self.before)
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,8 @@ def plan_bump(req: BumpRequest) -> BumpResult:
     _bump_app_version(chart, req, pinned, plan)
     for name, (index, current, new) in _dependency_versions(req).items():
         _bump_dependency(chart, name, index, current, new, req, plan)
+    for image in targets:
+        _follow_in_image_lists(chart, image, plan)
     for pin in req.pins:
         _raise_pin(values, pin, plan)
     if plan.changes and req.version_bump != "none":
@@ -271,12 +284,14 @@ def image_targets(req: BumpRequest) -> tuple[ImageTarget, ...]:
             # appVersion, which follows its chart version (true of cert-manager's chart).
             owner = key.split(".", 1)[0] if key.split(".", 1)[0] in defaults else ""
             old, new = defaults[owner]
-            targets.append(ImageTarget(site, new, None, new != old, owner or "appVersion"))
+            default = owner or "appVersion"
+            targets.append(ImageTarget(site, new, None, new != old, default, before=old))
         elif split_tag(site.tag) is None:
             targets.append(ImageTarget(site, None, None, False))
         else:
             new_tag = follow_tag(site.tag, req.target_version)
-            targets.append(ImageTarget(site, new_tag or site.tag, new_tag, new_tag is not None))
+            moves = new_tag is not None
+            targets.append(ImageTarget(site, new_tag or site.tag, new_tag, moves, before=site.tag))
     return tuple(targets)
 
 
@@ -334,6 +349,19 @@ def _bump_image(values: _File, image: ImageTarget, req: BumpRequest, plan: _Plan
         plan.changes.append(values.set(key, site.tag, image.new_tag, note))
     if site.digest is not None and image.moves:
         _replace_digest(values, image, req, plan)
+
+
+def _follow_in_image_lists(chart: _File, image: ImageTarget, plan: _Plan) -> None:
+    """Keep the chart's own list of images (an annotation) in step with the values."""
+    old, new = image.old_reference, image.reference
+    if not image.moves or old is None or new is None:
+        return
+    for key in IMAGE_LIST_ANNOTATIONS:
+        text = replace_in_literal(chart.text, key, old, new, filename=chart.path)
+        if text != chart.text:
+            chart.text = text
+            note = "the chart's image list follows the values"
+            plan.changes.append(Change(chart.path, ".".join(key), old, new, note))
 
 
 def _replace_digest(values: _File, image: ImageTarget, req: BumpRequest, plan: _Plan) -> None:

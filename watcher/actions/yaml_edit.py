@@ -29,7 +29,18 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from watcher.errors import ChartError
 
-__all__ = ["ScalarRef", "find_scalar", "load_data", "replace_scalar"]
+__all__ = [
+    "KeyPath",
+    "ScalarRef",
+    "find_scalar",
+    "load_data",
+    "replace_in_literal",
+    "replace_scalar",
+]
+
+# A dotted path ("image.tag"), or the keys themselves when one holds a dot
+# (("annotations", "artifacthub.io/images")).
+KeyPath = str | tuple[str, ...]
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_KEY = "<<"
@@ -58,7 +69,7 @@ class ScalarRef:
     end: int
 
 
-def find_scalar(text: str, path: str, *, filename: str) -> ScalarRef | None:
+def find_scalar(text: str, path: KeyPath, *, filename: str) -> ScalarRef | None:
     """Locate the scalar at dotted ``path`` in the first document of ``text``.
 
     Returns ``None`` when the key (or a mapping on the way to it) is absent. Raises
@@ -78,7 +89,7 @@ def load_data(text: str, *, filename: str) -> Any:
     return _unshared(_parse(text, filename)[1])
 
 
-def replace_scalar(text: str, path: str, new_value: str, *, filename: str) -> str:
+def replace_scalar(text: str, path: KeyPath, new_value: str, *, filename: str) -> str:
     """Return ``text`` with the scalar at dotted ``path`` set to ``new_value``.
 
     The existing quoting style is kept (double, single, or plain; a plain value that
@@ -90,7 +101,7 @@ def replace_scalar(text: str, path: str, new_value: str, *, filename: str) -> st
     root, old_data = _parse(text, filename)
     ref = _locate(root, text, path, filename)
     if ref is None:
-        raise ChartError(f"{filename}: key {path!r} not found", hint=_EDIT_HINT)
+        raise ChartError(f"{filename}: key {_label(path)!r} not found", hint=_EDIT_HINT)
     if ref.value == new_value:
         # Leaves the text byte-identical, so a repeated bump is a no-op.
         return text
@@ -98,7 +109,8 @@ def replace_scalar(text: str, path: str, new_value: str, *, filename: str) -> st
         # An empty null (``key:``) has no characters to replace, and its mark may sit
         # on the next line, so a splice there would corrupt the document.
         raise ChartError(
-            f"{filename}: {path!r} has an empty value; not edited in place", hint=_EDIT_HINT
+            f"{filename}: {_label(path)!r} has an empty value; not edited in place",
+            hint=_EDIT_HINT,
         )
     new_text = text[: ref.start] + _render(new_value, ref.style) + text[ref.end :]
     _verify(new_text, path, new_value, old_data, filename)
@@ -137,7 +149,37 @@ def _parse(text: str, filename: str) -> tuple[Node | None, Any]:
     return root, data
 
 
-def _locate(root: Node | None, text: str, path: str, filename: str) -> ScalarRef | None:
+def replace_in_literal(text: str, path: KeyPath, old: str, new: str, *, filename: str) -> str:
+    """Return ``text`` with ``old`` replaced by ``new`` inside the literal block at ``path``.
+
+    For lists kept in a literal block scalar (``|``), such as the ``images`` annotation
+    of Bitnami's ``Chart.yaml``. A literal block holds its lines verbatim (after the
+    indentation), so a one-line substring is spliced in place. Returns ``text``
+    unchanged when the key is absent or does not contain ``old``; raises ChartError when
+    the value is not a literal block, or when the result does not re-parse to the old
+    document with only that value changed.
+    """
+    if "\n" in old or "\n" in new or not old:
+        raise ValueError("replace_in_literal replaces one non-empty line fragment")
+    root, old_data = _parse(text, filename)
+    node = _walk(root, path, filename)
+    if node is None or not isinstance(node, ScalarNode) or old not in node.value:
+        return text
+    line = node.start_mark.line + 1
+    if node.style != "|":
+        raise ChartError(
+            f"{filename}:{line}: {_label(path)!r} is not a literal block (|); not edited",
+            hint=_EDIT_HINT,
+        )
+    _refuse_anchor(node, repr(_label(path)), filename)
+    start, end = node.start_mark.index, node.end_mark.index
+    new_text = text[:start] + text[start:end].replace(old, new) + text[end:]
+    _verify(new_text, path, node.value.replace(old, new), old_data, filename, scalar=False)
+    return new_text
+
+
+def _walk(root: Node | None, path: KeyPath, filename: str) -> Node | None:
+    """The node at ``path``, or None when it (or a mapping on the way) is absent."""
     keys = _split(path)
     node = root
     for depth, key in enumerate(keys):
@@ -150,19 +192,28 @@ def _locate(root: Node | None, text: str, path: str, filename: str) -> ScalarRef
             node = node.value[index] if index < len(node.value) else None
             continue
         if not isinstance(node, MappingNode):
-            raise ChartError(f"{filename}: {where} is not a mapping (looking for {path!r})")
+            raise ChartError(f"{filename}: {where} is not a mapping (looking for {_label(path)!r})")
         _refuse_anchor(node, where, filename)
-        node = _child(node, key, path, filename)
+        node = _child(node, key, _label(path), filename)
+    return node
+
+
+def _locate(root: Node | None, text: str, path: KeyPath, filename: str) -> ScalarRef | None:
+    node = _walk(root, path, filename)
     if node is None:
         return None
-    return _scalar_ref(node, text, path, filename)
+    return _scalar_ref(node, text, _label(path), filename)
 
 
-def _split(path: str) -> list[str]:
-    keys = path.split(".")
-    if not all(keys):
+def _split(path: KeyPath) -> list[str]:
+    keys = list(path) if isinstance(path, tuple) else path.split(".")
+    if not keys or not all(keys):
         raise ValueError(f"invalid key path {path!r}")
     return keys
+
+
+def _label(path: KeyPath) -> str:
+    return path if isinstance(path, str) else ".".join(path)
 
 
 def _child(mapping: MappingNode, key: str, path: str, filename: str) -> Node | None:
@@ -239,10 +290,18 @@ def _reads_back_plain(value: str) -> bool:
     return isinstance(loaded, str) and loaded == value
 
 
-def _verify(new_text: str, path: str, new_value: str, old_data: Any, filename: str) -> None:
+def _verify(
+    new_text: str,
+    path: KeyPath,
+    new_value: str,
+    old_data: Any,
+    filename: str,
+    *,
+    scalar: bool = True,
+) -> None:
     """Prove the splice changed exactly one value: the one at ``path``."""
     root, new_data = _parse(new_text, filename)
-    ref = _locate(root, new_text, path, filename)
+    ref = _locate(root, new_text, path, filename) if scalar else None
     expected = _unshared(old_data)
     keys = _split(path)
     try:
@@ -253,9 +312,10 @@ def _verify(new_text: str, path: str, new_value: str, old_data: Any, filename: s
     except (KeyError, IndexError, TypeError, ValueError):
         # Composed keys are text; a loaded key may be a number or a boolean instead.
         expected = None
-    if ref is None or ref.value != new_value or _unshared(new_data) != expected:
+    ref_ok = not scalar or (ref is not None and ref.value == new_value)
+    if not ref_ok or _unshared(new_data) != expected:
         raise ChartError(
-            f"{filename}: setting {path!r} to {new_value!r} in place did not yield a "
+            f"{filename}: setting {_label(path)!r} to {new_value!r} in place did not yield a "
             "document with only that value changed",
             hint=_EDIT_HINT,
         )
