@@ -101,6 +101,21 @@ VARIANTS = {
             ),
         ),
     ),
+    # Five images that all follow appVersion (tests/test_chart_images_e2e.py).
+    "cert-manager": ChartVariant(
+        "cert-manager-cert-manager-12a3ef9",
+        "deploy/charts/cert-manager/",
+        (
+            (
+                "2025-10-07T06:08:11Z",
+                "cert-manager chart at v1.19.0 (Chart.template.yaml served as Chart.yaml)",
+                {
+                    "deploy/charts/cert-manager/Chart.yaml": "Chart.template.yaml",
+                    "deploy/charts/cert-manager/values.yaml": "values.yaml",
+                },
+            ),
+        ),
+    ),
 }
 
 
