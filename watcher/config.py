@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -24,7 +24,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
+from watcher.config_report import key_path, problem_lines
+from watcher.config_rules import DAY, HOUR, duration, str_format, template
 from watcher.errors import ConfigError
 
 SIGNALS = ("release", "feature", "image", "changelog", "issue")
@@ -36,20 +39,21 @@ _IMAGE_KEY = r"^[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)*$"
 
 
 class _Model(BaseModel):
-    """Frozen, strict-keyed base for every config section."""
+    """Frozen, strict base for every config section: unknown keys and a value of the wrong
+    type (``"3"`` for a number, ``"no"`` for a boolean) are errors, never converted."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class GitHubConfig(_Model):
     """How to reach GitHub (or GitHub Enterprise, or the local stand-in)."""
 
     api_url: str = "https://api.github.com"
-    timeout_seconds: float = Field(default=20.0, gt=0)
+    timeout_seconds: Annotated[float, duration(0, HOUR, above_low=True)] = 20.0
     quota_floor: int = Field(default=20, ge=0)
-    max_wait_seconds: float = Field(default=30.0, ge=0)
+    max_wait_seconds: Annotated[float, duration(0, DAY)] = 30.0
     retries: int = Field(default=3, ge=0, le=10)
-    write_interval_seconds: float = Field(default=1.0, ge=0)
+    write_interval_seconds: Annotated[float, duration(0, HOUR)] = 1.0
 
     @field_validator("api_url")
     @classmethod
@@ -97,10 +101,39 @@ class FeatureConfig(_Model):
         return value
 
 
+def _image_reference(value: str, fields: Mapping[str, str]) -> object:
+    # Imported here: the registry client pulls in httpx, and `watcher --help` stays fast.
+    from watcher.errors import SourceError
+    from watcher.registry import parse_image_ref
+
+    try:
+        return parse_image_ref(fill_placeholders(value, fields))
+    except SourceError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def fill_placeholders(value: str, fields: Mapping[str, str]) -> str:
+    """``value`` with each ``{name}`` of ``fields`` replaced (image reference templates)."""
+    for name, text in fields.items():
+        value = value.replace(f"{{{name}}}", text)
+    return value
+
+
+# Sample values every template is rendered with when the configuration is loaded.
+IMAGE_FIELDS = {"tag": "v1.2.3", "version": "1.2.3"}
+TITLE_FIELDS = {
+    "name": "headscale",
+    "tag": "v1.2.3",
+    "version": "1.2.3",
+    "feature": "feature",
+    "watch": "watch-id",
+}
+
+
 class ImageConfig(_Model):
     """Image references that must be pullable; ``{tag}`` / ``{version}`` are filled in."""
 
-    references: tuple[str, ...] = ()
+    references: tuple[Annotated[str, template(IMAGE_FIELDS, _image_reference)], ...] = ()
 
     @field_validator("references")
     @classmethod
@@ -158,7 +191,9 @@ class ChartConfig(_Model):
     pins: tuple[PinConfig, ...] = ()
     prepared_branch: str | None = None
     follow: bool = False
-    title: str = "{name}: bump to {tag} ({feature} landed)"
+    title: Annotated[str, template(TITLE_FIELDS, str_format)] = (
+        "{name}: bump to {tag} ({feature} landed)"
+    )
     feature_name: str = "feature"
     checklist: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
@@ -187,9 +222,9 @@ class NotifyConfig(_Model):
     dashboard_repo: str | None = None
     dashboard_title: str = "watcher dashboard"
     tracking_issue: int | None = Field(default=None, gt=0)
-    error_after_minutes: float = Field(default=60.0, ge=0)
+    error_after_minutes: Annotated[float, duration(0, 365 * DAY / 60, "minutes")] = 60.0
     apprise_env: tuple[Annotated[str, Field(pattern=ENV_NAME)], ...] = ()
-    apprise_retry_seconds: float = Field(default=60.0, ge=0)
+    apprise_retry_seconds: Annotated[float, duration(0, DAY)] = 60.0
     apprise_undeliverable_after: int = Field(default=5, ge=1)
 
 
@@ -202,11 +237,11 @@ class WatchNotifyConfig(_Model):
 class DaemonConfig(_Model):
     """The ``[daemon]`` section of `watcher run`: schedule, health/metrics endpoint, retention."""
 
-    interval_seconds: float = Field(default=120.0, gt=0)
-    jitter_seconds: float = Field(default=15.0, ge=0)
+    interval_seconds: Annotated[float, duration(0, 7 * DAY, above_low=True)] = 120.0
+    jitter_seconds: Annotated[float, duration(0, DAY)] = 15.0
     health_port: int = Field(default=9464, ge=0, le=65535)
     bind: str = "127.0.0.1"
-    retention_days: float | None = Field(default=None, gt=0)
+    retention_days: Annotated[float, duration(0, 36500, "days", above_low=True)] | None = None
 
     @model_validator(mode="after")
     def _jitter_below_interval(self) -> Self:
@@ -255,7 +290,41 @@ class WatchConfig(_Model):
     ) -> tuple[Literal["release", "feature", "image", "changelog", "issue"], ...]:
         if "release" not in value:
             raise ValueError("must include 'release': a verdict always names a release")
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(map(repr, twice))} more than once")
         return value  # type: ignore[return-value]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_required(cls, data: Any) -> Any:
+        # Unless listed, `image` is required only when there is an image to check.
+        if isinstance(data, dict) and "required" not in data:
+            image = data.get("image")
+            references = image.get("references") if isinstance(image, dict) else None
+            has_image = bool(references) or data.get("chart") is not None
+            data = {**data, "required": ("release", "feature", "image")[: 3 if has_image else 2]}
+        return data
+
+    @model_validator(mode="after")
+    def _required_can_be_checked(self) -> Self:
+        # A required signal with nothing to check would keep the watch pending forever.
+        nothing = {
+            "image": not self.image.references and self.chart is None,
+            "issue": not self.issues.numbers,
+        }
+        for name in self.required:
+            if nothing.get(name):
+                where = (
+                    "[watch.image].references or a [watch.chart]"
+                    if name == "image"
+                    else "[watch.issues].numbers"
+                )
+                raise ValueError(
+                    f"required lists {name!r} but there is nothing to check: "
+                    f"set {where}, or remove {name!r} from required"
+                )
+        return self
 
     @property
     def tag_regex(self) -> re.Pattern[str]:
@@ -330,54 +399,65 @@ def load_config(path: Path | None) -> Config:
 
 
 def parse_config(text: str, source: str) -> Config:
-    """Validate TOML text; errors name ``source``, the key path and the problem."""
+    """Validate TOML text; every problem is one line naming ``source`` and the key path."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    _reject_secrets(raw, source, ())
+    lines = [f"{key_path(loc)}: secrets are not read from the file" for loc in _secrets(raw, ())]
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(_arrays_as_tuples(raw))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        where = _key_path(first["loc"])
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(f"{source}: {where}: {_describe(first)}{suffix}") from exc
+        lines += problem_lines(_without_knock_on(exc.errors()), Config)
+    if lines:
+        hint = (
+            "set GITHUB_TOKEN (or GITHUB_TOKEN_FILE) in the environment instead"
+            if any(line.endswith("secrets are not read from the file") for line in lines)
+            else None
+        )
+        raise ConfigError("\n".join(f"{source}: {line}" for line in lines), hint=hint)
+    return config
 
 
-def _reject_secrets(node: Any, source: str, loc: tuple[str | int, ...]) -> None:
+def _arrays_as_tuples(node: Any) -> Any:
+    # Strict validation takes a TOML array for a tuple only as a tuple.
+    if isinstance(node, dict):
+        return {key: _arrays_as_tuples(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return tuple(_arrays_as_tuples(item) for item in node)
+    return node
+
+
+def _without_knock_on(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop errors that only follow from others.
+
+    When a ``[[watch]]`` table is invalid, pydantic also says the ``watch`` array is too
+    short (the bad item does not count); that line repeats the real problem below it.
+    """
+    deeper = [tuple(e["loc"]) for e in errors]
+    return [
+        error
+        for error in errors
+        if not (
+            error["type"] == "too_short"
+            and any(
+                len(loc) > len(error["loc"]) and loc[: len(error["loc"])] == tuple(error["loc"])
+                for loc in deeper
+            )
+        )
+    ]
+
+
+def _secrets(node: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
     if isinstance(node, Mapping):
         for key, value in node.items():
             if str(key).lower() in SECRET_KEYS:
-                raise ConfigError(
-                    f"{source}: {_key_path((*loc, key))}: secrets are not read from the file",
-                    hint="set GITHUB_TOKEN (or GITHUB_TOKEN_FILE) in the environment instead",
-                )
-            _reject_secrets(value, source, (*loc, key))
+                yield (*loc, key)
+            else:
+                yield from _secrets(value, (*loc, key))
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            _reject_secrets(item, source, (*loc, i))
-
-
-def _key_path(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key (check the spelling against config.example.toml)"
-    if kind == "missing":
-        return "required key is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+            yield from _secrets(item, (*loc, i))
 
 
 def github_token(environ: Mapping[str, str] | None = None) -> str | None:

@@ -59,6 +59,13 @@ class NotFoundError(SourceError):
     default_hint = "check the repository / issue / image names in the config"
 
 
+# For a repository the config names that answers 404: GitHub says 404, not 403, for a
+# private repository the token cannot read.
+REPOSITORY_NOT_FOUND_HINT = (
+    "fix the owner/name in the config; a private repository needs a token that can read it"
+)
+
+
 class RateLimitedError(SourceError):
     """GitHub (or a registry) asked us to wait longer than this command may wait."""
 

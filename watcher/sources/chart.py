@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from watcher.actions.chart import BumpRequest, ImagePin, image_targets
 from watcher.config import ChartConfig
-from watcher.errors import NotFoundError, PayloadError
+from watcher.errors import REPOSITORY_NOT_FOUND_HINT, NotFoundError, PayloadError
 from watcher.github.client import GitHubReader
 from watcher.models import Release
 
@@ -38,11 +39,22 @@ def base_branch(reader: GitHubReader, chart: ChartConfig, revalidate: bool = Tru
     """The configured base branch, else the repository's default branch."""
     if chart.base:
         return chart.base
-    data = reader.get_json(f"/repos/{chart.repo}", revalidate=revalidate).data
+    data = chart_repository(reader, chart, revalidate)
     branch = data.get("default_branch") if isinstance(data, dict) else None
     if not isinstance(branch, str):
         raise PayloadError(f"{reader.url(f'/repos/{chart.repo}')}: no default_branch")
     return branch
+
+
+def chart_repository(reader: GitHubReader, chart: ChartConfig, revalidate: bool = True) -> Any:
+    """The chart repository's JSON; a 404 names the repository and the config key."""
+    try:
+        return reader.get_json(f"/repos/{chart.repo}", revalidate=revalidate).data
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"chart repository {chart.repo} not found (404): check [watch.chart].repo",
+            hint=f"{exc.message}; {REPOSITORY_NOT_FOUND_HINT}",
+        ) from exc
 
 
 def fetch_chart(reader: GitHubReader, chart: ChartConfig, revalidate: bool = True) -> ChartFiles:
@@ -59,6 +71,7 @@ def fetch_chart(reader: GitHubReader, chart: ChartConfig, revalidate: bool = Tru
             f"/repos/{chart.repo}/contents/{path}?ref={branch}", revalidate=revalidate
         )
         if text is None:
+            chart_repository(reader, chart, revalidate)  # a missing repository says so
             raise NotFoundError(
                 f"{chart.repo}@{branch}: chart file {path} not found",
                 hint="check [watch.chart] repo, path and base in the config",

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from watcher.config import fill_placeholders
 from watcher.models import Release, Signal, SignalName, SignalStatus
 from watcher.registry import ImageRef, ManifestInfo, parse_image_ref
 
 
 def image_refs(templates: Sequence[str], release: Release) -> list[ImageRef]:
     """Fill ``{tag}`` / ``{version}`` of each template for ``release`` and parse them."""
-    return [
-        parse_image_ref(t.replace("{tag}", release.tag).replace("{version}", release.version))
-        for t in templates
-    ]
+    fields = {"tag": release.tag, "version": release.version}
+    return [parse_image_ref(fill_placeholders(t, fields)) for t in templates]
 
 
 def image_signal(

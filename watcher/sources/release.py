@@ -16,14 +16,24 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from watcher.errors import PayloadError
+from watcher.errors import REPOSITORY_NOT_FOUND_HINT, NotFoundError, PayloadError
 from watcher.github.client import Fetched, GitHubReader
 from watcher.models import Release, Signal, SignalName, SignalStatus
 
 
 def fetch_releases(reader: GitHubReader, repo: str) -> Fetched:
-    """All releases of ``repo`` (drafts included when the token may see them)."""
-    return reader.get_paginated(f"/repos/{repo}/releases")
+    """All releases of ``repo`` (drafts included when the token may see them).
+
+    A repository without releases answers ``[]``; a 404 means the repository itself is
+    missing (or private and the token cannot see it), which the config names.
+    """
+    try:
+        return reader.get_paginated(f"/repos/{repo}/releases")
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"upstream repository {repo} not found (404): check [[watch]].repo",
+            hint=f"{exc.message}; {REPOSITORY_NOT_FOUND_HINT}",
+        ) from exc
 
 
 def fetch_tag_commits(reader: GitHubReader, repo: str, *, revalidate: bool) -> dict[str, str]:
