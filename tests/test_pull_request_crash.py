@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -15,6 +16,8 @@ from tests.conftest import WatcherRun
 from tests.prs import BRANCH, dashboard_comments, expected_values, file_at, pulls
 from tests.standin.chart import CHART_TOKEN
 from tests.standin.headscale import load_headscale
+from watcher.state.lease import ACTOR_LEASE
+from watcher.state.store import Store
 
 
 def assert_converged(acting: WatcherRun) -> None:
@@ -51,10 +54,26 @@ def test_failure_at_each_write_step_converges(
     assert [r for r in acting.standin.log.records() if r.is_write] == []
 
 
+def wait_for(condition: Callable[[], object], what: str, seconds: float = 30.0) -> None:
+    """Poll ``condition`` until it holds (never a fixed sleep: the machine may be slow)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_sigkill_while_the_pr_is_being_opened(acting: WatcherRun) -> None:
-    """The PR is created on GitHub but the process dies before recording it."""
+    """The PR is created on GitHub but the process dies before recording it.
+
+    The killed run held the actor lease; a short interval makes it expire in 3 s
+    (3 x (interval + jitter)), after which the next run takes over and finishes.
+    """
+    acting.edits = {
+        "interval_seconds = 120": "interval_seconds = 1",
+        "jitter_seconds = 15": "jitter_seconds = 0",
+    }
     load_headscale(acting.standin, "ready")
-    acting.standin.faults.add(method="POST", path=r"/pulls$", delay=2.0)
+    held = acting.standin.faults.add(method="POST", path=r"/pulls$", delay=2.0)
     env = {**os.environ, "GITHUB_TOKEN": CHART_TOKEN, "GITHUB_TOKEN_FILE": ""}
     command = [
         sys.executable,
@@ -70,17 +89,14 @@ def test_sigkill_while_the_pr_is_being_opened(acting: WatcherRun) -> None:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 30
-    while (
-        not acting.standin.log.where(method="POST", path=r"/git/refs$")
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    time.sleep(0.5)  # the POST /pulls is now in flight, held by the stand-in
+    # A rule counts its hit when the request arrives, before holding it for the delay.
+    wait_for(lambda: held.hits == 1, "POST /pulls to arrive")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
-    time.sleep(2.5)  # the stand-in finishes creating the PR, as GitHub would
-    assert len(pulls(acting.standin)) == 1
+    # The stand-in finishes creating the PR, as GitHub would.
+    wait_for(lambda: len(pulls(acting.standin)) == 1, "the pull request")
+    with Store.open(acting.db_url) as store:
+        wait_for(lambda: store.lease_holder(ACTOR_LEASE) is None, "the lease to expire")
     assert acting("run", "--once").exit_code == 0
     assert_converged(acting)
 

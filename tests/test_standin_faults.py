@@ -98,3 +98,28 @@ def test_fault_rules_are_validated(s: StandIn) -> None:
         s.faults.add(status=42)
     with pytest.raises(ValueError, match="times"):
         s.faults.add(status=500, times=0)
+
+
+@pytest.mark.parametrize("lost", [{"status": 502}, {"drop_connection": True}])
+def test_applied_write_whose_answer_is_lost(s: StandIn, lost: dict[str, object]) -> None:
+    """The write takes effect, then the client sees a 502 or a dropped connection."""
+    s.github.add_token("tok-faulty", push_to=[REPO])
+    s.github.add_issue(REPO, 1, "an issue")
+    rule = s.faults.add(method="POST", path=r"/comments$", applied=True, **lost)  # type: ignore[arg-type]
+    url = f"{s.api_url}/repos/{REPO}/issues/1/comments"
+    headers = {"Authorization": "Bearer tok-faulty"}
+    try:
+        answer = httpx.post(url, json={"body": "hello"}, headers=headers)
+    except httpx.RemoteProtocolError:
+        assert lost.get("drop_connection")
+    else:
+        assert answer.status_code == 502
+    assert rule.hits == 1
+    comments = httpx.get(url, headers=headers).json()
+    assert [c["body"] for c in comments] == ["hello"]  # applied exactly once
+    assert s.log.where(method="POST", path=r"/comments$")[0].fault
+
+
+def test_applied_fault_needs_a_way_to_lose_the_answer(s: StandIn) -> None:
+    with pytest.raises(ValueError, match="applied"):
+        s.faults.add(applied=True)

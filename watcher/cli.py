@@ -14,7 +14,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -165,6 +165,7 @@ def run(
     write access to the chart repository. With --once, exit codes as for `check`.
     """
     from watcher.runner import open_readers, run_once
+    from watcher.state.lease import actor_lease
 
     config = _load(config_path)
     config.select(watch_ids)
@@ -178,11 +179,31 @@ def run(
             actor.writer.close()
         sys.exit(code)
     try:
-        with _open_store(config, db_url) as store, open_readers(config, store) as readers:
-            report = run_once(config, store, readers, watch_ids, actor=actor)
+        # One writer per database: without the lease (a daemon or another --once holds
+        # it) this run only evaluates, like a daemon replica that does not lead.
+        with (
+            _open_store(config, db_url) as store,
+            open_readers(config, store) as readers,
+            actor_lease(store, actor.holder, config.daemon) as leading,
+        ):
+            if not leading:
+                click.echo(_not_leading(store), err=True)
+            report = run_once(config, store, readers, watch_ids, actor=actor if leading else None)
     finally:
         actor.writer.close()
     _print_report(report, as_json)
+
+
+def _not_leading(store: Store) -> str:
+    """The note a `run --once` without the lease prints: who has it, what this run does."""
+    from watcher.state.lease import ACTOR_LEASE
+
+    held = store.lease_holder(ACTOR_LEASE)
+    who = f" ({held[0]}, until {held[1]:%H:%M:%S} UTC)" if held else ""
+    return (
+        f"note: another watcher process{who} holds the write lease on this database; "
+        "this run only evaluates (no pull request, dashboard or comment changes)"
+    )
 
 
 def _serve(
@@ -233,7 +254,10 @@ def _actor(config: Config) -> Actor:
         max_wait=gh.max_wait_seconds,
         timeout=gh.timeout_seconds,
     )
-    return Actor(writer, config.notify, targets)
+    # A claim outlives one write with every retry and wait the writer may spend on it.
+    claim = (gh.retries + 1) * (gh.timeout_seconds + gh.max_wait_seconds)
+    claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
+    return Actor(writer, config.notify, targets, claim_ttl=claim_ttl)
 
 
 def _apprise_targets(config: Config) -> tuple[AppriseTarget, ...]:

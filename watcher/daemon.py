@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +47,7 @@ from watcher.health import HealthServer, HealthState
 from watcher.logconfig import log_evaluation
 from watcher.metrics import Metrics
 from watcher.render import EXIT_ERROR, exit_code
+from watcher.state.lease import ACTOR_LEASE, lease_ttl, process_holder
 
 if TYPE_CHECKING:
     from watcher.http import RequestStats
@@ -58,7 +58,7 @@ log = structlog.stdlib.get_logger(__name__)
 
 EXIT_OK = 0
 JOB_ID = "cycle"
-LEASE_NAME = "actor"
+LEASE_NAME = ACTOR_LEASE
 # GitHub's reset time has one-second resolution and our clock may be a little ahead of
 # theirs: resume a few seconds after it rather than spend a request on a 403.
 RESET_MARGIN = 5.0
@@ -317,7 +317,7 @@ class RunCycle:
     ) -> None:
         self.config, self.store, self.settings = config, store, settings
         self.watch_ids, self.actor = watch_ids, actor
-        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.holder = process_holder()
         self._leading: bool | None = None
         self._last_prune = -math.inf
 
@@ -343,8 +343,7 @@ class RunCycle:
     def _lead(self) -> bool:
         # The lease outlives a few missed cycles, so a brief hiccup does not hand the
         # pull requests to another replica, while a dead leader is replaced in minutes.
-        ttl = timedelta(seconds=3 * (self.settings.interval_seconds + self.settings.jitter_seconds))
-        leading = self.store.acquire_lease(LEASE_NAME, self.holder, ttl)
+        leading = self.store.acquire_lease(LEASE_NAME, self.holder, lease_ttl(self.settings))
         if leading != self._leading:
             log.info("lease " + ("acquired" if leading else "held by another replica"))
         self._leading = leading

@@ -10,8 +10,6 @@ image presence) are looked up here and handed to them.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +39,7 @@ from watcher.sources import changelog, feature, image, issue, release
 from watcher.sources.chart import ChartFiles, deployed_images, fetch_chart
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
 from watcher.state.deliveries import TargetStatus
+from watcher.state.lease import process_holder
 from watcher.state.store import Event, RunStats, Store, StoredVerdict
 
 if TYPE_CHECKING:
@@ -125,12 +124,17 @@ def open_readers(config: Config, store: Store) -> Iterator[Readers]:
 
 @dataclass
 class Actor:
-    """The write side of a run (``watcher run``): PyGithub writer plus notification settings."""
+    """The write side of a run (``watcher run``): PyGithub writer plus notification settings.
+
+    ``holder`` names this process in database claims (outbox items, dashboard creation);
+    a claim lasts ``claim_ttl``, longer than one write with all its retries may take.
+    """
 
     writer: GitHubWriter
     notify: NotifyConfig
     targets: tuple[AppriseTarget, ...] = ()
-    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    holder: str = field(default_factory=process_holder)
+    claim_ttl: timedelta = timedelta(minutes=5)
 
 
 def run_once(
@@ -400,7 +404,8 @@ def _notify(
             number = settings.tracking_issue
             issue = writer.call("read tracking issue", lambda: repo.get_issue(number), write=False)
         if issue is not None:
-            deliver(store, writer, issue, {w.id: w.repo for w in config.watch})
+            repos = {w.id: w.repo for w in config.watch}
+            deliver(store, writer, issue, repos, actor.holder, actor.claim_ttl)
     except WatcherError as exc:
         return f"notifications: {exc.message}"
     return None
@@ -408,19 +413,35 @@ def _notify(
 
 def _dashboard(
     store: Store, actor: Actor, repo: Repository, settings: NotifyConfig, body: str, changed: bool
-) -> Issue:
-    """Find or create the dashboard issue; rewrite its body when ``changed``."""
-    from watcher.notify.dashboard import body_hash, find_or_create
+) -> Issue | None:
+    """Find or create the dashboard issue; rewrite its body when ``changed``.
+
+    None when another process is creating it at this moment.
+    """
+    from watcher.notify.dashboard import body_hash, edit_body, find_or_create
 
     key = f"dashboard:{repo.full_name}"
     known = store.get_value(key)
-    issue, created = find_or_create(
-        actor.writer, repo, settings.dashboard_title, body, int(known) if known else None
-    )
-    if not created and changed and (issue.body or "") != body:
-        actor.writer.call("update dashboard", lambda: issue.edit(body=body))
-    store.set_value(key, str(issue.number))
-    store.set_value(f"{key}:hash", body_hash(body))
+    # Creating one is claimed in the database, so two processes never both open one.
+    claim = f"{key}:create"
+    try:
+        found = find_or_create(
+            actor.writer,
+            repo,
+            settings.dashboard_title,
+            body,
+            int(known) if known else None,
+            claim=lambda: store.acquire_lease(claim, actor.holder, actor.claim_ttl),
+        )
+        if found is None:
+            return None  # another process is creating it; the next cycle uses that one
+        issue, created = found
+        if not created and changed and (issue.body or "") != body:
+            edit_body(actor.writer, repo, issue, body)
+        store.set_value(key, str(issue.number))
+        store.set_value(f"{key}:hash", body_hash(body))
+    finally:
+        store.release_lease(claim, actor.holder)
     return issue
 
 

@@ -1,4 +1,4 @@
-"""GitHub App endpoints: installation tokens for a JWT, and installation lookups.
+"""GitHub App endpoints (installation tokens for a JWT, installation lookups) and ``/user``.
 
 ``POST /app/installations/{id}/access_tokens`` is what PyGithub's
 ``Auth.AppAuth(...).get_installation_auth(id)`` calls; the token it returns is then a
@@ -7,6 +7,7 @@ push token for the installation's repositories until it expires.
 
 from __future__ import annotations
 
+from tests.standin import github_shapes as shapes
 from tests.standin import write_shapes as wshapes
 from tests.standin.apps import AppState
 from tests.standin.github_api import REPO, GitHubApi, HttpError
@@ -30,6 +31,16 @@ class AppsApi:
         router.add("POST", installation + "/access_tokens", self._access_token)
         router.add("GET HEAD", installation, self._installation)
         router.add("GET HEAD", REPO + "/installation", self._repo_installation)
+        router.add("GET HEAD", "/user", self._user)
+
+    def _user(self, request: Request, params: dict[str, str]) -> Response:
+        """The token's user; GitHub refuses installation tokens and JWTs here."""
+        caller = self.api.caller(request)
+        if caller.info is None and caller.app is None:
+            raise HttpError(401, "Requires authentication")
+        if caller.info is None or caller.info.kind == "installation":
+            raise HttpError(403, "Resource not accessible by integration")
+        return json_response(200, shapes.user(self.api.site_for(request), caller.info.login))
 
     def _app(self, request: Request) -> AppState:
         app = self.api.caller(request).app

@@ -25,7 +25,10 @@ class FaultRule:
     - ``headers`` alone: added to (or overriding) the real response headers;
     - ``delay``: seconds to wait before answering, to trigger client timeouts;
     - ``drop_connection``: close the connection without sending anything;
-    - ``truncate_after``: send only this many body bytes, then close the connection.
+    - ``truncate_after``: send only this many body bytes, then close the connection;
+    - ``applied``: the request takes effect for real first, then its answer is lost:
+      replaced by ``status`` (e.g. a proxy's 502) or a dropped connection. This is what
+      a timeout or a failing proxy does to a write on github.com.
     """
 
     path: str = ".*"
@@ -37,6 +40,7 @@ class FaultRule:
     delay: float = 0.0
     truncate_after: int | None = None
     drop_connection: bool = False
+    applied: bool = False
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -47,6 +51,8 @@ class FaultRule:
             raise ValueError("times must be at least 1 (or None for every request)")
         if self.truncate_after is not None and self.truncate_after < 0:
             raise ValueError("truncate_after must be >= 0")
+        if self.applied and self.status is None and not self.drop_connection:
+            raise ValueError("applied needs a status or drop_connection: how is the answer lost?")
         re.compile(self.path)
 
     @property
@@ -86,6 +92,7 @@ class Faults:
         delay: float = 0.0,
         truncate_after: int | None = None,
         drop_connection: bool = False,
+        applied: bool = False,
     ) -> FaultRule:
         """Add a rule (see :class:`FaultRule`) and return it; its ``hits`` counts uses."""
         rule = FaultRule(
@@ -98,6 +105,7 @@ class Faults:
             delay=delay,
             truncate_after=truncate_after,
             drop_connection=drop_connection,
+            applied=applied,
         )
         with self._lock:
             self._rules.append(rule)

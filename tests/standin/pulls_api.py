@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.standin import github_shapes as shapes
 from tests.standin import write_shapes as wshapes
 from tests.standin.github_api import (
     REPO,
@@ -45,6 +46,7 @@ class PullsApi:
             ("PATCH", r"/pulls/(?P<number>\d+)", self._edit),
             ("PUT", r"/pulls/(?P<number>\d+)/merge", self._merge),
             ("POST", r"/pulls/(?P<number>\d+)/requested_reviewers", self._request_reviewers),
+            ("GET HEAD", r"/pulls/(?P<number>\d+)/requested_reviewers", self._reviewers),
         ]
         for methods, suffix, handler in routes:
             router.add(methods, REPO + suffix, handler)
@@ -219,6 +221,13 @@ class PullsApi:
         if sha is None:
             raise HttpError(405, "Pull Request is not mergeable")
         return json_response(200, wshapes.merge_result(sha))
+
+    def _reviewers(self, request: Request, params: dict[str, str]) -> Response:
+        """``pull-request-review-request``: requested users (no teams in the stand-in)."""
+        pull = self._pull(self.api.repo(params), params)
+        site = self.api.site_for(request)
+        users = [shapes.user(site, login) for login in pull.requested_reviewers]
+        return json_response(200, {"users": users, "teams": []})
 
     def _request_reviewers(self, request: Request, params: dict[str, str]) -> Response:
         repo, _ = self.api.writable(request, params)

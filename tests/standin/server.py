@@ -157,6 +157,9 @@ class StandIn:
             # Interruptible, so stopping the server never waits for a long delay.
             self._stopping.wait(fault.delay)
         service = _service(request.path)
+        if fault is not None and fault.applied:
+            # The write happens; only its answer is lost on the way back.
+            self._route_safely(request, service).close_stream()
         if fault is not None and fault.drop_connection:
             self._record(request, service, Response(0), fault, arrived)
             return Plan(None)

@@ -10,7 +10,12 @@ finished by the next one without duplicates:
 - the commit's dates are the release's publication time, so re-creating a commit after
   a crash yields the very same SHA;
 - 422 "Reference already exists" / "A pull request already exists" mean an earlier run
-  got that far: we pick up what it left.
+  got that far: we pick up what it left;
+- a write whose answer is lost is looked up before it is retried (see
+  :mod:`watcher.github.writes`): the branch by its name and target, the pull request by
+  its head branch and marker, the merge of the maintainer branch by its trailer, edits by
+  re-reading what they changed. Trees and commits are addressed by their content, so
+  repeating one creates nothing new.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from github import GithubException, InputGitAuthor, InputGitTreeElement
+from github.Commit import Commit
+from github.GitRef import GitRef
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 from packaging.version import Version
 
 from watcher.actions.proposal import Proposal, parse_marker
 from watcher.config import ChartConfig
-from watcher.github.writes import GitHubWriter, error_text
+from watcher.github.writes import GitHubWriter, done, error_text, found
 from watcher.models import VerdictState
 
 AUTHOR = ("watcher", "watcher@users.noreply.github.com")
@@ -179,7 +186,9 @@ class _Reconciler:
             for path, text in sorted(self.p.files.items())
         ]
         tree = self.w.call(
-            "create tree", lambda: self.repo.create_git_tree(elements, base_tree=base_commit.tree)
+            "create tree",
+            lambda: self.repo.create_git_tree(elements, base_tree=base_commit.tree),
+            idempotent=True,
         )
         when = (self.p.target.published_at or datetime(2000, 1, 1, tzinfo=UTC)).astimezone(UTC)
         author = InputGitAuthor(*AUTHOR, date=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -189,6 +198,7 @@ class _Reconciler:
             lambda: self.repo.create_git_commit(
                 message, tree, [base_commit], author=author, committer=author
             ),
+            idempotent=True,
         )
         self._move_ref(commit.sha, exists)
         return commit.sha
@@ -201,6 +211,7 @@ class _Reconciler:
                     "create branch",
                     lambda: self.repo.create_git_ref(f"refs/{ref_name}", sha),
                     passthrough=(422,),
+                    lookup=lambda: self._ref_at(ref_name, sha),
                 )
                 return
             except GithubException as exc:
@@ -211,7 +222,19 @@ class _Reconciler:
                 if head is not None and not _is_ours(head[1], self.p.watch_id):
                     raise
         ref = self.w.call("read branch", lambda: self.repo.get_git_ref(ref_name), write=False)
-        self.w.call("move branch", lambda: ref.edit(sha, force=True))
+
+        move = done(lambda: ref.edit(sha, force=True))
+        self.w.call("move branch", move, lookup=lambda: found(self._ref_at(ref_name, sha)))
+
+    def _ref_at(self, ref_name: str, sha: str) -> GitRef | None:
+        """The ref ``ref_name`` if it exists and points at ``sha`` (a lost write's lookup)."""
+        try:
+            ref = self.repo.get_git_ref(ref_name)
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return ref if ref.object.sha == sha else None
 
     def _merge_prepared(self, head_sha: str, head_message: str) -> str:
         prepared = self.chart.prepared_branch
@@ -229,6 +252,7 @@ class _Reconciler:
                 "merge prepared branch",
                 lambda: self.repo.merge(self.p.branch, prepared, message),
                 passthrough=(404, 409),
+                lookup=self._prepared_merge,
             )
         except GithubException as exc:
             why = "it conflicts with the bump" if exc.status == 409 else "it does not exist"
@@ -237,12 +261,17 @@ class _Reconciler:
         self.notes.append(f"maintainer branch `{prepared}` is merged into this one")
         return merge.sha if merge is not None else head_sha
 
+    def _prepared_merge(self) -> Commit | None:
+        """The branch head if it is our merge of the maintainer branch (found by trailer)."""
+        head = self._branch_head()
+        if head is None or _trailer(head[1], "Watcher-Prepared") != "merged":
+            return None
+        return self.repo.get_commit(head[0])
+
     def _ensure_pull(self, open_pr: PullRequest | None, body: str) -> tuple[PullRequest, bool]:
         if open_pr is not None:
             if open_pr.title != self.p.title or (open_pr.body or "") != body:
-                self.w.call(
-                    "update pull request", lambda: open_pr.edit(title=self.p.title, body=body)
-                )
+                self._edit_pull(open_pr, body)
                 self._edited = True
             return open_pr, False
         try:
@@ -256,26 +285,52 @@ class _Reconciler:
                     draft=self.chart.draft,
                 ),
                 passthrough=(422,),
+                lookup=self._open_pull,
             )
         except GithubException as exc:
             if "already exists" not in error_text(exc):
                 raise
-            existing = next((pr for pr, _ in self._our_pulls() if pr.state == "open"), None)
+            existing = self._open_pull()
             if existing is None:
                 raise
             return self._ensure_pull(existing, body)[0], False
         self._decorate(pr)
         return pr, True
 
+    def _open_pull(self) -> PullRequest | None:
+        """Our open pull request for this watch, found by its head branch and marker."""
+        return next((pr for pr, _ in self._our_pulls() if pr.state == "open"), None)
+
+    def _edit_pull(self, pr: PullRequest, body: str) -> None:
+        def lookup() -> bool | None:
+            now = self.repo.get_pull(pr.number)
+            return found(now.title == self.p.title and (now.body or "") == body)
+
+        edit = done(lambda: pr.edit(title=self.p.title, body=body))
+        self.w.call("update pull request", edit, lookup=lookup)
+
     def _decorate(self, pr: PullRequest) -> None:
-        if self.chart.labels:
-            self.w.call("add labels", lambda: pr.add_to_labels(*self.chart.labels))
-        if self.chart.assignees:
-            self.w.call("add assignees", lambda: pr.add_to_assignees(*self.chart.assignees))
-        if self.chart.reviewers:
+        # Each is looked up on the issue (labels, assignees) or the review requests after a
+        # lost answer, so a retry only adds what is still missing.
+        labels, assignees = set(self.chart.labels), set(self.chart.assignees)
+        reviewers = set(self.chart.reviewers)
+        if labels:
+            self.w.call(
+                "add labels",
+                done(lambda: pr.add_to_labels(*self.chart.labels)),
+                lookup=lambda: found(labels <= {x.name for x in pr.as_issue().labels}),
+            )
+        if assignees:
+            self.w.call(
+                "add assignees",
+                done(lambda: pr.add_to_assignees(*self.chart.assignees)),
+                lookup=lambda: found(assignees <= {u.login for u in pr.as_issue().assignees}),
+            )
+        if reviewers:
             self.w.call(
                 "request reviewers",
-                lambda: pr.create_review_request(reviewers=list(self.chart.reviewers)),
+                done(lambda: pr.create_review_request(reviewers=list(self.chart.reviewers))),
+                lookup=lambda: found(reviewers <= {u.login for u in pr.get_review_requests()[0]}),
             )
 
     def _human_push(self, open_pr: PullRequest | None, head_sha: str) -> PullRequestOutcome:
@@ -294,7 +349,13 @@ class _Reconciler:
         if not any(mark in (c.body or "") for c in comments):
             body = f"{mark}\nwatcher wanted to update this pull request to {self.p.target.tag}"
             body += f", but {note}"
-            self.w.call("comment on pull request", lambda: open_pr.create_issue_comment(body))
+            self.w.call(
+                "comment on pull request",
+                lambda: open_pr.create_issue_comment(body),
+                lookup=lambda: next(
+                    (c for c in open_pr.get_issue_comments() if mark in (c.body or "")), None
+                ),
+            )
         return PullRequestOutcome(
             "human-push", VerdictState.PROPOSED, open_pr.number, open_pr.html_url, head_sha, note
         )

@@ -5,6 +5,15 @@ content-creation guidance asks:
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#pause-between-mutative-requests).
 Its own retry is switched off so that the one policy in :mod:`watcher.github.ratelimit`
 decides; PyGithub exceptions are translated into WatcherErrors at this boundary.
+
+Exactly once in effect: a write whose answer was lost (a 5xx, a timeout, a dropped
+connection: GitHub may have applied it) is never simply sent again. The caller passes a
+``lookup``, a read that finds what the write would have made (a comment by its hidden
+marker, a pull request by its head branch, a ref by its name...), and the writer asks it
+before every retry; what it finds is the write's result. Only writes that cannot create
+anything twice (``idempotent``: git objects, addressed by their content) are repeated
+without asking. ``retry=None`` leaves PyGithub's urllib3 with ``Retry(0, read=False)``
+(requests' ``DEFAULT_RETRIES``), so nothing below this class repeats a request either.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Any, TypeVar
 
 import github
 from github import Auth, GithubException
-from requests.exceptions import RequestException
+from requests.exceptions import ConnectTimeout, RequestException
 
 from watcher.errors import (
     ActionError,
@@ -77,6 +86,8 @@ class GitHubWriter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.api_url = api_url
+        self.auth = auth
+        self._identity: str | None = None
         self.gh = github.Github(
             base_url=api_url,
             auth=auth,
@@ -92,11 +103,37 @@ class GitHubWriter:
         self.max_wait = max_wait
         self.writes = 0
         self.reads = 0
+        # Writes found already applied by their lookup after a lost answer.
+        self.recovered = 0
         self._sleep = sleep
 
     def close(self) -> None:
         """Close PyGithub's session."""
         self.gh.close()
+
+    def identity(self) -> str:
+        """The login watcher writes as: the token's user, or ``<app slug>[bot]`` for an App.
+
+        Read once (``GET /user``; for an App, ``GET /app/installations/{id}`` with its
+        JWT, since an installation token may not read ``/user``) and then remembered.
+        """
+        if self._identity is None:
+            auth = self.auth
+            if isinstance(auth, Auth.AppInstallationAuth):
+                integration = github.GithubIntegration(
+                    base_url=self.api_url, auth=auth._app_auth, user_agent=USER_AGENT
+                )
+                installation = self.call(
+                    "read the App installation",
+                    lambda: integration.get_app_installation(auth.installation_id),
+                    write=False,
+                )
+                self._identity = f"{installation.app_slug}[bot]"
+            else:
+                self._identity = self.call(
+                    "read the token's user", lambda: self.gh.get_user().login, write=False
+                )
+        return self._identity
 
     def call(
         self,
@@ -105,27 +142,44 @@ class GitHubWriter:
         *,
         write: bool = True,
         passthrough: tuple[int, ...] = (),
+        lookup: Callable[[], T | None] | None = None,
+        idempotent: bool = False,
     ) -> T:
         """Run one PyGithub call under the retry policy; ``what`` names it in errors.
 
         Statuses in ``passthrough`` (e.g. 422 "Reference already exists") re-raise the
-        GithubException for the caller, which knows how to recover from them.
+        GithubException for the caller, which knows how to recover from them. For a
+        write that may have taken effect, ``lookup`` is asked before each retry (see the
+        module docstring); a write with neither ``lookup`` nor ``idempotent`` is then not
+        retried at all: the error goes up and the next cycle re-derives what to do.
         """
+        uncertain = False  # an earlier attempt of this write may have been applied
         for attempt in range(1, self.retries + 2):
+            if uncertain and lookup is not None:
+                found = self.call(f"{what} (looking for an earlier attempt)", lookup, write=False)
+                if found is not None:
+                    self.recovered += 1
+                    return found
             try:
                 result = operation()
             except GithubException as exc:
                 if exc.status in passthrough:
                     raise
-                error = self._translate(what, exc, attempt)
+                applied = write and exc.status >= 500
+                retryable = not applied or lookup is not None or idempotent
+                error = self._translate(what, exc, attempt, retryable)
                 if error is None:
+                    uncertain = uncertain or applied
                     continue
                 raise error from exc
             except RequestException as exc:
-                if attempt <= self.retries:
+                # A connect timeout never reached GitHub; anything later may have.
+                applied = write and not isinstance(exc, ConnectTimeout)
+                if attempt <= self.retries and (not applied or lookup or idempotent):
                     self._sleep(
                         decide(None, {}, attempt, time.time(), jitter=random.random()).wait_seconds
                     )
+                    uncertain = uncertain or applied
                     continue
                 raise ActionError(
                     f"{what}: could not reach {self.api_url} ({type(exc).__name__})",
@@ -138,7 +192,9 @@ class GitHubWriter:
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _translate(self, what: str, exc: GithubException, attempt: int) -> WatcherError | None:
+    def _translate(
+        self, what: str, exc: GithubException, attempt: int, retryable: bool = True
+    ) -> WatcherError | None:
         """None to retry (after sleeping), or the error to raise."""
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
         body = str(exc.data)[:300] if exc.data else ""
@@ -148,6 +204,7 @@ class GitHubWriter:
         message = error_text(exc)
         if (
             decision.action is Action.RETRY
+            and retryable
             and attempt <= self.retries
             and decision.wait_seconds <= self.max_wait
         ):
@@ -170,6 +227,24 @@ class GitHubWriter:
                 hint="the token needs contents, pull requests and issues write access",
             )
         return ActionError(f"{what}: HTTP {exc.status} ({message})")
+
+
+def done(action: Callable[[], object]) -> Callable[[], bool]:
+    """``action`` (a PyGithub write that returns nothing) made to return True when done.
+
+    For :meth:`GitHubWriter.call`, whose lookups answer None for "not there".
+    """
+
+    def run() -> bool:
+        action()
+        return True
+
+    return run
+
+
+def found(condition: object) -> bool | None:
+    """A lookup's answer: True when ``condition`` is truthy, else None ("not there")."""
+    return True if condition else None
 
 
 def error_text(exc: GithubException) -> str:

@@ -1,21 +1,23 @@
 """The dashboard issue: one per watcher in the chart repository, body rewritten in place.
 
-Found by a hidden marker (or the number remembered in the database), created once,
-and edited only when its rendered content changes: the body shows when each watch
-last *changed*, never when it was last checked, so an idle poll writes nothing.
+Found by the number remembered in the database, else by a hidden marker in an open issue
+that watcher's own login opened (a stranger's issue with the marker is never adopted),
+created once under a database claim, and edited only when its rendered content changes:
+the body shows when each watch last *changed*, never when it was last checked, so an
+idle poll writes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from github.Issue import Issue
 from github.Repository import Repository
 
 from watcher.actions.sanitize import sanitize
 from watcher.config import WatchConfig
-from watcher.github.writes import GitHubWriter
+from watcher.github.writes import GitHubWriter, done, found
 from watcher.models import Verdict
 from watcher.state.deliveries import TargetStatus
 
@@ -85,21 +87,71 @@ def body_hash(body: str) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def find_or_create(
-    writer: GitHubWriter, repo: Repository, title: str, body: str, known: int | None
-) -> tuple[Issue, bool]:
-    """The dashboard issue (by remembered number, else by marker), created if missing."""
-    if known is not None:
-        issue = writer.call("read dashboard", lambda: repo.get_issue(known), write=False)
-        if DASHBOARD_MARK in (issue.body or "") and issue.state == "open":
-            return issue, False
-    found = writer.call(
+def is_ours(issue: Issue, author: str) -> bool:
+    """Whether ``issue`` is an open dashboard opened by ``author`` (watcher's own login).
+
+    The marker alone proves nothing: anyone can paste it into an issue, and watcher must
+    not rewrite or comment on a stranger's issue.
+    """
+    return (
+        issue.state == "open"
+        and DASHBOARD_MARK in (issue.body or "")
+        and issue.user is not None
+        and issue.user.login.lower() == author.lower()
+    )
+
+
+def find(writer: GitHubWriter, repo: Repository, author: str) -> Issue | None:
+    """The open dashboard issue ``author`` opened in ``repo``, found by marker (a read)."""
+    return writer.call(
         "find dashboard",
         lambda: next(
-            (i for i in repo.get_issues(state="open") if DASHBOARD_MARK in (i.body or "")), None
+            # Filtered here, not with ``creator=``: how GitHub spells an App's bot in that
+            # filter is not documented, the login on each issue is.
+            (i for i in repo.get_issues(state="open") if is_ours(i, author)),
+            None,
         ),
         write=False,
     )
+
+
+def find_or_create(
+    writer: GitHubWriter,
+    repo: Repository,
+    title: str,
+    body: str,
+    known: int | None,
+    claim: Callable[[], bool],
+) -> tuple[Issue, bool] | None:
+    """The dashboard issue (by remembered number, else by marker and author), created if missing.
+
+    ``claim`` is asked before searching and creating: it is true for one process at a
+    time (a database claim that expires), so two processes never both create one. Without
+    it this returns None: another process is creating the dashboard right now, and the
+    next cycle finds it.
+    """
+    author = writer.identity()
+    if known is not None:
+        issue = writer.call("read dashboard", lambda: repo.get_issue(known), write=False)
+        if is_ours(issue, author):
+            return issue, False
+    if not claim():
+        return None
+    found = find(writer, repo, author)
     if found is not None:
         return found, False
-    return writer.call("create dashboard", lambda: repo.create_issue(title=title, body=body)), True
+    issue = writer.call(
+        "create dashboard",
+        lambda: repo.create_issue(title=title, body=body),
+        lookup=lambda: find(writer, repo, author),
+    )
+    return issue, True
+
+
+def edit_body(writer: GitHubWriter, repo: Repository, issue: Issue, body: str) -> None:
+    """Rewrite the dashboard's body; after a lost answer, re-read it before editing again."""
+
+    def lookup() -> bool | None:
+        return found((repo.get_issue(issue.number).body or "") == body)
+
+    writer.call("update dashboard", done(lambda: issue.edit(body=body)), lookup=lookup)

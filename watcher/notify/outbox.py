@@ -1,20 +1,27 @@
 """Deliver transition comments from the outbox: late after a crash, never twice, never lost.
 
-Rows are written in the same transaction as the verdict they announce. Delivery marks
-the attempt first; an attempt after the first one looks for its own hidden marker among
-the issue's comments before posting, so a crash between posting and marking it sent
-does not post twice.
+Rows are written in the same transaction as the verdict they announce. Delivery claims
+the row first (one process at a time; the claim expires if its holder dies) and counts
+the attempt; an attempt after the first one looks for its own hidden marker among the
+issue's comments before posting, so a crash between posting and marking it sent does
+not post twice, and a post whose answer is lost is looked up the same way before it is
+retried.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from github.Issue import Issue
+from github.IssueComment import IssueComment
 
 from watcher.actions.sanitize import sanitize
 from watcher.github.writes import GitHubWriter
 from watcher.state.store import OutboxItem, Store
+
+# How far before an item's last attempt its comment is looked for (clock differences).
+LOOKBACK = timedelta(hours=1)
 
 
 def outbox_mark(item: OutboxItem) -> str:
@@ -42,20 +49,46 @@ def render_item(item: OutboxItem, upstream_repo: str) -> str:
     return f"{outbox_mark(item)}\n{text}\n"
 
 
-def deliver(store: Store, writer: GitHubWriter, issue: Issue, upstream_repo: dict[str, str]) -> int:
-    """Post every pending outbox row as a comment on ``issue``; returns how many were posted."""
+def deliver(
+    store: Store,
+    writer: GitHubWriter,
+    issue: Issue,
+    upstream_repo: dict[str, str],
+    holder: str,
+    claim_ttl: timedelta,
+) -> int:
+    """Post every pending outbox row as a comment on ``issue``; returns how many were posted.
+
+    Each row is claimed for ``holder`` first (rows another process holds are left to it);
+    a row attempted before, or a post whose answer is lost, is looked up by its marker.
+    """
     posted = 0
     for item in store.pending_outbox():
-        attempt = store.begin_delivery(item.id)
+        attempt = store.claim_outbox(item.id, holder, claim_ttl)
+        if attempt is None:
+            continue  # another process is delivering it, or just did
         mark = outbox_mark(item)
+        # GitHub's clock and ours differ a little: look a margin further back.
+        since = (item.last_attempt_at or item.created_at) - LOOKBACK
+
+        def earlier(mark: str = mark, since: datetime = since) -> IssueComment | None:
+            return find_comment(issue, mark, since)
+
+        found = None
         if attempt > 1:
-            comments = writer.call("read comments", lambda: list(issue.get_comments()), write=False)
-            earlier = next((c for c in comments if mark in (c.body or "")), None)
-            if earlier is not None:
-                store.mark_sent(item.id, earlier.html_url)
-                continue
-        body = render_item(item, upstream_repo.get(item.watch_id, ""))
-        comment = writer.call("post comment", lambda b=body: issue.create_comment(b))  # type: ignore[misc]
-        store.mark_sent(item.id, comment.html_url)
-        posted += 1
+            found = writer.call("read comments", earlier, write=False)
+        if found is None:
+            body = render_item(item, upstream_repo.get(item.watch_id, ""))
+            found = writer.call(
+                "post comment",
+                lambda b=body: issue.create_comment(b),  # type: ignore[misc]
+                lookup=earlier,
+            )
+            posted += 1
+        store.mark_sent(item.id, found.html_url, holder)
     return posted
+
+
+def find_comment(issue: Issue, mark: str, since: datetime) -> IssueComment | None:
+    """The comment on ``issue`` updated after ``since`` that carries ``mark``, if any."""
+    return next((c for c in issue.get_comments(since=since) if mark in (c.body or "")), None)

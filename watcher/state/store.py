@@ -13,9 +13,10 @@ verdict, never instead of it.
 
 Notifications (DESIGN.md section 5) go through ``outbox``: a row is written in the
 same transaction as the event or error episode it announces, so a crash can delay a
-notification but never lose it. The deliverer calls :meth:`Store.begin_delivery`
-before posting and :meth:`Store.mark_sent` after; the attempt count tells it whether
-an earlier attempt may already have posted.
+notification but never lose it. The deliverer claims an item with
+:meth:`Store.claim_outbox` (one process at a time, expiring if it dies) before posting
+and calls :meth:`Store.mark_sent` after; the attempt count tells it whether an earlier
+attempt may already have posted.
 
 With several replicas on one PostgreSQL database, :meth:`Store.acquire_lease`
 decides which one acts; it relies on one conditional statement per step, so two
@@ -670,17 +671,47 @@ class Store(DeliveryStore):
             row.last_attempt_at = self._now()
             return row.attempts
 
-    def mark_sent(self, item_id: int, ref: str | None) -> None:
+    def claim_outbox(self, item_id: int, holder: str, ttl: timedelta) -> int | None:
+        """Claim outbox item ``item_id`` for ``holder`` until now + ``ttl`` and count the attempt.
+
+        Returns the new attempt count (as :meth:`begin_delivery`), or None when another
+        process holds an unexpired claim or the item was sent meanwhile: then do not post.
+        The claim is a lease row (``outbox:<id>``), taken by one conditional statement,
+        so of several processes delivering at once exactly one posts; if it dies, the
+        claim expires and the next claimer sees an attempt count above 1 and looks for
+        the comment before posting. :meth:`mark_sent` with ``holder`` ends the claim.
+        """
+        name = _outbox_claim(item_id)
+        if not self.acquire_lease(name, holder, ttl):
+            return None
+        with self._transaction(write=True) as session:
+            row = self._outbox_row_for_update(session, item_id)
+            if row.sent_at is None:
+                row.attempts += 1
+                row.last_attempt_at = self._now()
+                return row.attempts
+        self.release_lease(name, holder)
+        return None
+
+    def mark_sent(self, item_id: int, ref: str | None, holder: str | None = None) -> None:
         """Record that outbox item ``item_id`` was delivered, as ``ref`` (e.g. a comment URL).
 
         Marking an item that is already sent changes nothing, so a retry after a lost
-        commit acknowledgement is harmless; an unknown item raises ``StateError``.
+        commit acknowledgement is harmless; an unknown item raises ``StateError``. With
+        ``holder``, that holder's delivery claim ends in the same transaction.
         """
         with self._transaction(write=True) as session:
             row = self._outbox_row_for_update(session, item_id)
             if row.sent_at is None:
                 row.sent_at = self._now()
                 row.sent_ref = ref
+            if holder is not None:
+                session.execute(
+                    delete(LeaseRow).where(
+                        LeaseRow.name == _outbox_claim(item_id), LeaseRow.holder == holder
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
 
     def _outbox_row_for_update(self, session: Session, item_id: int) -> OutboxRow:
         row = session.get(OutboxRow, item_id, with_for_update=True)
@@ -794,6 +825,11 @@ class Store(DeliveryStore):
 
 
 _PULL_FIELDS = tuple(field.name for field in fields(PullRequestRecord))
+
+
+def _outbox_claim(item_id: int) -> str:
+    """The lease name of outbox item ``item_id``'s delivery claim."""
+    return f"outbox:{item_id}"
 
 
 def _rowcount(result: object) -> int:

@@ -1,0 +1,43 @@
+"""The actor lease: which of several watcher processes on one database writes to GitHub.
+
+Daemons renew it every cycle; `watcher run --once` takes it for its one cycle and gives
+it back. A process that does not get it only evaluates (DESIGN.md §6). The lease lasts
+three regular cycle gaps, so a brief hiccup does not hand the pull requests to another
+process, while a dead holder is replaced within minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watcher.config import DaemonConfig
+    from watcher.state.store import Store
+
+ACTOR_LEASE = "actor"
+
+
+def process_holder() -> str:
+    """This process's name in lease rows and claims: ``hostname:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_ttl(settings: DaemonConfig) -> timedelta:
+    """How long a taken lease lasts without renewal: three cycle gaps."""
+    return timedelta(seconds=3 * (settings.interval_seconds + settings.jitter_seconds))
+
+
+@contextmanager
+def actor_lease(store: Store, holder: str, settings: DaemonConfig) -> Iterator[bool]:
+    """Take the actor lease for one cycle; yields whether it was taken, gives it back after."""
+    leading = store.acquire_lease(ACTOR_LEASE, holder, lease_ttl(settings))
+    try:
+        yield leading
+    finally:
+        if leading:
+            store.release_lease(ACTOR_LEASE, holder)
