@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# watcher: `docker build -t watcher .` then
+# watcher: `docker build -t watcher .` then (README, "Running in Docker and Kubernetes")
 #   docker run -v watcher-data:/data -e GITHUB_TOKEN -e WATCHER_CONFIG=/config/watcher.toml \
-#     -v "$PWD/watcher.toml:/config/watcher.toml:ro" -p 9464:9464 watcher
+#     -v "$PWD/watcher.toml:/config/watcher.toml:ro" -p 127.0.0.1:9464:9464 watcher
+# The port is published on the host's loopback only: /metrics is for a local scraper.
+# `docker run IMAGE check` (or status, history, ...) runs that watcher command instead.
 # Give `docker stop` a --time longer than the slowest cycle: SIGTERM lets it finish.
 
 # -- builder: the watcher wheel and every dependency as wheels --------------------------
@@ -11,11 +13,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
 WORKDIR /src
-# Only what the wheel is built from: a narrow context keeps the layer cache useful.
+# Only what the wheels are built from: a narrow context keeps the layer cache useful.
+# requirements/container.txt is the lock (`make lock`): every dependency pinned, so
+# --no-deps builds exactly those versions and nothing is resolved here.
 COPY pyproject.toml README.md ./
+COPY requirements/container.txt requirements/
 COPY migrations/ migrations/
 COPY watcher/ watcher/
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[postgres]"
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels -r requirements/container.txt .
 
 # -- runtime ----------------------------------------------------------------------------
 FROM python:3.12-slim
@@ -26,10 +31,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1
 
 # Installed offline from the builder's wheels, mounted rather than copied so they do
-# not stay behind in a layer. /wheels holds exactly what `.[postgres]` resolved to,
-# so installing every file in it is installing watcher[postgres], pinned by the build.
+# not stay behind in a layer. /wheels holds exactly the locked versions and watcher, so
+# installing every file in it is installing watcher[postgres]; `pip check` fails the
+# build when the lock lacks something pyproject.toml asks for (run `make lock`).
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels /wheels/*.whl
+RUN pip check
 
 RUN useradd --system --no-log-init --uid 10001 --user-group \
         --home-dir /data --shell /usr/sbin/nologin watcher \

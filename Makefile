@@ -1,20 +1,46 @@
-# watcher: `make run` (live check with the built-in watch), `make test`, `make demo`.
+# watcher: `make run` (live check with the built-in watch), `make test`, `make demo`,
+# `make lock` (re-pin the dependencies).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Locked versions (requirements/*.txt, written by `make lock` from pyproject.toml):
+# runtime = watcher's own dependencies, dev = runtime + postgres + test tools.
+# container.txt (runtime + postgres) is what the Dockerfile installs.
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK := requirements/dev.txt
+RUNTIME_STAMP := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
+LOCK_VENV := .venv-lock
+UV_VERSION := 0.13.9
+UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--quiet --annotation-style line --custom-compile-command 'make lock'
 
-.PHONY: run test demo lint typecheck pytest bench real-backtest clean
+.PHONY: run test demo lint typecheck pytest bench real-backtest lock lock-upgrade clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,postgres]'
-	touch $(STAMP)
+# Pinned, no resolution at install time: every pin with --no-deps, then watcher itself,
+# then `pip check` fails when pyproject.toml asks for something the lock lacks.
+define install_lock
+	@echo "installing $(1) into $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --no-deps -r $(1)
+	@$(PY) -m pip install --quiet --no-deps -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
+		echo "$(1) does not match pyproject.toml: run 'make lock'"; exit 1; }
+endef
 
-# Exit 1 only means "not ready yet": a normal answer, not a failure of make.
-run: $(STAMP)
-	$(VENV)/bin/watcher check || [ $$? -eq 1 ]
+# `make run` needs only the runtime (no test tools, no PostgreSQL driver).
+$(RUNTIME_STAMP): pyproject.toml $(RUNTIME_LOCK)
+	$(call install_lock,$(RUNTIME_LOCK))
+	@touch $@
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
+	$(call install_lock,$(DEV_LOCK))
+	@touch $@ $(RUNTIME_STAMP)
+
+# The verdict is the output. Exit 1 (not ready yet) and 2 (an error, e.g. offline: the
+# one line says so) are answers, not failures of make; scripts use `watcher check`.
+run: $(RUNTIME_STAMP)
+	@$(VENV)/bin/watcher check || [ $$? -le 2 ]
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check watcher tests benchmarks
@@ -38,5 +64,21 @@ real-backtest: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/[a-z]*.py; do $(PY) -m benchmarks.$$(basename $$f .py) || exit 1; done
 
+# Re-pin after changing dependencies in pyproject.toml: existing pins are kept, new
+# ones resolved from PyPI (uv ignores this machine's pip configuration). The lock is
+# universal (any OS, Python >= 3.11: the image runs 3.12). `make lock-upgrade` moves
+# every pin to the newest release.
+$(LOCK_VENV)/bin/uv:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+lock: $(LOCK_VENV)/bin/uv
+	$(UV_COMPILE) $(UV_FLAGS) --extra postgres --extra test -o $(DEV_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) --extra postgres -o requirements/container.txt
+
+lock-upgrade:
+	$(MAKE) lock UV_FLAGS=--upgrade
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -182,15 +182,21 @@ def test_image_steps_build_install_migrate_and_serve(
     for args in builder.all("COPY"):
         *sources, dest = without_flags(args).split(" ")
         for source in sources:
-            # Only "same name under WORKDIR" copies are mirrored (all the builder has).
-            assert dest in ("./", source), f"COPY {args!r}: mirror this destination"
+            # Relative destinations under WORKDIR, as the builder has: a directory's
+            # contents go into DEST, a file into DEST/ (trailing slash) or to DEST.
+            assert not dest.startswith("/"), f"COPY {args!r}: mirror this destination"
             origin = ROOT / source.rstrip("/")
             if origin.is_dir():
                 shutil.copytree(
-                    origin, context / origin.name, ignore=shutil.ignore_patterns("__pycache__")
+                    origin,
+                    context / dest,
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                    dirs_exist_ok=True,
                 )
             else:
-                shutil.copy2(origin, context / origin.name)
+                target = context / dest / origin.name if dest.endswith("/") else context / dest
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, target)
     wheels = tmp_path / "wheels"
     (wheel_run,) = builder.all("RUN")
     sh(pip_command(wheel_run, Path(sys.executable), wheels), cwd=context)
@@ -215,9 +221,9 @@ def test_image_steps_build_install_migrate_and_serve(
         sh(pip_command(run, bin_dir / "python", wheels), cwd=tmp_path, env=offline)
 
     (entry_copy,) = [a for a in runtime.all("COPY") if "docker/entrypoint.sh" in a]
-    *_, target = without_flags(entry_copy).split(" ")
+    *_, entry_target = without_flags(entry_copy).split(" ")
     (entrypoint,) = json.loads(runtime.all("ENTRYPOINT")[0])
-    assert Path(target).name == entrypoint
+    assert Path(entry_target).name == entrypoint
     shutil.copy(ROOT / "docker" / "entrypoint.sh", bin_dir / entrypoint)
     (bin_dir / entrypoint).chmod(0o755)
 

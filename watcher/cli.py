@@ -5,7 +5,12 @@ imported inside the commands so ``watcher --help`` stays fast.
 
 Exit codes: 0 every selected watch is ready, 1 some watch is not ready, 2 error
 (bad config, unreachable GitHub, rate limit, bad archive, ...: one line naming the
-cause and a hint, never a traceback unless ``--verbose``).
+cause and a hint, never a traceback).
+
+Every command takes ``--verbose`` (``-v``, = ``--log-level DEBUG``), ``--log-level`` and
+``--log-format`` (or ``WATCHER_LOG_LEVEL`` / ``WATCHER_LOG_FORMAT``): logs go to stderr,
+human on a TTY, JSON lines otherwise. Without them a one-shot command logs nothing
+below WARNING; the daemon logs from INFO.
 """
 
 from __future__ import annotations
@@ -49,6 +54,74 @@ db_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
+# Where the logging options' callbacks collect their values (ctx.meta), and the three.
+LOG_META = "watcher.logging"
+LOG_OPTIONS = ("verbose", "log_level", "log_format")
+
+
+def _log_option_seen(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """Collect a logging option; once all three are parsed, set up logging if asked.
+
+    Click calls every parameter's callback before the command runs (with the default
+    when not given), so logging is configured before any work starts. Nothing given:
+    logging is left as Python has it (WARNING and up, bare, on stderr).
+    """
+    settings: dict[str, object] = ctx.meta.setdefault(LOG_META, {})
+    settings[str(param.name)] = value
+    if len(settings) < len(LOG_OPTIONS):
+        return
+    level = "DEBUG" if settings["verbose"] else settings["log_level"]
+    if level is not None or settings["log_format"] is not None:
+        _configure_logging(str(level or "WARNING"), settings["log_format"])
+
+
+def _configure_logging(level: str, log_format: object) -> None:
+    from watcher.logconfig import configure
+
+    as_json = {"json": True, "console": False}.get(str(log_format))  # auto/None: by TTY
+    configure(json=as_json, level=level.upper())
+
+
+def log_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--verbose``, ``--log-level`` and ``--log-format`` on a command (stderr logs)."""
+    options = (
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            expose_value=False,
+            callback=_log_option_seen,
+            help="Debug logs on stderr (same as --log-level DEBUG).",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+            envvar="WATCHER_LOG_LEVEL",
+            default=None,
+            expose_value=False,
+            callback=_log_option_seen,
+            help="Lowest level logged on stderr (default: WARNING; the daemon: INFO).",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["auto", "json", "console"]),
+            envvar="WATCHER_LOG_FORMAT",
+            default=None,
+            expose_value=False,
+            callback=_log_option_seen,
+            help="Logs on stderr; auto (default): console on a TTY, JSON lines otherwise.",
+        ),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _log_settings() -> dict[str, object]:
+    """The logging options of the running command (as collected by _log_option_seen)."""
+    meta: dict[str, object] = click.get_current_context().meta.get(LOG_META, {})
+    return meta
+
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn WatcherErrors into one line + hint on stderr and exit code 2."""
@@ -86,6 +159,7 @@ def main() -> None:
     "it would open (reads only, writes nothing).",
 )
 @click.argument("watch_ids", nargs=-1)
+@log_options
 @reports_errors
 def check(
     config_path: Path | None,
@@ -128,22 +202,7 @@ def check(
     default=None,
     help="Port of /livez, /readyz and /metrics (default: [daemon].health_port, 9464).",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(["auto", "json", "console"]),
-    envvar="WATCHER_LOG_FORMAT",
-    default="auto",
-    show_default=True,
-    help="Daemon logs on stderr; auto: console on a TTY, JSON lines otherwise.",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    envvar="WATCHER_LOG_LEVEL",
-    default="INFO",
-    show_default=True,
-    help="Lowest level logged by the daemon.",
-)
+@log_options
 @click.argument("watch_ids", nargs=-1)
 @reports_errors
 def run(
@@ -153,8 +212,6 @@ def run(
     once: bool,
     bind: str | None,
     health_port: int | None,
-    log_format: str,
-    log_level: str,
     watch_ids: tuple[str, ...],
 ) -> None:
     """Evaluate, then open/update chart-bump pull requests and notify through GitHub.
@@ -172,9 +229,7 @@ def run(
     actor = _actor(config)
     if not once:
         try:
-            code = _serve(
-                config, db_url, actor, watch_ids, bind, health_port, log_format, log_level
-            )
+            code = _serve(config, db_url, actor, watch_ids, bind, health_port)
         finally:
             actor.writer.close()
         sys.exit(code)
@@ -213,16 +268,13 @@ def _serve(
     watch_ids: tuple[str, ...],
     bind: str | None,
     health_port: int | None,
-    log_format: str,
-    log_level: str,
 ) -> int:
-    """Configure logging and run the daemon until a signal stops it."""
+    """Configure logging (INFO unless asked otherwise) and run the daemon until a signal."""
     from watcher.daemon import serve
-    from watcher.logconfig import configure
 
-    configure(
-        json={"auto": None, "json": True, "console": False}[log_format], level=log_level.upper()
-    )
+    logs = _log_settings()
+    level = "DEBUG" if logs.get("verbose") else logs.get("log_level")
+    _configure_logging(str(level or "INFO"), logs.get("log_format"))
     overrides = {"bind": bind, "health_port": health_port}
     settings = config.daemon.model_copy(
         update={key: value for key, value in overrides.items() if value is not None}
@@ -295,6 +347,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
 @config_option
 @db_option
 @json_option
+@log_options
 @reports_errors
 def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
     """Show the last recorded verdict of every watch (database only, no network)."""
@@ -302,7 +355,8 @@ def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
 
     config = _load(config_path)
     with _open_store(config, db_url) as store:
-        rows = [(w, store.get_verdict(w.id)) for w in config.watch]
+        stored = [(w, store.get_verdict(w.id)) for w in config.watch]
+        rows = [(w, s, store.error_hint(w.id) if s and s.error else None) for w, s in stored]
         targets = store.target_statuses(config.notify.apprise_undeliverable_after)
     text = render.status_json(rows, targets) if as_json else render.status_text(rows, targets)
     click.echo(text, nl=not as_json)
@@ -314,6 +368,7 @@ def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
 @json_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N events.")
 @click.argument("watch_id")
+@log_options
 @reports_errors
 def history(
     config_path: Path | None, db_url: str | None, as_json: bool, limit: int | None, watch_id: str
@@ -361,6 +416,7 @@ DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"
 )
 @click.option("--scan-all", is_flag=True, help="Scan every release's tarball instead of bisecting.")
 @click.argument("watch_id", required=False)
+@log_options
 @reports_errors
 def backtest(
     config_path: Path | None,
@@ -380,6 +436,8 @@ def backtest(
     from watcher.backtest_cli import backtest_command
     from watcher.runner import open_readers
 
+    if as_json and fmt not in ("text", "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two outputs; give one")
     config = _load(config_path)
     with _open_store(config, db_url) as store, open_readers(config, store) as readers:
         out, code = backtest_command(
@@ -394,6 +452,8 @@ def backtest(
             scan_all=scan_all,
         )
     click.echo(out, nl=False)
+    if plot is not None:
+        click.echo(f"wrote the timeline picture to {plot}", err=True)
     sys.exit(code)
 
 
@@ -404,6 +464,7 @@ def config_group() -> None:
 
 @config_group.command("check")
 @config_option
+@log_options
 @reports_errors
 def config_check(config_path: Path | None) -> None:
     """Validate the configuration file and list its watches."""
@@ -425,6 +486,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @config_option
 @db_option
+@log_options
 @reports_errors
 def db_upgrade(config_path: Path | None, db_url: str | None) -> None:
     """Create the database if needed and migrate it to the newest schema."""

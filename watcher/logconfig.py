@@ -41,9 +41,10 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Passwords in URLs (postgresql://user:secret@host/db).
     (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{REDACTED}@"),
 )
-# Libraries that log at INFO on every poll; their news is already in our own lines
-# (one per watch evaluation) and in /metrics.
-QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "alembic.runtime.plugins")
+# Libraries that log at INFO on every poll or start (Alembic's "Context impl SQLiteImpl",
+# "Will assume non-transactional DDL"); their news is already in our own lines (one per
+# watch evaluation, `watcher db upgrade`'s answer) and in /metrics.
+QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "alembic.runtime")
 
 # The format string APScheduler logs when a run falls due while the job still runs.
 SKIPPED_RUN_PREFIX = 'Execution of job "%s" skipped: maximum number of running instances'
@@ -150,8 +151,12 @@ def configure(
     root.addHandler(handler)
     root.setLevel(level)
     _handler = handler
+    # At DEBUG (`--verbose`) the libraries speak too: httpx's line per request is what
+    # one wants to see then. httpcore's per-socket chatter stays off.
+    verbose = root.getEffectiveLevel() <= logging.DEBUG
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+        quiet = not verbose or name == "httpcore"
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if _skipped_run_filter not in scheduler_log.filters:
         scheduler_log.addFilter(_skipped_run_filter)

@@ -38,9 +38,12 @@ def check_text(report: RunReport) -> str:
     """The human table of one `watcher check` run."""
     lines: list[str] = []
     for outcome in report.outcomes:
-        lines.extend(_verdict_lines(outcome.watch.id, outcome.verdict))
+        if outcome.error and outcome.verdict is None:
+            continue  # nothing to show but the error, which the CLI prints on stderr
+        head, *rest = _verdict_lines(outcome.watch.id, outcome.verdict)
         if outcome.error:
-            lines.append(f"  error:     {outcome.error} (last good verdict kept)")
+            head += "  (the last good verdict: this run failed, see the error below)"
+        lines += [head, *rest]
         lines.append(
             f"  cost:      {outcome.requests} request(s), {outcome.not_modified} not modified, "
             f"{outcome.seconds:.2f} s"
@@ -51,6 +54,8 @@ def check_text(report: RunReport) -> str:
         if outcome.plan is not None:
             lines.extend(plan_lines(outcome.plan))
     stats = report.stats
+    if not lines and not stats.requests:
+        return ""  # every watch failed before a single answer: the errors say it all
     remaining = "" if stats.quota_remaining is None else f", quota left {stats.quota_remaining}"
     lines.append(
         f"run {report.run_id}: {stats.requests} request(s), {stats.not_modified} answered 304, "
@@ -65,15 +70,17 @@ def plan_lines(plan: Plan) -> list[str]:
     where = f"{plan.chart.repo}@{plan.files.base}"
     if not plan.bump.changed:
         return [f"  plan:      nothing to push: {where} is already at {proposal.target.tag}"]
-    return [
+    lines = [
         f"  plan:      pull request on {where}, branch {proposal.branch}",
         f"  title:     {proposal.title}",
         "  --- body ---",
         *proposal.body.rstrip("\n").splitlines(),
-        "  --- diff ---",
-        *proposal.diff.rstrip("\n").splitlines(),
-        "  --- end of plan ---",
     ]
+    # The body normally carries the whole diff already; show it apart only when it does
+    # not (a body capped for length).
+    if proposal.diff.strip() not in proposal.body:
+        lines += ["  --- diff ---", *proposal.diff.rstrip("\n").splitlines()]
+    return [*lines, "  --- end of plan ---"]
 
 
 def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
@@ -169,13 +176,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def status_text(
-    rows: Sequence[tuple[WatchConfig, StoredVerdict | None]],
-    targets: Sequence[TargetStatus] = (),
-) -> str:
+StatusRow = tuple["WatchConfig", "StoredVerdict | None", "str | None"]
+"""One watch in `watcher status`: its config, stored verdict and the last error's hint."""
+
+
+def status_text(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
     """`watcher status`: the last recorded verdict of every watch, then Apprise targets."""
     lines: list[str] = []
-    for watch, stored in rows:
+    for watch, stored, hint in rows:
         lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
         verdict = stored.verdict if stored else None
         if verdict and verdict.changed_at:
@@ -184,6 +192,8 @@ def status_text(
             lines.append(f"  pull request: {verdict.extra['pr_url']}")
         if stored and stored.error:
             lines.append(f"  error:     {stored.error} (at {_iso(stored.error_at)})")
+            if hint:
+                lines.append(f"  hint:      {hint}")
     lines.extend(_target_lines(targets))
     return "\n".join(lines)
 
@@ -202,15 +212,14 @@ def _target_lines(targets: Sequence[TargetStatus]) -> list[str]:
     return lines
 
 
-def status_json(
-    rows: Sequence[tuple[WatchConfig, StoredVerdict | None]],
-    targets: Sequence[TargetStatus] = (),
-) -> str:
-    """`watcher status --json` (``notifications``: one object per Apprise target)."""
+def status_json(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
+    """`watcher status --json`: the entries of `check --json` plus ``error_at``, and
+    ``notifications``: one object per Apprise target."""
     docs = []
-    for watch, stored in rows:
+    for watch, stored, hint in rows:
         doc = verdict_doc(watch.id, stored.verdict if stored else None)
         doc["error"] = stored.error if stored else None
+        doc["hint"] = hint if stored and stored.error else None
         doc["error_at"] = _iso(stored.error_at) if stored else None
         docs.append(doc)
     notifications = [
@@ -228,14 +237,25 @@ def status_json(
 
 
 def history_text(watch_id: str, events: Sequence[Event]) -> str:
-    """`watcher history WATCH`: one line per transition."""
+    """`watcher history WATCH`: a header, then one line per transition, oldest first.
+
+    The first verdict has no "from"; a target shows as ``old -> new`` only when it moved.
+    """
     if not events:
         return f"{watch_id}: no transitions recorded yet"
-    return "\n".join(
-        f"{e.at:%Y-%m-%d %H:%M:%S}  {e.from_state or '-':>8} -> {e.to_state:<8}  "
-        f"{e.from_target or '-'} -> {e.to_target or '-'}"
-        for e in events
-    )
+    rows = [("date (UTC)", "state", "target")]
+    for e in events:
+        state = e.to_state if e.from_state is None else f"{e.from_state} -> {e.to_state}"
+        rows.append((f"{e.at:%Y-%m-%d %H:%M:%S}", state, _moved(e.from_target, e.to_target)))
+    width = max(len(state) for _, state, _ in rows)
+    lines = [f"{at:<19}  {state:<{width}}  {target}".rstrip() for at, state, target in rows]
+    return f"{watch_id}: {len(events)} transition(s)\n" + "\n".join(lines)
+
+
+def _moved(before: str | None, after: str | None) -> str:
+    if before == after or before is None:
+        return after or ""
+    return f"{before} -> {after or 'none'}"
 
 
 def history_json(events: Sequence[Event]) -> str:

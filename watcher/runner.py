@@ -224,7 +224,7 @@ def _run_watch(
         retry_at = exc.reset_at if isinstance(exc, RateLimitedError) else None
     if error:
         # A failed poll changes nothing: the last good verdict stays, the error sits beside it.
-        store.record_error(run_id, watch.id, error, notify_after=error_after)
+        store.record_error(run_id, watch.id, error, notify_after=error_after, hint=hint)
     stored = store.get_verdict(watch.id)
     return WatchOutcome(
         watch=watch,

@@ -501,13 +501,15 @@ class Store(DeliveryStore):
         message: str,
         *,
         notify_after: timedelta | None = None,
+        hint: str | None = None,
     ) -> None:
         """Record a failed evaluation of ``watch_id`` beside its last good verdict.
 
         The verdict itself is left untouched (a failed poll changes nothing). Without a
         verdict yet, a row with no state is created, so ``get_verdict`` returns a
         ``StoredVerdict`` whose ``verdict`` is None and whose ``error`` is ``message``.
-        The error is also added to the run's observations (signal ``"error"``).
+        The error is also added to the run's observations (signal ``"error"``), with
+        ``hint`` as its evidence (``watcher status`` shows it: see :meth:`error_hint`).
 
         Consecutive errors form an episode, which the next ``record_verdict`` ends.
         With ``notify_after``, the first error recorded at least that long after the
@@ -548,7 +550,7 @@ class Store(DeliveryStore):
                     release_tag=None,
                     status="error",
                     summary=message,
-                    evidence=[],
+                    evidence=[hint] if hint else [],
                     observed_at=now,
                 )
             )
@@ -593,6 +595,18 @@ class Store(DeliveryStore):
         with self._transaction() as session:
             rows = session.scalars(select(VerdictRow).order_by(VerdictRow.watch_id))
             return [_stored_verdict(row) for row in rows]
+
+    def error_hint(self, watch_id: str) -> str | None:
+        """The hint recorded with the newest error of ``watch_id`` (None: none, or pruned)."""
+        stmt = (
+            select(ObservationRow.evidence)
+            .where(ObservationRow.watch_id == watch_id, ObservationRow.signal == ERROR_SIGNAL)
+            .order_by(ObservationRow.id.desc())
+            .limit(1)
+        )
+        with self._transaction() as session:
+            evidence = session.scalars(stmt).first()
+        return evidence[0] if evidence else None
 
     def history(self, watch_id: str, limit: int | None = None) -> list[Event]:
         """The events of ``watch_id``, oldest first; with ``limit``, only the newest ones."""
