@@ -136,3 +136,17 @@ def test_the_token_shows_up_nowhere(
         assert SECRET not in text, where
         assert SECRET[4:20] not in text, where  # not even a piece of it
     assert SECRET.encode() not in raw and SECRET[4:20].encode() not in raw
+
+
+def test_an_app_key_file_that_is_not_text(watcher: WatcherRun, tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_bytes(b"\xff\xfe" + SECRET.encode())
+    watcher.env = {
+        "WATCHER_APP_ID": "1",
+        "WATCHER_APP_INSTALLATION_ID": "2",
+        "WATCHER_APP_PRIVATE_KEY_FILE": str(key),
+    }
+    result = watcher("run", "--once")
+    assert result.exit_code == 2, result.output
+    assert f"WATCHER_APP_PRIVATE_KEY_FILE={key}: not a PEM text file" in result.output
+    assert "Traceback" not in result.output and SECRET not in result.output

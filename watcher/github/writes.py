@@ -66,6 +66,12 @@ def auth_from_env(environ: Mapping[str, str]) -> Auth.Auth | None:
             raise ConfigError(
                 f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: cannot read it ({exc.strerror})"
             ) from exc
+        except UnicodeDecodeError as exc:
+            # The message names the position only, never the key's bytes.
+            raise ConfigError(
+                f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: not a PEM text file",
+                hint="point it at the App's private key (.pem) as downloaded from GitHub",
+            ) from exc
         return Auth.AppAuth(app_id, key).get_installation_auth(int(installation))
     token = github_token(environ)
     return Auth.Token(token) if token else None
