@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 from tests.conftest import WatcherRun
-from tests.standin.headscale import FEATURE_FILE, MARKER, PUSH_TOKEN, READ_TOKEN, load_headscale
+from tests.standin.headscale import PUSH_TOKEN, READ_TOKEN, load_headscale
+
+CONSTANT = "tailcfg.PeerCapabilityRelay"
+CODE_FILE = "hscontrol/policy/v2/compiled.go"
 
 
 def verdict_of(watcher: WatcherRun) -> dict[str, object]:
@@ -30,7 +33,12 @@ def test_waiting_pending_ready_patch(watcher: WatcherRun) -> None:
         assert f"headscale-peer-relay: {state.upper()}" in result.stdout
         if target:
             assert f"target {target}" in result.stdout
-            assert f"feature:   [holds] {MARKER} in {FEATURE_FILE}@{target}" in result.stdout
+            # headscale's real v0.29.0 source: the first line using the constant in code,
+            # although comments naming the literal come earlier in the archive.
+            assert (
+                f"  feature:   [holds] {CONSTANT} in {CODE_FILE}@{target}\n"
+                f"             {CODE_FILE}:611: if _, ok := cg.CapMap[{CONSTANT}]; !ok {{\n"
+            ) in result.stdout
     history = watcher("history", "headscale-peer-relay", "--json")
     events = json.loads(history.stdout)
     assert [(e["to_state"], e["to_target"]) for e in events] == [

@@ -38,9 +38,26 @@ def test_example_equals_built_in_default() -> None:
 def test_default_is_the_headscale_peer_relay_watch() -> None:
     watch = load_config(None).watch[0]
     assert watch.repo == "juanfont/headscale"
-    assert watch.feature.marker == "tailscale.com/cap/relay"
+    assert watch.feature.all_markers == ("tailscale.com/cap/relay", "tailcfg.PeerCapabilityRelay")
+    assert watch.changelog.mentions == ("peer relay", "cap/relay")
     assert set(watch.required) == {"release", "feature", "image"}
     assert 2841 in watch.issues.numbers and 2180 in watch.issues.numbers
+
+
+@pytest.mark.parametrize(
+    ("feature", "markers"),
+    [
+        ('marker = "a.b"', ("a.b",)),
+        ('markers = ["a.b", "c.d"]', ("a.b", "c.d")),
+        ('marker = "a.b"\nmarkers = ["c.d", "a.b"]', ("a.b", "c.d")),
+    ],
+)
+def test_marker_and_markers_both_work(feature: str, markers: tuple[str, ...]) -> None:
+    text = MINIMAL.replace('marker = "some.marker"', feature)
+    watch = parse_config(text, "m.toml").watch[0]
+    assert watch.feature.all_markers == markers
+    # Without `mentions`, the changelog phrases are the markers.
+    assert watch.changelog.mentions == ()
 
 
 def test_minimal_config_gets_defaults() -> None:
@@ -73,6 +90,11 @@ def test_minimal_config_gets_defaults() -> None:
         ("", "watch: required key is missing"),
         ("[[watch]\n", "not valid TOML"),
         (MINIMAL + MINIMAL, "watch id 'w' is used twice"),
+        (MINIMAL.replace('marker = "some.marker"', ""), "watch[0].feature: needs `marker`"),
+        (MINIMAL.replace('marker = "some.marker"', "markers = []"), "needs `marker`"),
+        (MINIMAL.replace('marker = "some.marker"', 'markers = ["ab"]'), "feature.markers[0]"),
+        (MINIMAL + '[watch.changelog]\nmentions = ["x"]\n', "watch[0].changelog.mentions[0]"),
+        (MINIMAL + '[watch.changelog]\ndocs = "a b.md"\n', "watch[0].changelog.docs"),
     ],
 )
 def test_errors_name_file_and_key_path(text: str, needle: str) -> None:

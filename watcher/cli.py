@@ -473,7 +473,7 @@ def config_check(config_path: Path | None) -> None:
     click.echo(f"{source}: ok, {len(config.watch)} watch(es)")
     for watch in config.watch:
         click.echo(
-            f"  {watch.id}: {watch.repo}, marker {watch.feature.marker!r}, "
+            f"  {watch.id}: {watch.repo}, markers {list(watch.feature.all_markers)!r}, "
             f"requires {', '.join(watch.required)}"
         )
 

@@ -77,9 +77,12 @@ class ScanCaps(_Model):
 
 
 class FeatureConfig(_Model):
-    """The marker to look for in a release's source and where to look."""
+    """The markers to look for in a release's source (any one counts) and where to look."""
 
-    marker: str = Field(min_length=3)
+    # ``marker`` (one string, the original key) and ``markers`` (a list) both work;
+    # :attr:`all_markers` is what is searched.
+    marker: str | None = Field(default=None, min_length=3)
+    markers: tuple[Annotated[str, Field(min_length=3)], ...] = ()
     paths: tuple[str, ...] = ("**",)
     exclude: tuple[str, ...] = (
         "**/*_test.go",
@@ -99,6 +102,18 @@ class FeatureConfig(_Model):
         if not value or any(not p.strip() for p in value):
             raise ValueError("must list at least one non-empty glob")
         return value
+
+    @model_validator(mode="after")
+    def _some_marker(self) -> Self:
+        if not self.all_markers:
+            raise ValueError("needs `marker` or `markers`: the text that shows the feature")
+        return self
+
+    @property
+    def all_markers(self) -> tuple[str, ...]:
+        """``marker`` then ``markers``, without repeats: any of them counts."""
+        found = (self.marker,) if self.marker else ()
+        return tuple(dict.fromkeys((*found, *self.markers)))
 
 
 def _image_reference(value: str, fields: Mapping[str, str]) -> object:
@@ -145,9 +160,14 @@ class ImageConfig(_Model):
 
 
 class ChangelogConfig(_Model):
-    """Where the upstream changelog lives."""
+    """Where the upstream changelog lives, which phrases count, and a docs page to quote."""
 
     path: str = "CHANGELOG.md"
+    # Phrases matched case-insensitively in the release's dated section; empty = the
+    # feature markers (release notes often name a feature in words, not by its constant).
+    mentions: tuple[Annotated[str, Field(min_length=3)], ...] = ()
+    # A docs page quoted in the PR body at the tag, e.g. "docs/ref/policy.md#grants".
+    docs: str | None = Field(default=None, pattern=r"^[^\s#][^\s#]*(#[\w-]+)?$")
 
 
 class IssuesConfig(_Model):

@@ -63,6 +63,15 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Excerpt:
+    """A passage of upstream text quoted in the PR body (a changelog subsection, a docs page)."""
+
+    title: str
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Signal:
     """One piece of evidence about one release (or about the watch as a whole)."""
 
@@ -71,6 +80,7 @@ class Signal:
     summary: str
     evidence: tuple[str, ...] = ()
     release_tag: str | None = None
+    excerpts: tuple[Excerpt, ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -80,11 +90,14 @@ class Signal:
 
 @dataclass(frozen=True)
 class FeatureHit:
-    """Where the marker was found in a release's source."""
+    """Where a marker was found in a release's source, and whether in code or a comment."""
 
     path: str
     line: int
     text: str
+    marker: str = ""
+    # False when the marker is only in a comment on that line (weaker evidence).
+    in_code: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from watcher.models import READY_STATES, Release, Signal, Verdict
+from watcher.models import READY_STATES, Release, Signal, SignalName, Verdict
 
 if TYPE_CHECKING:
     from watcher.config import WatchConfig
@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from watcher.runner import RunReport, WatchOutcome
     from watcher.state.deliveries import TargetStatus
     from watcher.state.store import Event, StoredVerdict
+
+# Signals whose evidence is upstream text worth reading in the terminal (the source line
+# with the marker, the changelog lines), and how many lines of it `check` shows.
+QUOTED_SIGNALS = frozenset({SignalName.FEATURE, SignalName.CHANGELOG})
+QUOTED_LINES = 2
 
 # The documented exit codes of `check`, `run --once` and `backtest` (README, "Exit codes").
 EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
@@ -92,6 +97,8 @@ def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
     lines = [head]
     for signal in verdict.signals:
         lines.append(f"  {signal.name.value + ':':<10} [{signal.status.value}] {signal.summary}")
+        if signal.name in QUOTED_SIGNALS:
+            lines.extend(f"{'':13}{line}" for line in signal.evidence[:QUOTED_LINES])
     lines.extend(f"  {reason}" for reason in verdict.reasons if reason.startswith("note:"))
     return lines
 

@@ -575,15 +575,7 @@ def _image(
 def _changelog(
     watch: WatchConfig, readers: Readers, candidate: Release, shas: dict[str, str]
 ) -> Signal:
-    sha = shas.get(candidate.tag)
-    text = changelog.fetch_changelog(
-        readers.github,
-        watch.repo,
-        watch.changelog.path,
-        sha or candidate.tag,
-        immutable=sha is not None,
-    )
-    return changelog.changelog_signal(text, candidate, watch.feature.marker, watch.changelog.path)
+    return changelog.gather_changelog(readers.github, watch, candidate, shas.get(candidate.tag))
 
 
 def _issue_signal(watch: WatchConfig, gh: GitHubReader) -> Signal:

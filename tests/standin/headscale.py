@@ -5,8 +5,8 @@ and incrementally (a later stage only adds what changed, so ETags of untouched
 resources stay the same):
 
 - ``waiting``: stable releases up to v0.28.0 (and v0.27.2, cut later from a release
-  branch); the feature (the marker in ``hscontrol/policy/v2/types.go``) only in the
-  prerelease v0.29.0-beta.1 and on main; a draft v0.29.0 visible to push tokens;
+  branch); the feature only in the prerelease v0.29.0-beta.1 and on main; a draft
+  v0.29.0 visible to push tokens;
 - ``pending``: v0.29.0 published with the feature; its images not pushed yet;
 - ``ready``: ``docker.io headscale/headscale:v0.29.0`` and ``ghcr.io juanfont/headscale:v0.29.0``
   pushed (and the unprefixed ``0.29.0``);
@@ -19,6 +19,12 @@ publishing, tags dated out of version order, a changelog placeholder heading, DE
 "relay" in an old changelog, the marker in ``go.sum``, vendored code, a ``_test.go``
 file, docs and testdata before (or beside) the real support, and the issue numbers in
 unrelated text.
+
+The feature itself is headscale's real text (``tests/fixtures/headscale``, excerpts with
+provenance): the files that carry ``tailscale.com/cap/relay`` and
+``tailcfg.PeerCapabilityRelay`` at v0.29.0-beta.1 and v0.29.0 (the literal only in
+comments, the constant in code), the real changelog sections for 0.29.0 (placeholder,
+then dated, with the date of this history) and the docs page ``docs/ref/policy.md``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tests.headscale_excerpts import excerpt_files, excerpt_text
 from tests.standin.github_state import CrossRef, RepoState
 from tests.standin.history import HistoryBuilder, at
 
@@ -83,7 +90,11 @@ def version_go(version: str) -> str:
 
 
 def types_go(with_feature: bool) -> str:
-    """The policy types; the marker appears here only when headscale supports it."""
+    """Synthetic policy types, the marker in code when ``with_feature`` (for benchmarks).
+
+    This history uses it only before the feature: headscale's real files replace it at
+    v0.29.0-beta.1.
+    """
     relay = (
         f'\n// CapRelay lets a node serve as a peer relay.\nconst CapRelay = "{MARKER}"\n'
         if with_feature
@@ -102,10 +113,35 @@ TYPES_TEST = (
     f'package v2\n\nimport "testing"\n\nfunc TestRelayCap(t *testing.T) {{ _ = "{MARKER}" }}\n'
 )
 GRANTS_DOC = f"# Grants\n\nPlanned: `{MARKER}` once #{FEATURE_ISSUE} lands.\n"
-RELAY_SECTION = (
-    f"- Grants: `{MARKER}` capability lets nodes act as Tailscale peer relays [#{GRANTS_PR}]\n"
-)
-RELEASED_SECTION = "## 0.29.0 (2026-01-28)\n\n" + RELAY_SECTION
+
+
+def real_section(tag: str, heading: str, date: str | None = None) -> str:
+    """The section under ``heading`` of headscale's real CHANGELOG.md at ``tag``.
+
+    From the committed excerpts (tests/fixtures/headscale); ``date`` replaces the real
+    date in the heading, as this history publishes v0.29.0 on another day.
+    """
+    text = excerpt_text(tag, "CHANGELOG.md")
+    start = text.index(heading + "\n")
+    end = text.find("\n## ", start + len(heading))
+    section = text[start : end + 1 if end != -1 else len(text)]
+    if date is not None:
+        section = section.replace(heading, heading.split(" (", maxsplit=1)[0] + f" ({date})", 1)
+    return section.rstrip("\n") + "\n"
+
+
+def real_source(tag: str) -> dict[str, str | bytes | None]:
+    """headscale's real files at ``tag`` that carry the markers (excerpts), and its docs page."""
+    return {
+        path: data
+        for path, data in excerpt_files(tag).items()
+        if path.startswith(("hscontrol/", "docs/"))
+    }
+
+
+# The real 0.29.0 section: "peer relay" in its "### Grants" subsection and Grants list.
+PLACEHOLDER_SECTION = real_section("v0.29.0-beta.1", "## 0.29.0 (202x-xx-xx)")
+RELEASED_SECTION = real_section("v0.29.0", "## 0.29.0 (2026-06-17)", date="2026-01-28")
 
 
 # -- stages ------------------------------------------------------------------------------
@@ -204,16 +240,18 @@ def _waiting(b: HistoryBuilder, standin: StandIn, blob: LargeBlob) -> None:
         "Fixes tailscale/tailscale#2841 regression in magicsock.",
     )
     _release_from_branch(b, "release/v0.27", "v0.27.3-rc.1", "2025-11-20", "", prerelease=True)
+    # headscale's real source at v0.29.0-beta.1: the literal only in a comment
+    # (matcher.go), the constant tailcfg.PeerCapabilityRelay in code (filter.go, types.go).
     feature = b.commit(
         "2025-12-01T10:00:00Z",
         f"policy/v2: grants and {MARKER} (#{GRANTS_PR})",
-        {FEATURE_FILE: types_go(True), **_testdata(blob)},
+        {**real_source("v0.29.0-beta.1"), **_testdata(blob)},
     )
     _grants_pr_merged(b, feature)
     _main_releases(
         b,
         [("v0.29.0-beta.1", "2025-12-10", True, "Grants, peer relays.")],
-        section="## 0.29.0 (202x-xx-xx)\n\n" + RELAY_SECTION,
+        section=PLACEHOLDER_SECTION,
     )
     b.release("v0.29.0", "2026-01-20T10:00:00Z", body="Peer relays!", draft=True)
     _push_images(standin, [r.tag_name for r in b.repo.releases if not r.draft])
@@ -226,6 +264,7 @@ def _pending(b: HistoryBuilder, standin: StandIn, blob: LargeBlob) -> None:
         {
             "CHANGELOG.md": changelog(RELEASED_SECTION, *_old_sections(b.repo)),
             "hscontrol/version.go": version_go("0.29.0"),
+            **real_source("v0.29.0"),
         },
     )
     b.publish("v0.29.0", "2026-01-28T12:00:00Z")

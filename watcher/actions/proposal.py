@@ -7,6 +7,7 @@ of upstream text in it goes through :func:`watcher.actions.sanitize.sanitize`.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from watcher.models import Release, Signal
 
 MARKER_RE = re.compile(r"<!-- watcher:watch=(?P<watch>[\w.-]+) target=(?P<target>[^\s]+) -->")
 DIFF_LIMIT = 30_000
+# An excerpt is already cut by its source; this keeps a hostile one from filling the body.
+EXCERPT_LIMIT = 4_000
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ def _body(
             f"| {signal.name.value} | {signal.status.value} | "
             f"{_cell(sanitize(signal.summary, repo, 500))}{'<br>' + evidence if evidence else ''} |"
         )
+    lines += _excerpt_lines(signals, repo, target.tag)
     lines += ["", "### What this pull request changes", ""]
     lines += [_change_line(c) for c in bump.changes]
     lines += [_change_line(c, left=True) for c in (*bump.kept, *bump.floating)]
@@ -128,6 +132,26 @@ def _body(
         "stops watcher from touching it.</sub>",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _excerpt_lines(signals: Sequence[Signal], repo: str, tag: str) -> list[str]:
+    """Upstream's own words on the feature at the tag, collapsed: how it is configured."""
+    excerpts = [e for s in signals for e in s.excerpts]
+    if not excerpts:
+        return []
+    lines = ["", f"### How {repo} documents it at {tag}", ""]
+    for excerpt in excerpts:
+        text = sanitize(excerpt.text, repo, EXCERPT_LIMIT)
+        lines += [
+            f"<details><summary>{html.escape(excerpt.title)}</summary>",
+            "",
+            *(f"> {line}".rstrip() for line in text.splitlines()),
+            "",
+            f"[{excerpt.title} at {tag}]({excerpt.url})",
+            "</details>",
+            "",
+        ]
+    return lines[:-1]
 
 
 def _change_line(change: Change, left: bool = False) -> str:

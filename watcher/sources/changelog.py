@@ -1,33 +1,50 @@
-"""The `changelog` signal: a dated section for the version that mentions the marker.
+"""The `changelog` signal: a dated section for the version that mentions the feature.
 
 Upstream changelogs keep a placeholder heading for the next version
 (``## 0.30.0 (202x-xx-xx)``) long before it ships, so only a heading with a real date
-counts. The marker must appear inside that version's section, not anywhere in the file:
-old sections use words like "relay" for unrelated things (DERP relays).
+counts. The mention must be inside that version's section, not anywhere in the file:
+old sections use words like "relay" for unrelated things (DERP relays). Release notes
+name a feature in words ("peer relay (`cap/relay`)"), rarely by the constant the code
+uses, so the phrases that count are the watch's ``[watch.changelog].mentions``
+(default: the feature markers), matched case-insensitively; the matching lines are the
+evidence. The subsection holding the first mention (for headscale 0.29.0, ``### Grants``)
+and an optional docs page are kept as excerpts for the pull request body: they say how
+upstream expects the feature to be configured.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
+from watcher.actions.sanitize import sanitize
+from watcher.config import WatchConfig
 from watcher.github.client import GitHubReader
-from watcher.models import Release, Signal, SignalName, SignalStatus
+from watcher.models import Excerpt, Release, Signal, SignalName, SignalStatus
 
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+\[?v?(?P<version>[0-9][^\s\]()]*)\]?(?P<rest>.*)$")
+_ANY_HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.*?)\s*#*\s*$")
 _DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+# Evidence: at most this many matching lines, each cut to this many characters.
+MAX_LINES = 5
+LINE_LIMIT = 200
+# A quoted subsection or docs page is cut to this many characters.
+EXCERPT_LIMIT = 3000
 
 
 @dataclass(frozen=True)
 class Section:
-    """One version's section of a changelog."""
+    """One version's section of a changelog (``line`` is its heading's 1-based line)."""
 
     version: str
     date: str | None
     line: int
     text: str
+    level: int = 2
 
 
 def fetch_changelog(
@@ -35,6 +52,39 @@ def fetch_changelog(
 ) -> str | None:
     """The changelog text at ``ref``; content at a commit SHA never changes, so not revalidated."""
     return reader.get_text(f"/repos/{repo}/contents/{path}?ref={ref}", revalidate=not immutable)
+
+
+def gather_changelog(
+    reader: GitHubReader, watch: WatchConfig, release: Release, sha: str | None
+) -> Signal:
+    """Read the changelog (and the docs page, if the watch names one) at the release; judge it.
+
+    Used by both ``check`` and ``backtest``, so they quote the same text.
+    """
+    ref, immutable = sha or release.tag, sha is not None
+    settings = watch.changelog
+    text = fetch_changelog(reader, watch.repo, settings.path, ref, immutable)
+    signal = changelog_signal(text, release, mentions_of(watch), settings.path, repo=watch.repo)
+    if settings.docs is None or not signal.holds:
+        return signal  # the docs page is only quoted beside a changelog that holds
+    path, _, anchor = settings.docs.partition("#")
+    page = fetch_changelog(reader, watch.repo, path, ref, immutable)
+    excerpt = docs_excerpt(page, release, path, anchor or None, watch.repo)
+    if excerpt is None:
+        return signal
+    return Signal(
+        signal.name,
+        signal.status,
+        signal.summary,
+        signal.evidence,
+        signal.release_tag,
+        (*signal.excerpts, excerpt),
+    )
+
+
+def mentions_of(watch: WatchConfig) -> tuple[str, ...]:
+    """The phrases that count in the changelog: ``mentions``, else the feature markers."""
+    return watch.changelog.mentions or watch.feature.all_markers
 
 
 def find_section(text: str, version: str) -> Section | None:
@@ -46,48 +96,201 @@ def find_section(text: str, version: str) -> Section | None:
         if not match or wanted is None or _version(match["version"]) != wanted:
             continue
         level = len(match["level"])
-        end = len(lines)
-        for later in range(index + 1, len(lines)):
-            other = _HEADING.match(lines[later])
-            if other and len(other["level"]) <= level:
-                end = later
-                break
+        end = _section_end(lines, index, level)
         date = _DATE.search(match["rest"])
         body = "\n".join(lines[index + 1 : end])
-        return Section(match["version"], date.group(1) if date else None, index + 1, body)
+        return Section(match["version"], date.group(1) if date else None, index + 1, body, level)
     return None
 
 
-def changelog_signal(text: str | None, release: Release, marker: str, path: str) -> Signal:
-    """HOLDS when ``path`` has a dated section for the release that mentions ``marker``."""
+def changelog_signal(
+    text: str | None,
+    release: Release,
+    mentions: str | Sequence[str],
+    path: str,
+    *,
+    repo: str = "",
+) -> Signal:
+    """HOLDS when ``path`` has a dated section for the release that mentions a phrase.
 
-    def signal(status: SignalStatus, summary: str, evidence: tuple[str, ...] = ()) -> Signal:
-        return Signal(SignalName.CHANGELOG, status, summary, evidence, release.tag)
+    A prerelease (``0.29.0-beta.1``) without a section of its own is judged on the
+    section of the version it leads to (``0.29.0``), which then is usually still an
+    undated placeholder. Evidence: the matching lines, sanitised for ``repo``.
+    """
+    phrases = (mentions,) if isinstance(mentions, str) else tuple(mentions)
+    named = ", ".join(phrases)
+
+    def signal(
+        status: SignalStatus,
+        summary: str,
+        evidence: tuple[str, ...] = (),
+        excerpts: tuple[Excerpt, ...] = (),
+    ) -> Signal:
+        return Signal(SignalName.CHANGELOG, status, summary, evidence, release.tag, excerpts)
 
     if text is None:
         return signal(SignalStatus.MISSING, f"no {path} at {release.tag}")
-    section = find_section(text, release.version)
+    section = find_section(text, release.version) or _base_section(text, release.version)
     if section is None:
         return signal(
             SignalStatus.MISSING, f"{path}@{release.tag} has no section for {release.version}"
         )
+    hits = _matching_lines(section.text, phrases)
+    evidence = tuple(sanitize(line, repo, LINE_LIMIT) for line in hits[:MAX_LINES])
     if section.date is None:
+        also = f" (it mentions {named} already)" if hits else ""
         return signal(
             SignalStatus.MISSING,
-            f"{path}@{release.tag}: section {release.version} is an undated placeholder",
+            f"{path}@{release.tag}: section {section.version} is an undated placeholder{also}",
+            evidence,
         )
-    hits = [ln.strip()[:200] for ln in section.text.splitlines() if marker in ln]
+    heading = f"section {section.version} ({section.date})"
     if not hits:
         return signal(
-            SignalStatus.MISSING,
-            f"{path}@{release.tag}: section {release.version} ({section.date}) "
-            f"does not mention {marker}",
+            SignalStatus.MISSING, f"{path}@{release.tag}: {heading} does not mention {named}"
         )
+    found = ", ".join(p for p in phrases if any(p.casefold() in h.casefold() for h in hits))
+    excerpt = _subsection_excerpt(text, section, phrases, release, path, repo)
     return signal(
         SignalStatus.HOLDS,
-        f"{path}@{release.tag}: section {release.version} ({section.date}) mentions {marker}",
-        tuple(hits[:5]),
+        f"{path}@{release.tag}: {heading} mentions {found}",
+        evidence,
+        (excerpt,) if excerpt else (),
     )
+
+
+def docs_excerpt(
+    text: str | None, release: Release, path: str, anchor: str | None, repo: str
+) -> Excerpt | None:
+    """The docs page's section whose heading slug is ``anchor`` (else its opening part)."""
+    if text is None:
+        return None
+    lines = text.splitlines()
+    slugs = _heading_slugs(lines)
+    url = blob_url(release, repo, path)
+    if anchor is None:
+        later = sorted(slugs)[1:2]  # the page up to its second heading: title and intro
+        body = lines[: later[0] if later else len(lines)]
+        return Excerpt(path, url, _cut("\n".join(body).strip()))
+    index = next((i for i, slug in slugs.items() if slug == anchor), None)
+    if index is None:
+        return None
+    body = lines[index : _section_end(lines, index, len(_heading_level(lines[index])))]
+    title = f"{path} > {_heading_title(lines[index])}"
+    return Excerpt(title, f"{url}#{anchor}", _cut("\n".join(body).strip()))
+
+
+def blob_url(release: Release, repo: str, path: str) -> str:
+    """The web page of ``path`` at the release's tag, on the host the release lives on."""
+    marker = f"/releases/tag/{release.tag}"
+    if release.url.endswith(marker):
+        return f"{release.url.removesuffix(marker)}/blob/{release.tag}/{path}"
+    return f"https://github.com/{repo}/blob/{release.tag}/{path}"
+
+
+def github_slug(title: str) -> str:
+    """The anchor GitHub gives a Markdown heading (before de-duplication)."""
+    title = title.strip().lower()
+    kept = "".join(c for c in title if c in " -_" or unicodedata.category(c)[0] in ("L", "N"))
+    return kept.replace(" ", "-")
+
+
+def _matching_lines(text: str, phrases: Sequence[str]) -> list[str]:
+    wanted = [p.casefold() for p in phrases]
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and any(p in line.casefold() for p in wanted)
+    ]
+
+
+def _base_section(text: str, version: str) -> Section | None:
+    parsed = _version(version)
+    if parsed is None or not parsed.is_prerelease:
+        return None
+    return find_section(text, parsed.base_version)
+
+
+def _subsection_excerpt(
+    text: str,
+    section: Section,
+    phrases: Sequence[str],
+    release: Release,
+    path: str,
+    repo: str,
+) -> Excerpt | None:
+    """The first subsection of ``section`` (one heading level down) with a mention."""
+    lines = text.splitlines()
+    slugs = _heading_slugs(lines)
+    start = section.line  # 0-based index of the first line after the heading
+    end = _section_end(lines, section.line - 1, section.level)
+    wanted = [p.casefold() for p in phrases]
+    blocks: list[tuple[int | None, int, int]] = []  # (heading index, start, end)
+    block_start, heading = start, None
+    for index in range(start, end):
+        level = _heading_level(lines[index])
+        if level and len(level) == section.level + 1:
+            blocks.append((heading, block_start, index))
+            block_start, heading = index, index
+    blocks.append((heading, block_start, end))
+    for heading, first, last in blocks:
+        body = "\n".join(lines[first:last]).strip()
+        if not any(p in body.casefold() for p in wanted):
+            continue
+        where = f"#{slugs[heading]}" if heading is not None else f"#{slugs[section.line - 1]}"
+        name = _heading_title(lines[heading]) if heading is not None else section.version
+        return Excerpt(
+            f"{path} > {section.version} > {name}" if heading is not None else f"{path} > {name}",
+            blob_url(release, repo, path) + where,
+            _cut(body),
+        )
+    return None
+
+
+def _heading_slugs(lines: Sequence[str]) -> dict[int, str]:
+    """Line index → anchor of every heading, numbered like GitHub (grants, grants-1)."""
+    seen: dict[str, int] = {}
+    out: dict[int, str] = {}
+    fenced = False
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced or not _heading_level(line):
+            continue
+        slug = github_slug(_heading_title(line))
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        out[index] = slug if count == 0 else f"{slug}-{count}"
+    return out
+
+
+def _heading_level(line: str) -> str:
+    match = _ANY_HEADING.match(line)
+    return match["level"] if match else ""
+
+
+def _heading_title(line: str) -> str:
+    match = _ANY_HEADING.match(line)
+    return match["title"] if match else line
+
+
+def _section_end(lines: Sequence[str], index: int, level: int) -> int:
+    """Where the section headed at ``index`` ends: the next heading as high, outside fences."""
+    fenced = False
+    for later in range(index + 1, len(lines)):
+        if lines[later].lstrip().startswith("```"):
+            fenced = not fenced
+        other = "" if fenced else _heading_level(lines[later])
+        if other and len(other) <= level:
+            return later
+    return len(lines)
+
+
+def _cut(text: str) -> str:
+    if len(text) <= EXCERPT_LIMIT:
+        return text
+    cut = text.rfind("\n", 0, EXCERPT_LIMIT)
+    return text[: cut if cut > EXCERPT_LIMIT // 2 else EXCERPT_LIMIT].rstrip() + "\n…"
 
 
 def _version(text: str) -> Version | None:

@@ -35,14 +35,25 @@ class ScanCache:
     put: Callable[[str, FeatureScan], None]
 
 
+# Bumped whenever the scanner finds or ranks hits differently, so results cached by an
+# older version are scanned again instead of reused (2: several markers, whole words,
+# code before comments).
+SCANNER_VERSION = 2
+
+
 def rule_key(rule: FeatureConfig) -> str:
-    """A stable hash of everything that changes a scan's outcome (not the caps)."""
+    """A stable hash of everything that changes a scan's outcome (not the caps).
+
+    The markers are a set: their order changes nothing found, so it changes no key.
+    ``marker = "x"`` and ``markers = ["x"]`` are the same rule.
+    """
     material = json.dumps(
         {
-            "marker": rule.marker,
+            "markers": sorted(rule.all_markers),
             "paths": list(rule.paths),
             "exclude": list(rule.exclude),
             "all": rule.all_evidence,
+            "scanner": SCANNER_VERSION,
         },
         sort_keys=True,
     )
@@ -50,7 +61,7 @@ def rule_key(rule: FeatureConfig) -> str:
 
 
 def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig) -> FeatureScan:
-    """Stream the tarball of ``tag`` and scan it for ``rule.marker``."""
+    """Stream the tarball of ``tag`` and scan it for ``rule``'s markers."""
     url = reader.url(f"/repos/{repo}/tarball/{tag}")
     with reader.tarball(repo, tag) as reply:
         try:
@@ -82,21 +93,28 @@ def cached_scan(
 
 
 def feature_signal(scan: FeatureScan, release: Release, rule: FeatureConfig) -> Signal:
-    """Turn a scan into the feature signal, with ``marker in path:line@tag`` evidence."""
+    """Turn a scan into the feature signal, with ``path:line: text`` evidence.
+
+    The best hit comes first: code before comments. When the markers are only in
+    comments the summary says so, as that evidence would vanish with a reworded comment.
+    """
     if not scan.found:
         where = ", ".join(rule.paths)
         return Signal(
             SignalName.FEATURE,
             SignalStatus.MISSING,
-            f"{rule.marker} not in {where}@{release.tag} ({scan.members_seen} files read)",
+            f"{' / '.join(rule.all_markers)} not in {where}@{release.tag} "
+            f"({scan.members_seen} files read)",
             release_tag=release.tag,
         )
     first = scan.hits[0]
     evidence = tuple(f"{h.path}:{h.line}: {h.text}" for h in scan.hits)
+    marker = first.marker or rule.all_markers[0]
+    where = "" if first.in_code else " (only in a comment)"
     return Signal(
         SignalName.FEATURE,
         SignalStatus.HOLDS,
-        f"{rule.marker} in {first.path}@{release.tag}",
+        f"{marker} in {first.path}@{release.tag}{where}",
         evidence=evidence,
         release_tag=release.tag,
     )

@@ -21,7 +21,7 @@ import io
 import re
 import tarfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Self
 
 from wcmatch import glob as wglob
@@ -29,11 +29,12 @@ from wcmatch import glob as wglob
 from watcher.config import FeatureConfig, ScanCaps
 from watcher.errors import ArchiveError
 from watcher.models import FeatureHit, FeatureScan
+from watcher.sources.comments import code_part
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["MAX_HITS", "scan_tarball"]
+__all__ = ["MAX_HITS", "Markers", "scan_tarball"]
 
 MiB = 1024 * 1024
 # tarfile's read-ahead, and how much of a matching member is searched at a time.
@@ -51,8 +52,11 @@ INFLATE_SLICE = 64 * 1024
 # Bytes kept either side of the marker for a hit's text: the whole line when it is
 # shorter, so a hit's text is at most about 200 characters plus the marker.
 CONTEXT_BYTES = 100
-# With all_evidence, the scan stops collecting (and reading) after this many hits.
+# With all_evidence, the scan stops collecting (and reading) after this many code hits.
 MAX_HITS = 50
+# A member up to this size is read whole (one bytes object) so that comments are told
+# from code with the state of the whole file; bigger ones are streamed, judged per line.
+WHOLE_MEMBER_BYTES = 1 * MiB
 # pax / GNU long-name headers are read whole by tarfile; git writes a few hundred bytes.
 MAX_META_HEADER_BYTES = 1 * MiB
 _META_TYPES = frozenset(
@@ -73,11 +77,13 @@ _RETRY_HINT = "retry later; if it persists, the server is sending a broken archi
 
 
 def scan_tarball(chunks: Iterable[bytes], rule: FeatureConfig, *, source: str) -> FeatureScan:
-    """Scan a gzip-compressed source tarball, streamed as ``chunks``, for ``rule.marker``.
+    """Scan a gzip-compressed source tarball, streamed as ``chunks``, for ``rule``'s markers.
 
     Member paths are matched against ``rule.paths`` / ``rule.exclude`` after the
-    top-level directory is stripped. Reading stops at the first hit unless
-    ``rule.all_evidence`` (then at :data:`MAX_HITS` hits); ``complete`` is True only
+    top-level directory is stripped. A hit whose marker is in the code part of its line
+    (see :mod:`watcher.sources.comments`) ranks before a comment-only one. Reading stops
+    at the first code hit unless ``rule.all_evidence`` (then at :data:`MAX_HITS` code
+    hits); comment-only hits are kept but never stop it. ``complete`` is True only
     when the whole archive, gzip trailer included, was read and verified. Raises
     :class:`ArchiveError` naming ``source`` when the archive is truncated, corrupt,
     unsafe, or exceeds one of ``rule.caps``; an exception raised by ``chunks`` itself
@@ -123,9 +129,12 @@ def _unsafe(name: str, why: str) -> _BadArchive:
 def _scan(stream: _GzipChunkStream, rule: FeatureConfig) -> FeatureScan:
     caps = rule.caps
     wanted = wglob.compile(list(rule.paths), flags=_GLOB_FLAGS, exclude=list(rule.exclude))
-    marker = rule.marker.encode("utf-8")
+    markers = Markers(rule.all_markers)
     hit_limit = MAX_HITS if rule.all_evidence else 1
-    hits: list[FeatureHit] = []
+    # Code hits rank before comment-only ones; reading stops only once enough code hits
+    # are in, so a comment that names the marker never hides the code that uses it.
+    code: list[FeatureHit] = []
+    comments: list[FeatureHit] = []
     members = 0
     top: str | None = None
     with _StreamingTarFile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE) as tar:
@@ -149,30 +158,113 @@ def _scan(stream: _GzipChunkStream, rule: FeatureConfig) -> FeatureScan:
             content = tar.extractfile(member)
             if content is None:  # pragma: no cover - isfile() members always have content
                 continue
-            for line, text in _find_marker(content.read, marker):
-                hits.append(FeatureHit(path=path, line=line, text=text))
-                if len(hits) >= hit_limit:
-                    return _result(hits, tar, members, stream, complete=False)
+            for hit in _member_hits(content.read, member.size, path, markers):
+                if hit.in_code:
+                    code.append(hit)
+                    if len(code) >= hit_limit:
+                        return _result(code, comments, hit_limit, tar, members, stream, False)
+                elif len(comments) < hit_limit:
+                    comments.append(hit)
         # tarfile stops at the first zero block; the gzip trailer (CRC, length) after
         # it is what proves the download was not cut short.
         stream.finish()
-        return _result(hits, tar, members, stream, complete=True)
+        return _result(code, comments, hit_limit, tar, members, stream, True)
+
+
+class Markers:
+    """The markers of a rule, matched as whole words at their word-character edges.
+
+    ``tailcfg.PeerCapabilityRelay`` must not match inside
+    ``tailcfg.PeerCapabilityRelayTarget`` (another capability); an edge that is not a
+    word character (``tailscale.com/cap/relay`` ends in one, ``-target`` starts with
+    ``-``) needs nothing around it.
+    """
+
+    def __init__(self, markers: Sequence[str]) -> None:
+        """Prepare ``markers`` (at least one) for byte and text searches."""
+        self.texts = tuple(markers)
+        self.raw = tuple(m.encode("utf-8") for m in markers)
+        self.longest = max(len(m) for m in self.raw)
+        self.pattern = re.compile("|".join(_bounded(m) for m in self.texts))
+
+    def positions(self, data: bytes, start: int, stop: int) -> list[int]:
+        """Sorted start offsets in ``data[start:]`` before ``stop`` of whole-word matches."""
+        found: set[int] = set()
+        for raw in self.raw:
+            pos = data.find(raw, start, max(start, stop + len(raw) - 1))
+            while pos != -1:
+                if _whole_word(data, pos, len(raw), raw):
+                    found.add(pos)
+                pos = data.find(raw, pos + 1, max(start, stop + len(raw) - 1))
+        return sorted(found)
+
+    def first_in(self, text: str) -> str | None:
+        """The marker that occurs first in ``text`` as a whole word, if any."""
+        match = self.pattern.search(text)
+        return match.group(0) if match else None
+
+
+def _bounded(marker: str) -> str:
+    left = r"(?<![A-Za-z0-9_])" if _word_byte(marker.encode()[0]) else ""
+    right = r"(?![A-Za-z0-9_])" if _word_byte(marker.encode()[-1]) else ""
+    return f"{left}{re.escape(marker)}{right}"
+
+
+def _word_byte(byte: int) -> bool:
+    return byte == 0x5F or 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A
+
+
+def _whole_word(data: bytes, pos: int, size: int, raw: bytes) -> bool:
+    if _word_byte(raw[0]) and pos > 0 and _word_byte(data[pos - 1]):
+        return False
+    end = pos + size
+    return not (_word_byte(raw[-1]) and end < len(data) and _word_byte(data[end]))
+
+
+def _member_hits(
+    read: Callable[[int], bytes], size: int, path: str, markers: Markers
+) -> Iterator[FeatureHit]:
+    """The hits of one member, each marked as in code or in a comment only.
+
+    A member up to :data:`WHOLE_MEMBER_BYTES` is read whole, so a hit's line is judged
+    with the comment state of everything before it (inside a ``/* ... */`` block or
+    not). A bigger member is streamed and each hit's line judged on its own.
+    """
+    if size <= WHOLE_MEMBER_BYTES:
+        data = b"".join(iter(lambda: read(MEMBER_READ_SIZE), b""))
+        found = list(_find_marker(io.BytesIO(data).read, markers))
+        if not found:
+            return
+        code_lines = code_part(data.decode("utf-8", "replace"), path).split("\n")
+        for line, text in found:
+            yield _hit(path, line, text, code_lines[line - 1], markers)
+        return
+    for line, text in _find_marker(read, markers):
+        yield _hit(path, line, text, code_part(text, path), markers)
+
+
+def _hit(path: str, line: int, text: str, code_line: str, markers: Markers) -> FeatureHit:
+    in_code = markers.first_in(code_line)
+    marker = in_code or markers.first_in(text) or markers.texts[0]
+    return FeatureHit(path=path, line=line, text=text, marker=marker, in_code=in_code is not None)
 
 
 def _result(
-    hits: list[FeatureHit],
+    code: list[FeatureHit],
+    comments: list[FeatureHit],
+    limit: int,
     tar: tarfile.TarFile,
     members: int,
     stream: _GzipChunkStream,
-    *,
     complete: bool,
 ) -> FeatureScan:
     comment = tar.pax_headers.get("comment", "").strip()
     # The SHA is a cache key: anything that is not one is no SHA at all.
     sha = comment if _COMMIT_SHA.fullmatch(comment) else None
+    hits = (*code, *comments)[:limit]
     return FeatureScan(
         found=bool(hits),
-        hits=tuple(hits),
+        hits=hits,
         commit_sha=sha,
         members_seen=members,
         bytes_read=stream.bytes_out,
@@ -224,14 +316,15 @@ def _check_link(member: tarfile.TarInfo, top: str) -> None:
     raise _unsafe(member.name, f"link target {target!r} leaves {top + '/'!r}")
 
 
-def _find_marker(read: Callable[[int], bytes], marker: bytes) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line, line text) for each line of a stream that contains ``marker``.
+def _find_marker(read: Callable[[int], bytes], markers: Markers) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line, line text) for each line of a stream that contains a marker.
 
     The stream is read ``MEMBER_READ_SIZE`` at a time. The unsearched tail of each
     chunk is carried into the next one, together with ``CONTEXT_BYTES`` before it, so
-    a marker split across reads is found and a hit always has its context at hand.
+    a marker split across reads is found and a hit always has its context at hand
+    (and the bytes either side of it, to tell a whole word).
     """
-    size = len(marker)
+    longest = markers.longest
     data = b""
     base_offset = 0  # offset of data[0] in the member
     line = 1  # line number at data[counted]
@@ -244,15 +337,14 @@ def _find_marker(read: Callable[[int], bytes], marker: bytes) -> Iterator[tuple[
         eof = not chunk
         data = data + chunk if data else chunk
         # A match is reported once its right-hand context has arrived (or the file ended).
-        stop = len(data) if eof else len(data) - size - CONTEXT_BYTES + 1
-        pos = data.find(marker, start, max(start, stop + size - 1))
-        while pos != -1:
+        stop = len(data) if eof else len(data) - longest - CONTEXT_BYTES + 1
+        for pos in markers.positions(data, start, stop):
             line += data.count(b"\n", counted, pos)
             counted = pos
             if line != last_line:
                 last_line = line
+                size = next(len(r) for r in markers.raw if data.startswith(r, pos))
                 yield line, _line_text(data, pos, size, at_start=base_offset == 0, at_end=eof)
-            pos = data.find(marker, pos + 1, max(start, stop + size - 1))
         start = max(start, stop)
         # Keep what is not searched yet, plus the left-hand context of a match there.
         keep = max(0, start - CONTEXT_BYTES)

@@ -166,7 +166,10 @@ def gather_history(
     shas = release.fetch_tag_commits(github, watch.repo, revalidate=True)
     scanner = _Scanner(github, watch.repo, watch.feature, cache, shas)
     features = locate_feature(
-        [r for r in releases if not r.draft], scanner.probe, watch.feature.marker, scan_all=scan_all
+        [r for r in releases if not r.draft],
+        scanner.probe,
+        " / ".join(watch.feature.all_markers),
+        scan_all=scan_all,
     )
     by_tag = {r.tag: r for r in releases}
     features = {tag: scanner.from_cache(by_tag[tag], fact) for tag, fact in features.items()}
@@ -177,7 +180,10 @@ def gather_history(
         if rel.stable and fact.feature is not None and fact.feature.signal.holds:
             fact = replace(fact, images=_images(watch, registry, rel, push_time))
             if SignalName.CHANGELOG in required:
-                fact = replace(fact, changelog=_changelog(watch, github, rel, shas))
+                fact = replace(
+                    fact,
+                    changelog=changelog.gather_changelog(github, watch, rel, shas.get(rel.tag)),
+                )
         facts.append(fact)
     tags, tag_notes = _orphan_tags(watch, github, shas, {r.tag for r in releases})
     issues = tuple(_issue(github, watch.repo, n) for n in watch.issues.numbers)
@@ -189,7 +195,7 @@ def gather_history(
     return History(
         watch_id=watch.id,
         repo=watch.repo,
-        marker=watch.feature.marker,
+        marker=" / ".join(watch.feature.all_markers),
         required=required,
         max_candidates=watch.max_candidates,
         releases=tuple(facts),
@@ -332,16 +338,6 @@ def _images(
         pushed = push_time(ref) if push_time is not None and info is not None else None
         facts.append(ImageFact(ref, info is not None, info.digest if info else None, pushed))
     return tuple(facts)
-
-
-def _changelog(
-    watch: WatchConfig, github: GitHubReader, rel: Release, shas: dict[str, str]
-) -> Signal:
-    sha = shas.get(rel.tag)
-    text = changelog.fetch_changelog(
-        github, watch.repo, watch.changelog.path, sha or rel.tag, immutable=sha is not None
-    )
-    return changelog.changelog_signal(text, rel, watch.feature.marker, watch.changelog.path)
 
 
 def _orphan_tags(

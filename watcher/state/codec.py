@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from watcher.models import FeatureHit, Release, Signal, SignalName, SignalStatus
+from watcher.models import Excerpt, FeatureHit, Release, Signal, SignalName, SignalStatus
 
 JsonObject = dict[str, Any]
 
@@ -58,6 +58,7 @@ def signal_to_json(signal: Signal) -> JsonObject:
         "summary": signal.summary,
         "evidence": list(signal.evidence),
         "release_tag": signal.release_tag,
+        "excerpts": [{"title": e.title, "url": e.url, "text": e.text} for e in signal.excerpts],
     }
 
 
@@ -69,14 +70,30 @@ def signal_from_json(data: JsonObject) -> Signal:
         summary=str(data["summary"]),
         evidence=tuple(str(line) for line in data.get("evidence", ())),
         release_tag=data.get("release_tag"),
+        excerpts=tuple(
+            Excerpt(str(e["title"]), str(e["url"]), str(e["text"]))
+            for e in data.get("excerpts", ())
+        ),
     )
 
 
 def hit_to_json(hit: FeatureHit) -> JsonObject:
-    """A ``FeatureHit`` as ``{"path", "line", "text"}``."""
-    return {"path": hit.path, "line": hit.line, "text": hit.text}
+    """A ``FeatureHit`` as ``{"path", "line", "text", "marker", "in_code"}``."""
+    return {
+        "path": hit.path,
+        "line": hit.line,
+        "text": hit.text,
+        "marker": hit.marker,
+        "in_code": hit.in_code,
+    }
 
 
 def hit_from_json(data: JsonObject) -> FeatureHit:
-    """The ``FeatureHit`` that :func:`hit_to_json` encoded."""
-    return FeatureHit(path=str(data["path"]), line=int(data["line"]), text=str(data["text"]))
+    """The ``FeatureHit`` that :func:`hit_to_json` encoded (rows of older versions too)."""
+    return FeatureHit(
+        path=str(data["path"]),
+        line=int(data["line"]),
+        text=str(data["text"]),
+        marker=str(data.get("marker", "")),
+        in_code=bool(data.get("in_code", True)),
+    )
