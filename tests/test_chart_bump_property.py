@@ -3,7 +3,8 @@
 For random valid values documents (several images in the registry/repository/tag
 layout, tags in every style, noise keys and comments) and random targets: the bump
 changes exactly the intended scalars, to the intended values, and a second bump to the
-same target changes nothing.
+same target changes nothing. A digest pinned beside an image changes exactly when the
+image's deployed reference does; dependencies named for the bump follow like tags.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from watcher.actions.chart import BumpRequest, plan_bump
 
 NAMES = ("controller", "webhook", "sidecar", "job", "agent")
 QUOTES = ("", '"', "'")
+OLD_DIGEST = "sha256:" + "0" * 64
+NEW_DIGEST = "sha256:" + "1" * 64
+RANGES = ("2.x.x", "~1.2", ">=1.0.0")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class Image:
     tag: str | None  # None: no tag key; "": empty tag
     quote: str
     comment: bool
+    digest: bool = False
 
     @property
     def key(self) -> str:
@@ -64,6 +69,7 @@ def images(draw: st.DrawFn) -> list[Image]:
                 tag=draw(tags),
                 quote=draw(st.sampled_from(QUOTES)),
                 comment=draw(st.booleans()),
+                digest=draw(st.booleans()),
             )
         )
     return out
@@ -89,23 +95,39 @@ def _values(imgs: list[Image], noise: list[tuple[str, int]]) -> str:
             comment = "  # pinned" if img.comment else ""
             quote = img.quote or ('"' if img.tag == "" else "")
             lines.append(f"{indent}  tag: {_scalar(img.tag, quote)}{comment}")
+        if img.digest:
+            lines.append(f'{indent}  digest: "{OLD_DIGEST}"')
         lines.append(f"{indent}  pullPolicy: IfNotPresent")
         lines.append("")
     lines.extend(f"{key}: {value}  # noise" for key, value in noise)
     return "\n".join(lines) + "\n"
 
 
-def _chart(app: str, quote: str) -> str:
-    return f"apiVersion: v2\nname: generated\nversion: 1.2.3\nappVersion: {_scalar(app, quote)}\n"
+def _chart(app: str, quote: str, deps: list[tuple[str, str]]) -> str:
+    text = f"apiVersion: v2\nname: generated\nversion: 1.2.3\nappVersion: {_scalar(app, quote)}\n"
+    if deps:
+        text += "dependencies:\n"
+        for name, version in deps:
+            # ">=1.0.0" needs quotes to be YAML; the others are plain scalars.
+            quote = '"' if version.startswith(">") else ""
+            text += f"  - name: {name}\n    version: {_scalar(version, quote)}\n"
+    return text
 
 
 def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    if isinstance(data, dict):
-        out: dict[tuple[str, ...], Any] = {}
-        for key, value in data.items():
-            out.update(_leaves(value, (*prefix, str(key))))
-        return out
-    return {prefix: data}
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else None
+    )
+    if items is None:
+        return {prefix: data}
+    out: dict[tuple[str, ...], Any] = {}
+    for key, value in items:
+        out.update(_leaves(value, (*prefix, str(key))))
+    return out
 
 
 def _load(text: str) -> dict[tuple[str, ...], Any]:
@@ -114,7 +136,7 @@ def _load(text: str) -> dict[tuple[str, ...], Any]:
 
 def _expected_tag(tag: str | None, target: str) -> str | None:
     """The tag the bump must write, derived here independently of the code under test."""
-    if not tag or tag in ("latest", "stable"):
+    if not tag or tag in ("latest", "stable", *RANGES):
         return None
     prefix = "v" if tag.startswith("v") else ""
     core, _, suffix = tag.removeprefix("v").partition("-")
@@ -133,13 +155,26 @@ def _expected_tag(tag: str | None, target: str) -> str | None:
     ),
     app=tags.filter(lambda t: bool(t) and t not in ("latest", "stable")),
     app_quote=st.sampled_from(QUOTES),
+    deps=st.lists(
+        st.tuples(
+            st.sampled_from(("lib", "db", "cache")),
+            st.one_of(versions, versions.map(lambda v: f"v{v}"), st.sampled_from(RANGES)),
+        ),
+        max_size=2,
+        unique_by=lambda d: d[0],
+    ),
     target=versions,
 )
 def test_bump_changes_only_intended_scalars_and_is_idempotent(
-    imgs: list[Image], noise: list[tuple[str, int]], app: str, app_quote: str, target: str
+    imgs: list[Image],
+    noise: list[tuple[str, int]],
+    app: str,
+    app_quote: str,
+    deps: list[tuple[str, str]],
+    target: str,
 ) -> None:
     values = _values(imgs, noise)
-    chart = _chart(app, app_quote)
+    chart = _chart(app, app_quote, deps)
     request = BumpRequest(
         chart_dir="c",
         chart_yaml=chart,
@@ -147,16 +182,27 @@ def test_bump_changes_only_intended_scalars_and_is_idempotent(
         target_tag=f"v{target}",
         target_version=target,
         image_keys=("**.image",),
+        dependencies=tuple(name for name, _ in deps),
+        digests={img.key: NEW_DIGEST for img in imgs if img.digest},
     )
     result = plan_bump(request)
 
-    expected_values = {
-        (*img.path, "tag"): tag
-        for img in imgs
-        if (tag := _expected_tag(img.tag, target)) is not None
-    }
     expected_app = _expected_tag(app, target)
-    expected_chart = {("appVersion",): expected_app} if expected_app else {}
+    expected_values: dict[tuple[str, ...], Any] = {}
+    for img in imgs:
+        tag = _expected_tag(img.tag, target)
+        if tag is not None:
+            expected_values[(*img.path, "tag")] = tag
+        # The deployed reference moves with the tag, or with appVersion when it is empty.
+        moves = tag is not None or (not img.tag and expected_app is not None)
+        if img.digest and moves:
+            expected_values[(*img.path, "digest")] = NEW_DIGEST
+    expected_chart: dict[tuple[str, ...], Any] = {}
+    if expected_app:
+        expected_chart[("appVersion",)] = expected_app
+    for i, (_, version) in enumerate(deps):
+        if (new_version := _expected_tag(version, target)) is not None:
+            expected_chart[("dependencies", str(i), "version")] = new_version
     if expected_values or expected_chart:
         expected_chart[("version",)] = "1.3.0"
 
@@ -177,7 +223,9 @@ def test_bump_changes_only_intended_scalars_and_is_idempotent(
             values_yaml=result.files.get("c/values.yaml", values),
             target_tag=f"v{target}",
             target_version=target,
-            image_keys=("**.image",),
+            image_keys=request.image_keys,
+            dependencies=request.dependencies,
+            digests=request.digests,
         )
     )
     assert not again.changed
