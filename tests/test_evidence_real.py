@@ -187,7 +187,7 @@ def test_pr_body_quotes_the_evidence_and_the_grants_subsection() -> None:
     body = propose(watch, chart, rel, (feature, changelog), BumpResult({}, (), (), (), "")).body
     assert f"{EVERY_HIT['v0.29.0'][0].replace('|', chr(92) + '|')}" in body
     assert GRANTS_LINE in body
-    block = body.split("<details><summary>CHANGELOG.md &gt; 0.29.0 &gt; Grants</summary>", 1)[1]
+    block = body.split("<details><summary>CHANGELOG.md > 0.29.0 > Grants</summary>", 1)[1]
     block = block.split("</details>", 1)[0]
     assert "> ### Grants\n>\n> We now support [Tailscale grants]" in block
     assert (

@@ -7,7 +7,6 @@ of upstream text in it goes through :func:`watcher.actions.sanitize.sanitize`.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -141,13 +140,15 @@ def _excerpt_lines(signals: Sequence[Signal], repo: str, tag: str) -> list[str]:
         return []
     lines = ["", f"### How {repo} documents it at {tag}", ""]
     for excerpt in excerpts:
-        text = sanitize(excerpt.text, repo, EXCERPT_LIMIT)
+        title = sanitize(excerpt.title, repo, 200)
+        # sanitize() makes one line of its input, so the quote is sanitised line by line.
+        quoted = excerpt.text[:EXCERPT_LIMIT].splitlines()
         lines += [
-            f"<details><summary>{html.escape(excerpt.title)}</summary>",
+            f"<details><summary>{title}</summary>",
             "",
-            *(f"> {line}".rstrip() for line in text.splitlines()),
+            *(f"> {sanitize(line, repo, EXCERPT_LIMIT)}".rstrip() for line in quoted),
             "",
-            f"[{excerpt.title} at {tag}]({excerpt.url})",
+            f"[{title} at {tag}]({excerpt.url})",
             "</details>",
             "",
         ]
