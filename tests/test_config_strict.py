@@ -6,6 +6,7 @@ with sample values, nearest-key suggestions, required signals that can be checke
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,17 @@ def test_a_title_using_every_checked_field_renders_in_the_proposal() -> None:
     release = Release("v9.8.7", "9.8.7", False, False, "https://example.com/r", None)
     proposal = propose(watch, watch.chart, release, (), BumpResult({}, (), (), (), ""))
     assert proposal.title == f"headscale v9.8.7 9.8.7 {watch.chart.feature_name} {watch.id}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10, 10**6))
+def test_a_duration_is_accepted_exactly_within_its_range(value: float) -> None:
+    literal = {math.inf: "inf", -math.inf: "-inf"}.get(value, repr(value))
+    literal = "nan" if math.isnan(value) else literal
+    text = with_lines({"max_wait_seconds = ": f"max_wait_seconds = {literal}"})
+    if 0 <= value <= 86400:
+        assert parse_config(text, "m.toml").github.max_wait_seconds == value
+    else:
+        (line,) = problems(text)
+        assert line.startswith("m.toml: github.max_wait_seconds: must be a number of seconds")
+        assert "from 0 up to 86400" in line

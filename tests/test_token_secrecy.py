@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.prs import CHART
 from tests.standin.headscale import load_headscale
+from watcher.config import github_token
+from watcher.errors import ConfigError
 
 SECRET = "ghp_PLANTED0secret0value0d41d8cd98f00b204e98"
 
@@ -150,3 +154,19 @@ def test_an_app_key_file_that_is_not_text(watcher: WatcherRun, tmp_path: Path) -
     assert result.exit_code == 2, result.output
     assert f"WATCHER_APP_PRIVATE_KEY_FILE={key}: not a PEM text file" in result.output
     assert "Traceback" not in result.output and SECRET not in result.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=127)))
+def test_the_token_rule_and_its_error_never_echo_the_value(value: str) -> None:
+    stripped = value.strip()
+    valid = all(33 <= ord(c) <= 126 for c in stripped)
+    try:
+        got = github_token({"GITHUB_TOKEN": value})
+    except ConfigError as exc:
+        assert not valid
+        assert exc.message.startswith("GITHUB_TOKEN: not a valid token: ")
+        if len(stripped) >= 8:
+            assert stripped not in exc.message + exc.hint
+    else:
+        assert valid and got == (stripped or None)
