@@ -97,7 +97,7 @@ def test_all_mistakes_are_reported_at_once(chosen: set[int]) -> None:
 def test_a_broken_watch_does_not_also_report_an_empty_watch_list() -> None:
     lines = problems(with_lines({"id = ": 'id = "Not An Id"'}))
     assert len(lines) == 1 and lines[0].startswith("m.toml: watch[0].id: "), lines
-    lines = problems(with_lines({"marker = ": 'markr = "tailscale.com/cap/relay"'}))
+    lines = problems(with_lines({"markers = ": 'markr = "tailscale.com/cap/relay"'}))
     assert "m.toml: watch[0].feature.markr: unknown key; did you mean 'marker'?" in lines
     assert not any(line.startswith("m.toml: watch: ") for line in lines), lines
 
