@@ -13,7 +13,8 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from watcher.backtest import Backtest, backtest
-from watcher.backtest_render import backtest_json, backtest_svg, backtest_text
+from watcher.backtest_render import backtest_json, backtest_text
+from watcher.backtest_svg import backtest_svg
 from watcher.config import Config, WatchConfig
 from watcher.errors import ConfigError
 from watcher.models import READY_STATES
@@ -60,12 +61,17 @@ def backtest_command(
         scan_all=scan_all,
         docker_hub_api=docker_hub_api,
     )
+    # The picture runs to the day of the run: the final state shows for as long as it has
+    # lasted. A day, not the second, so two runs on one day draw the same picture.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    svg = backtest_svg(result, end=today) if plot is not None or fmt == "svg" else ""
     if plot is not None:
-        plot.write_text(backtest_svg(result), "utf-8")
-    render = {"text": backtest_text, "json": backtest_json, "svg": backtest_svg}[fmt]
+        plot.write_text(svg, "utf-8")
     final = result.final
     code = EXIT_READY if final is not None and final.state in READY_STATES else EXIT_NOT_READY
-    return render(result), code
+    if fmt == "svg":
+        return svg, code
+    return (backtest_json if fmt == "json" else backtest_text)(result), code
 
 
 def run_backtest(

@@ -1,31 +1,18 @@
-"""Text, JSON and SVG renderings of a :class:`~watcher.backtest.Backtest` (strings only).
+"""Text and JSON renderings of a :class:`~watcher.backtest.Backtest` (strings only).
 
 The JSON shape is documented in ``docs/backtest.md`` and is a stable interface. The SVG
-is written by hand (a few dozen elements: an axis, bands, ticks, dots): a plotting
-library would add a heavy dependency for a picture this simple, and hand-written SVG
-is deterministic, so tests can compare it.
+picture is :mod:`watcher.backtest_svg`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
-from watcher.backtest import Backtest, EventKind, PullRequestMoment, Row
-from watcher.models import Release, VerdictState
-
-STATE_COLOURS = {
-    VerdictState.WAITING: "#c8ccd2",
-    VerdictState.PENDING: "#f4b740",
-    VerdictState.READY: "#43b36a",
-    VerdictState.PROPOSED: "#2f8f57",
-    VerdictState.DONE: "#1f6f43",
-}
-ISSUE_COLOURS = {"closed": "#c0392b", "reopened": "#e67e22", "opened": "#7f8c8d"}
+from watcher.backtest import Backtest, PullRequestMoment, Row
+from watcher.models import Release
 
 
 def _when(at: datetime) -> str:
@@ -52,7 +39,7 @@ def backtest_text(result: Backtest) -> str:
         for row in result.rows
     ]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(4)]
-    lines = [_title(result), _table_line(header, widths)]
+    lines = [title_line(result), _table_line(header, widths)]
     lines.append("-+-".join("-" * w for w in widths))
     lines.extend(_table_line(c, widths) for c in cells)
     lines.append("")
@@ -60,7 +47,8 @@ def backtest_text(result: Backtest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _title(result: Backtest) -> str:
+def title_line(result: Backtest) -> str:
+    """The first line of every rendering: watch, repository, window and row count."""
     window = "all history"
     if result.since or result.until:
         start = f"{result.since:%Y-%m-%d}" if result.since else "the beginning"
@@ -181,193 +169,3 @@ def _release(release: Release | None) -> dict[str, Any] | None:
         "prerelease": release.prerelease,
         "url": release.url,
     }
-
-
-# -- SVG ---------------------------------------------------------------------------------
-
-WIDTH = 1200
-LEFT, RIGHT = 90, 30
-BAND_Y, BAND_H = 120, 26
-AXIS_Y = 160
-ISSUE_Y, ISSUE_STEP = 200, 22
-
-
-@dataclass(frozen=True)
-class _Scale:
-    start: datetime
-    end: datetime
-
-    def x(self, at: datetime) -> float:
-        span = (self.end - self.start).total_seconds() or 1.0
-        return round(LEFT + (WIDTH - LEFT - RIGHT) * (at - self.start).total_seconds() / span, 1)
-
-
-def backtest_svg(result: Backtest) -> str:
-    """The timeline as a standalone SVG: verdict bands, release ticks, issue events, axis."""
-    rows = result.rows
-    issues = sorted({row.event.split(" ", 1)[0] for row in rows if row.kind is EventKind.ISSUE})
-    height = ISSUE_Y + ISSUE_STEP * max(len(issues), 1) + 40
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11">',
-        f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
-        _text(LEFT, 20, _title(result), size=14, weight="bold"),
-    ]
-    if not rows:
-        parts.append(_text(LEFT, 60, "no events in this window"))
-        return "\n".join([*parts, "</svg>"]) + "\n"
-    pad = max((rows[-1].at - rows[0].at) / 40, timedelta(days=1))
-    scale = _Scale(rows[0].at - pad, rows[-1].at + pad)
-    parts.extend(_legend())
-    parts.extend(_bands(rows, scale))
-    parts.extend(_release_ticks(rows, scale))
-    parts.extend(_axis(scale))
-    parts.extend(_issue_lanes(rows, issues, scale))
-    parts.extend(_pr_markers(result.pull_requests, scale, height))
-    footer = "* image push time assumed = release time" if any(r.notes for r in rows) else ""
-    if footer:
-        parts.append(_text(LEFT, height - 10, footer, fill="#555"))
-    return "\n".join([*parts, "</svg>"]) + "\n"
-
-
-def _text(
-    x: float,
-    y: float,
-    text: str,
-    *,
-    size: int = 11,
-    weight: str = "normal",
-    fill: str = "#222",
-    **extra: str,
-) -> str:
-    attrs = "".join(f" {k.replace('_', '-')}={quoteattr(v)}" for k, v in extra.items())
-    return (
-        f'<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}" fill="{fill}"{attrs}>'
-        f"{escape(text)}</text>"
-    )
-
-
-def _legend() -> list[str]:
-    parts = []
-    x = LEFT
-    for state in (VerdictState.WAITING, VerdictState.PENDING, VerdictState.READY):
-        parts.append(f'<rect x="{x}" y="32" width="12" height="12" fill="{STATE_COLOURS[state]}"/>')
-        parts.append(_text(x + 16, 42, state.value))
-        x += 90
-    parts.append(
-        f'<line x1="{x}" y1="38" x2="{x + 14}" y2="38" stroke="#1f4e79" stroke-width="2"/>'
-    )
-    parts.append(_text(x + 18, 42, "stable release"))
-    parts.append(
-        f'<line x1="{x + 120}" y1="38" x2="{x + 134}" y2="38" stroke="#8fb3d9" stroke-width="2"/>'
-    )
-    parts.append(_text(x + 138, 42, "prerelease / tag"))
-    return parts
-
-
-def _bands(rows: Sequence[Row], scale: _Scale) -> list[str]:
-    parts = [_text(10, BAND_Y + 17, "verdict")]
-    ends = [row.at for row in rows[1:]] + [scale.end]
-    for row, end in zip(rows, ends, strict=True):
-        x1, x2 = scale.x(row.at), scale.x(end)
-        if x2 <= x1:
-            continue
-        title = f"{_when(row.at)}: {row.state.value} {_tag(row.target)}"
-        parts.append(
-            f'<rect x="{x1}" y="{BAND_Y}" width="{round(x2 - x1, 1)}" height="{BAND_H}" '
-            f'fill="{STATE_COLOURS[row.state]}"><title>{escape(title)}</title></rect>'
-        )
-    return parts
-
-
-def _release_ticks(rows: Sequence[Row], scale: _Scale) -> list[str]:
-    kinds = {EventKind.RELEASE, EventKind.PRERELEASE, EventKind.TAG, EventKind.IMAGE}
-    parts = [_text(10, 100, "releases")]
-    for row in rows:
-        if row.kind not in kinds:
-            continue
-        x = scale.x(row.at)
-        stable = row.kind is EventKind.RELEASE
-        colour = "#1f4e79" if stable else "#8fb3d9"
-        top = 70 if stable else 85
-        dash = ' stroke-dasharray="3,2"' if row.kind in {EventKind.TAG, EventKind.IMAGE} else ""
-        parts.append(
-            f'<line x1="{x}" y1="{top}" x2="{x}" y2="{BAND_Y}" stroke="{colour}" '
-            f'stroke-width="1.5"{dash}>'
-            f"<title>{escape(_when(row.at) + ' ' + row.event)}</title></line>"
-        )
-        if row.notes:
-            parts.append(_text(x - 3, top - 2, "*", fill="#555"))
-        if row.changed and row.target is not None and stable:
-            parts.append(
-                _text(
-                    x + 3, 64, row.target.tag, fill="#1f4e79", transform=f"rotate(-30 {x + 3} 64)"
-                )
-            )
-    return parts
-
-
-def _axis(scale: _Scale) -> list[str]:
-    parts = [f'<line x1="{LEFT}" y1="{AXIS_Y}" x2="{WIDTH - RIGHT}" y2="{AXIS_Y}" stroke="#444"/>']
-    months = (
-        12
-        if (scale.end - scale.start).days > 3 * 365
-        else 3
-        if (scale.end - scale.start).days > 365
-        else 1
-    )
-    tick = datetime(scale.start.year, 1, 1, tzinfo=scale.start.tzinfo)
-    while tick <= scale.end:
-        if tick >= scale.start:
-            x = scale.x(tick)
-            parts.append(f'<line x1="{x}" y1="{AXIS_Y}" x2="{x}" y2="{AXIS_Y + 5}" stroke="#444"/>')
-            label = f"{tick:%Y}" if months == 12 else f"{tick:%Y-%m}"
-            parts.append(_text(x - 14, AXIS_Y + 18, label, fill="#444"))
-        month = tick.month - 1 + months
-        tick = tick.replace(year=tick.year + month // 12, month=month % 12 + 1)
-    return parts
-
-
-def _issue_lanes(rows: Sequence[Row], issues: Sequence[str], scale: _Scale) -> list[str]:
-    parts = []
-    lanes = {number: ISSUE_Y + ISSUE_STEP * index for index, number in enumerate(issues)}
-    for number, y in lanes.items():
-        parts.append(_text(10, y + 4, f"issue {number}"))
-        parts.append(f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" stroke="#eee"/>')
-    for row in rows:
-        if row.kind is not EventKind.ISSUE:
-            continue
-        number, _, rest = row.event.partition(" ")
-        kind = rest.split(" ", 1)[0].rstrip(":")
-        colour = ISSUE_COLOURS.get(kind, "#95a5a6")
-        parts.append(
-            f'<circle cx="{scale.x(row.at)}" cy="{lanes[number]}" r="4" fill="{colour}">'
-            f"<title>{escape(_when(row.at) + ' ' + row.event)}</title></circle>"
-        )
-    return parts
-
-
-def _pr_markers(moments: Sequence[PullRequestMoment], scale: _Scale, height: int) -> list[str]:
-    parts = []
-    for index, moment in enumerate(moments):
-        x = scale.x(moment.at)
-        label = f"PR {'opened' if moment.action == 'open' else 'updated'}: {moment.target.tag}"
-        # Later labels step up so close moments stay legible; near the right edge the
-        # label sits left of its line instead of running off the image.
-        y = BAND_Y - 10 - 12 * (index % 3)
-        near_edge = x > WIDTH - RIGHT - 140
-        parts.append(
-            f'<line x1="{x}" y1="{y + 2}" x2="{x}" y2="{height - 30}" stroke="#2f8f57" '
-            f'stroke-width="2" stroke-dasharray="6,3"/>'
-        )
-        parts.append(
-            _text(
-                x - 4 if near_edge else x + 4,
-                y,
-                label,
-                weight="bold",
-                fill="#2f8f57",
-                text_anchor="end" if near_edge else "start",
-            )
-        )
-    return parts
