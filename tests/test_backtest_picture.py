@@ -146,8 +146,8 @@ def test_the_picture_as_a_person_sees_it(picture: tuple[str, dict[str, Any]]) ->
 
     # The final state lasts to the day of the run, not a sliver at the edge.
     final = STATE_COLOURS[VerdictState(doc["rows"][-1]["state"])]
-    bands = [r for r in root.iter(f"{NS}rect") if r.find(f"{NS}title") is not None]
-    shown = sum(float(r.get("width", "0")) for r in bands if r.get("fill") == final)
+    band_rects = [r for r in root.iter(f"{NS}rect") if r.find(f"{NS}title") is not None]
+    shown = sum(float(r.get("width", "0")) for r in band_rects if r.get("fill") == final)
     assert shown >= 0.08 * PLOT_W
 
 
