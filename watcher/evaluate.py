@@ -25,7 +25,9 @@ from watcher.models import (
 def evaluate(observation: WatchObservation) -> Verdict:
     """The verdict for ``observation`` (candidates must be ordered newest first)."""
     required = observation.required
-    ready = next((c for c in observation.candidates if _all_hold(c, required)), None)
+    # Watch-wide signals (the issues) hold or fail for every candidate alike.
+    general = {s.name: s for s in observation.general}
+    ready = next((c for c in observation.candidates if _all_hold(c, required, general)), None)
     with_feature = next(
         (c for c in observation.candidates if _feature_ok(c, required)),
         None,
@@ -41,6 +43,11 @@ def evaluate(observation: WatchObservation) -> Verdict:
     # A newer candidate that failed to be checked could change the answer: report it.
     deciding = _up_to(observation.candidates, decisive)
     errors = [*observation.errors, *_errors(deciding, required)]
+    errors += [
+        f"{s.name}: {s.summary}"
+        for s in observation.general
+        if s.status is SignalStatus.ERROR and s.name in required
+    ]
     signals = (*(decisive.signals if decisive else ()), *observation.general)
     reasons = tuple(f"{s.name}: {s.summary}" for s in signals)
     if observation.prerelease_hint and state is VerdictState.WAITING:
@@ -55,8 +62,12 @@ def evaluate(observation: WatchObservation) -> Verdict:
     )
 
 
-def _all_hold(candidate: CandidateObservation, required: frozenset[SignalName]) -> bool:
-    return all(_holds(candidate.signal(name)) for name in required)
+def _all_hold(
+    candidate: CandidateObservation,
+    required: frozenset[SignalName],
+    general: dict[SignalName, Signal],
+) -> bool:
+    return all(_holds(candidate.signal(name) or general.get(name)) for name in required)
 
 
 def _feature_ok(candidate: CandidateObservation, required: frozenset[SignalName]) -> bool:

@@ -186,7 +186,7 @@ def gather_history(
                 )
         facts.append(fact)
     tags, tag_notes = _orphan_tags(watch, github, shas, {r.tag for r in releases})
-    issues = tuple(_issue(github, watch.repo, n) for n in watch.issues.numbers)
+    issues, issue_notes = _issues(github, watch, required)
     counts = ScanCounts(
         scanned=scanner.scanned,
         cached=scanner.cached,
@@ -201,7 +201,7 @@ def gather_history(
         releases=tuple(facts),
         tags=tags,
         issues=issues,
-        notes=(*_release_notes(facts), *tag_notes),
+        notes=(*_release_notes(facts), *tag_notes, *issue_notes),
         scans=counts,
     )
 
@@ -383,6 +383,29 @@ def _version(text: str) -> Version | None:
         return Version(text)
     except InvalidVersion:
         return None
+
+
+def _issues(
+    github: GitHubReader, watch: WatchConfig, required: frozenset[SignalName]
+) -> tuple[tuple[IssueFact, ...], tuple[str, ...]]:
+    """The watched issues; one that cannot be read is a note unless the signal is required.
+
+    The same rule as ``check``: there a failing issue read is an ``error`` signal that
+    only fails the run when ``issue`` is required (e.g. a 404 for a deleted issue).
+    """
+    facts: list[IssueFact] = []
+    notes: list[str] = []
+    for number in watch.issues.numbers:
+        try:
+            facts.append(_issue(github, watch.repo, number))
+        except SourceError as exc:
+            if SignalName.ISSUE in required:
+                raise
+            notes.append(
+                f"issue {watch.repo}#{number} left out: {exc.message} "
+                "(the issue signal is not required)"
+            )
+    return tuple(facts), tuple(notes)
 
 
 def _issue(github: GitHubReader, repo: str, number: int) -> IssueFact:
