@@ -1,5 +1,5 @@
 # watcher: `make run` (live check with the built-in watch), `make test`, `make demo`,
-# `make lock` (re-pin the dependencies).
+# `make standin` (the offline playground), `make lock` (re-pin the dependencies).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--quiet --annotation-style line --custom-compile-command 'make lock'
 
-.PHONY: run test demo lint typecheck pytest bench real-backtest lock lock-upgrade clean
+.PHONY: run test demo standin lint typecheck pytest bench real-backtest lock lock-upgrade clean
 
 # Pinned, no resolution at install time: every pin with --no-deps, then watcher itself,
 # then `pip check` fails when pyproject.toml asks for something the lock lacks.
@@ -56,6 +56,10 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(PY) -m tests.standin.demo
+
+# The stand-in keeps running (Ctrl-C stops it) with its config; it prints what to use.
+standin: $(STAMP)
+	$(PY) -m tests.standin.playground $(ARGS)
 
 # Backtest on headscale's real history from a local clone: make real-backtest HEADSCALE_GIT=DIR
 real-backtest: $(STAMP)
