@@ -249,3 +249,11 @@ def test_a_key_with_dots_is_addressed_by_a_tuple_path() -> None:
     ref = find_scalar(ANNOTATED, ("annotations", "other"), filename="Chart.yaml")
     assert ref is not None
     assert ref.value == "quay.io/x/app:v1.16.0"
+
+
+def test_an_image_with_no_tag_and_no_app_version_is_not_silently_unchecked() -> None:
+    values = "image:\n  repository: x/y\nweb:\n  image:\n    repository: x/web\n    tag: v1.0.0\n"
+    with pytest.raises(ChartError, match=r"no appVersion, and values\.yaml: image\.tag is empty"):
+        image_targets(
+            _request("apiVersion: v2\nversion: 1.0.0\n", values, image_keys=("**.image",))
+        )

@@ -284,6 +284,13 @@ def image_targets(req: BumpRequest) -> tuple[ImageTarget, ...]:
             # appVersion, which follows its chart version (true of cert-manager's chart).
             owner = key.split(".", 1)[0] if key.split(".", 1)[0] in defaults else ""
             old, new = defaults[owner]
+            if new is None:
+                # Nothing says which tag this image deploys: neither bump nor check can.
+                raise ChartError(
+                    f"{req.chart_path}: no appVersion, and {req.values_path}: {key}.tag "
+                    "is empty or absent",
+                    hint=f"add appVersion to {req.chart_path} (or a tag to {key}) by hand",
+                )
             default = owner or "appVersion"
             targets.append(ImageTarget(site, new, None, new != old, default, before=old))
         elif split_tag(site.tag) is None:

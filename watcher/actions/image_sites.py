@@ -49,7 +49,6 @@ class TagParts:
 
     prefix: str
     version: Version
-    text: str
     suffix: str
 
 
@@ -61,12 +60,12 @@ def split_tag(tag: str | None) -> TagParts | None:
     prefix, core, rest = match["prefix"], match["core"], match["rest"]
     try:
         # "0.29.0-beta.1" is a version as a whole (a pre-release), not "0.29.0" + suffix.
-        return TagParts(prefix, Version(core + rest), core + rest, "")
+        return TagParts(prefix, Version(core + rest), "")
     except InvalidVersion:
         pass
     if not rest.startswith("-"):
         return None
-    return TagParts(prefix, Version(core), core, rest)
+    return TagParts(prefix, Version(core), rest)
 
 
 def follow_tag(current: str, target_version: str) -> str | None:
