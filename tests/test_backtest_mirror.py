@@ -73,3 +73,22 @@ def test_not_a_git_directory_is_a_clear_error(
     err = capfd.readouterr().err
     assert f"{tmp_path} is not a git repository" in err
     assert "clone https://github.com/juanfont/headscale" in err
+
+
+def test_check_up_to_a_tag_shows_that_days_evidence(
+    upstream_clone: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The clone holds headscale's real files at v0.29.0 (tests/fixtures/headscale).
+    code = real_headscale.main([str(upstream_clone), "--up-to", "v0.29.0", "check", "--plan"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert "headscale-peer-relay: READY  target v0.29.0" in out
+    assert "v0.29.1" not in out  # released after the tag: left out
+    assert (
+        "             hscontrol/policy/v2/compiled.go:611: "
+        "if _, ok := cg.CapMap[tailcfg.PeerCapabilityRelay]; !ok {\n"
+    ) in out
+    assert "<details><summary>CHANGELOG.md > 0.29.0 > Grants</summary>" in out
+    assert "<details><summary>docs/ref/policy.md</summary>" in out
+    assert real_headscale.main([str(upstream_clone), "--up-to", "v9.9.9", "check"]) == 2
+    assert "no version tag 'v9.9.9'" in capfd.readouterr().err

@@ -69,11 +69,13 @@ def load_mirror(
     source: Path,
     images: Sequence[tuple[str, str]] = (),
     issues: Sequence[KnownIssue] = (),
+    up_to: str | None = None,
 ) -> RepoState:
     """Register ``full_name`` in the stand-in with the history of the git repo at ``source``.
 
     ``images`` are (registry host, repository) pairs that get every release's tag, with
-    and without the ``v``. Returns the stand-in repository.
+    and without the ``v``. ``up_to`` (a tag) leaves out the releases published after it,
+    to see what the watch said on that day. Returns the stand-in repository.
     """
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such git repository")
@@ -84,7 +86,13 @@ def load_mirror(
     git = GitRepo(target)
     branch = git.git("symbolic-ref", "--short", "HEAD").decode().strip()
     repo = standin.github.add_repo(full_name, git=git, default_branch=branch)
-    for tag, version, when in release_tags(git):
+    tags = release_tags(git)
+    if up_to is not None:
+        last = next((when for tag, _, when in tags if tag == up_to), None)
+        if last is None:
+            raise ValueError(f"{source}: no version tag {up_to!r}")
+        tags = [t for t in tags if t[2] <= last]
+    for tag, version, when in tags:
         standin.github.add_release(
             full_name, tag, prerelease=version.is_prerelease, published_at=when
         )

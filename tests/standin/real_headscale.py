@@ -1,8 +1,11 @@
-"""Backtest the peer-relay watch on headscale's *real* git history, offline.
+"""Backtest (or check) the peer-relay watch on headscale's *real* git history, offline.
 
-Usage: ``python -m tests.standin.real_headscale GIT_DIR [backtest options]``, where
-``GIT_DIR`` is a clone or mirror of https://github.com/juanfont/headscale (any form
-``git clone`` accepts). ``make real-backtest HEADSCALE_GIT=DIR`` does the same.
+Usage: ``python -m tests.standin.real_headscale GIT_DIR [--up-to TAG] [check] [options]``,
+where ``GIT_DIR`` is a clone or mirror of https://github.com/juanfont/headscale (any form
+``git clone`` accepts). Without a command it runs ``watcher backtest``; ``check`` runs
+``watcher check`` (``check --plan`` also shows the pull request it would open);
+``--up-to v0.29.0`` leaves out the releases published after that tag, to see what the
+watch said on that day. ``make real-backtest HEADSCALE_GIT=DIR ARGS=...`` does the same.
 
 The stand-in serves that history (see :mod:`tests.standin.mirror`): real tags, real
 tarballs, so the feature scans and the answer "from which release" are the real ones.
@@ -73,13 +76,18 @@ GRANTS_ISSUE = KnownIssue(
 )
 
 
-def replay(git_dir: Path, backtest_args: list[str], workdir: Path) -> int:
-    """Serve headscale's history from ``git_dir`` and run ``watcher backtest`` on it."""
+def replay(git_dir: Path, args: list[str], workdir: Path, up_to: str | None = None) -> int:
+    """Serve headscale's history from ``git_dir`` and run ``watcher ARGS`` on it."""
     with StandIn() as standin:
         standin.github.add_token(READ_TOKEN)
         load_chart(standin)
         repo = load_mirror(
-            standin, REPO, git_dir, images=IMAGES, issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE)
+            standin,
+            REPO,
+            git_dir,
+            images=IMAGES,
+            issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE),
+            up_to=up_to,
         )
         print(
             f"replaying {len(repo.releases)} releases of {REPO} from {git_dir} (marker {MARKER})",
@@ -87,21 +95,29 @@ def replay(git_dir: Path, backtest_args: list[str], workdir: Path) -> int:
             flush=True,
         )
         (workdir / "watcher.toml").write_text(standin_config(standin))
-        return run_watcher(workdir, ["backtest", *backtest_args], READ_TOKEN)
+        command = args if args[:1] == ["check"] else ["backtest", *args]
+        return run_watcher(workdir, command, READ_TOKEN)
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: ``GIT_DIR [backtest options]``; the exit code is the backtest's."""
+    """Entry point: ``GIT_DIR [--up-to TAG] [check] [options]``; the exit code is watcher's."""
     if not argv or argv[0].startswith("-"):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    git_dir = Path(argv[0])
+    git_dir, rest = Path(argv[0]), argv[1:]
+    up_to = None
+    if rest[:1] == ["--up-to"] and len(rest) > 1:
+        up_to, rest = rest[1], rest[2:]
     if not (git_dir / "HEAD").exists() and not (git_dir / ".git").exists():
         print(f"error: {git_dir} is not a git repository", file=sys.stderr)
         print("hint: clone https://github.com/juanfont/headscale first", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="watcher-real-headscale-") as tmp:
-        return replay(git_dir, argv[1:], Path(tmp))
+        try:
+            return replay(git_dir, rest, Path(tmp), up_to)
+        except ValueError as exc:  # --up-to names no version tag
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":
