@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from watcher.config import FeatureConfig, WatchConfig
@@ -119,3 +121,18 @@ def test_errors_count_by_class_and_spoil_the_cycle() -> None:
 
 def test_process_metrics_are_included_by_default() -> None:
     assert "process_cpu_seconds_total" in Metrics().exposition().decode()
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.booleans()), max_size=12))
+def test_watch_error_follows_the_last_evaluation_of_each_watch(
+    runs: list[tuple[str, bool]],
+) -> None:
+    metrics = Metrics(process=False)
+    last: dict[str, bool] = {}
+    for watch, failed in runs:
+        error = "HTTP 502" if failed else None
+        metrics.observe_run(report(outcome(watch, VerdictState.WAITING, error=error)), 0.1)
+        last[watch] = failed
+    got = samples(metrics)
+    for watch, failed in last.items():
+        assert got[("watcher_watch_error", (("watch", watch),))] == (1 if failed else 0)

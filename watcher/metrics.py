@@ -89,6 +89,13 @@ class Metrics:
             ["watch"],
             registry=r,
         )
+        self.watch_error = Gauge(
+            "watcher_watch_error",
+            "1 while the last evaluation of each watch failed (its last good verdict is "
+            "kept), else 0; alert on it with a `for:` duration.",
+            ["watch"],
+            registry=r,
+        )
         self.errors = Counter(
             "watcher_errors", "Errors met by the daemon, by class.", ["class"], registry=r
         )
@@ -173,6 +180,7 @@ class Metrics:
             self.watch_state.labels(watch=watch, state=state.value).set(
                 1 if state is current else 0
             )
+        self.watch_error.labels(watch=watch).set(1 if outcome.error else 0)
         changed = verdict.changed_at if verdict is not None else None
         if changed is None and outcome.event is not None:
             changed = outcome.event.at
