@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import github
 import httpx
 import pytest
 
@@ -123,3 +125,22 @@ def test_applied_write_whose_answer_is_lost(s: StandIn, lost: dict[str, object])
 def test_applied_fault_needs_a_way_to_lose_the_answer(s: StandIn) -> None:
     with pytest.raises(ValueError, match="applied"):
         s.faults.add(applied=True)
+
+
+def test_a_fault_can_match_one_request_header(s: StandIn) -> None:
+    """`header=(name, regex)` picks the requests it damages: here PyGithub's `token X`."""
+    s.github.add_token("tok-faults")
+    rule = s.faults.add(
+        path=f"/repos/{REPO}$", status=502, times=None, header=("authorization", "^token ")
+    )
+    url = f"{s.api_url}/repos/{REPO}"
+    with httpx.Client() as c:
+        assert c.get(url).status_code == 200  # no header: no match
+        assert c.get(url, headers={"Authorization": "Bearer tok-faults"}).status_code == 200
+        assert c.get(url, headers={"Authorization": "token tok-faults"}).status_code == 502
+    gh = github.Github(base_url=s.api_url, auth=github.Auth.Token("tok-faults"), retry=None)
+    with pytest.raises(github.GithubException) as caught:
+        gh.get_repo(REPO)
+    assert caught.value.status == 502 and rule.hits == 2
+    with pytest.raises(re.error):
+        s.faults.add(header=("authorization", "("))

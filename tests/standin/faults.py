@@ -1,8 +1,10 @@
 """Fault injection: rules that replace or damage the answers to matching requests.
 
-A rule matches by method and a regex searched in the request path (without the
-query). Each match uses up one of its ``times`` (None: forever). Rules are checked
-in the order they were added and can be added or cleared while the server runs.
+A rule matches by method, a regex searched in the request path (without the query)
+and, optionally, a regex searched in one request header (e.g. ``Authorization`` to hit
+only the PyGithub writer, which says ``token X`` where the reader says ``Bearer X``).
+Each match uses up one of its ``times`` (None: forever). Rules are checked in the order
+they were added and can be added or cleared while the server runs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class FaultRule:
     - ``applied``: the request takes effect for real first, then its answer is lost:
       replaced by ``status`` (e.g. a proxy's 502) or a dropped connection. This is what
       a timeout or a failing proxy does to a write on github.com.
+    - ``header``: ``(name, regex)``: match only requests whose header ``name`` (absent:
+      empty) contains ``regex``.
     """
 
     path: str = ".*"
@@ -41,6 +45,7 @@ class FaultRule:
     truncate_after: int | None = None
     drop_connection: bool = False
     applied: bool = False
+    header: tuple[str, str] | None = None
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -54,16 +59,22 @@ class FaultRule:
         if self.applied and self.status is None and not self.drop_connection:
             raise ValueError("applied needs a status or drop_connection: how is the answer lost?")
         re.compile(self.path)
+        if self.header is not None:
+            re.compile(self.header[1])
 
     @property
     def exhausted(self) -> bool:
         """Whether the rule has been used as often as it may be."""
         return self.times is not None and self.hits >= self.times
 
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this (unused-up) rule applies to a request."""
+    def matches(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> bool:
+        """Whether this (unused-up) rule applies to a request (header names lower-case)."""
         if self.exhausted or (self.method is not None and self.method != method):
             return False
+        if self.header is not None:
+            name, pattern = self.header
+            if re.search(pattern, (headers or {}).get(name.lower(), "")) is None:
+                return False
         return re.search(self.path, path) is not None
 
     def canned_body(self) -> bytes:
@@ -93,6 +104,7 @@ class Faults:
         truncate_after: int | None = None,
         drop_connection: bool = False,
         applied: bool = False,
+        header: tuple[str, str] | None = None,
     ) -> FaultRule:
         """Add a rule (see :class:`FaultRule`) and return it; its ``hits`` counts uses."""
         rule = FaultRule(
@@ -106,16 +118,19 @@ class Faults:
             truncate_after=truncate_after,
             drop_connection=drop_connection,
             applied=applied,
+            header=header,
         )
         with self._lock:
             self._rules.append(rule)
         return rule
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    def take(
+        self, method: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> FaultRule | None:
         """The first rule matching the request, with one use consumed, or None."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path):
+                if rule.matches(method, path, headers):
                     rule.hits += 1
                     return rule
         return None

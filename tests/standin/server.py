@@ -152,7 +152,7 @@ class StandIn:
     def dispatch(self, request: Request) -> Plan:
         """Apply fault rules, route the request, and record it."""
         arrived = self.now()
-        fault = self.faults.take(request.method, request.path)
+        fault = self.faults.take(request.method, request.path, request.headers)
         if fault is not None and fault.delay:
             # Interruptible, so stopping the server never waits for a long delay.
             self._stopping.wait(fault.delay)
