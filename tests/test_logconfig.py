@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import structlog
 
+from watcher import ISSUES_URL
 from watcher.config import FeatureConfig, WatchConfig
+from watcher.crash import Crash, report_hint
 from watcher.logconfig import configure, log_evaluation, redact_text
 from watcher.models import Release, Verdict, VerdictState
 from watcher.runner import WatchOutcome
@@ -152,3 +154,25 @@ def test_one_line_per_watch_evaluation() -> None:
     assert failed["level"] == "warning"
     assert failed["verdict"] is None
     assert failed["error"] == "401 with [REDACTED]"
+
+
+def test_an_unexpected_error_is_logged_at_error_level_with_its_traceback() -> None:
+    stream = io.StringIO()
+    configure(json=True, stream=stream)
+    watch = WatchConfig(id="w", repo="o/r", feature=FeatureConfig(marker="x.y"))
+    try:
+        raise KeyError(f"feature_nam with {PAT}")
+    except KeyError as exc:
+        crash = Crash.of(exc)
+    hint = report_hint("from the log")
+    outcome = WatchOutcome(watch, None, crash.summary, hint, None, 0.1, 1, 0, crash=crash)
+    log_evaluation(structlog.stdlib.get_logger("watcher.daemon"), outcome)
+    (line,) = lines(stream)
+    assert (line["level"], line["error"]) == (
+        "error",
+        "unexpected KeyError: 'feature_nam with [REDACTED]'",
+    )
+    assert line["hint"] == report_hint("from the log")
+    assert line["hint"].startswith(f"this is a bug in watcher: please report it at {ISSUES_URL} ")
+    assert line["exception"].startswith("Traceback (most recent call last):")
+    assert "raise KeyError" in line["exception"] and PAT not in stream.getvalue()

@@ -107,7 +107,7 @@ def test_github_app_installation_auth(watcher: WatcherRun, tmp_path: Path) -> No
 def test_persistent_error_is_commented_once(acting: WatcherRun) -> None:
     acting.edits["error_after_minutes = 60"] = "error_after_minutes = 0"
     load_headscale(acting.standin, "pending")
-    assert acting("run", "--once").exit_code == 1
+    assert acting("run", "--once").exit_code == 0  # pending, yet the cycle completed
     acting.standin.faults.add(method="GET", path=r"/releases$", status=500, times=None)
     assert acting("run", "--once").exit_code == 2
     assert acting("run", "--once").exit_code == 2

@@ -3,9 +3,11 @@
 Only this module (and the daemon) prints, exits, or handles signals. Heavy modules are
 imported inside the commands so ``watcher --help`` stays fast.
 
-Exit codes: 0 every selected watch is ready, 1 some watch is not ready, 2 error
-(bad config, unreachable GitHub, rate limit, bad archive, ...: one line naming the
-cause and a hint, never a traceback).
+Exit codes: ``check`` 0 every selected watch is ready, 1 some watch is not ready, 2
+error (bad config, unreachable GitHub, rate limit, bad archive, ...: one line naming the
+cause and a hint, never a traceback). ``run --once`` 0 when its cycle completed, whatever
+the verdicts, 2 on error. An unexpected exception (a bug) is one line too, with where to
+report it and the crash report file holding its traceback.
 
 Every command takes ``--verbose`` (``-v``, = ``--log-level DEBUG``), ``--log-level`` and
 ``--log-format`` (or ``WATCHER_LOG_LEVEL`` / ``WATCHER_LOG_FORMAT``): logs go to stderr,
@@ -30,6 +32,7 @@ from watcher.render import EXIT_ERROR
 
 if TYPE_CHECKING:
     from watcher.config import Config
+    from watcher.crash import Crash
     from watcher.notify.targets import AppriseTarget
     from watcher.runner import Actor, RunReport
     from watcher.state.store import Store
@@ -124,7 +127,8 @@ def _log_settings() -> dict[str, object]:
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn WatcherErrors into one line + hint on stderr and exit code 2."""
+    """Turn WatcherErrors into one line + hint on stderr and exit code 2; the same for
+    any unexpected exception (a bug), whose traceback goes to a crash report."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -136,8 +140,32 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             click.echo(f"error: {exc.message}", err=True)
             click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own control flow (RuntimeError subclasses), not a crash
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, a report, exit 2
+            from watcher.crash import Crash
+
+            crash = Crash.of(exc)
+            click.echo(f"error: {crash.summary}", err=True)
+            click.echo(f"hint: {_crash_hint([('command', crash)])}", err=True)
+            sys.exit(EXIT_ERROR)
 
     return wrapper
+
+
+def _crash_hint(crashes: list[tuple[str, Crash]]) -> str:
+    """Save the tracebacks to a crash report; the hint saying where to send it."""
+    from watcher.config import state_directory
+    from watcher.crash import report_hint, save_report
+
+    try:
+        path = save_report(crashes, state_directory())
+    except OSError:
+        # No writable state directory: the traceback goes to stderr instead.
+        for _, crash in crashes:
+            click.echo(crash.traceback, err=True, nl=False)
+        return report_hint("printed above")
+    return report_hint(f"saved in {path}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -219,7 +247,8 @@ def run(
     Without --once this is the daemon: a cycle every [daemon].interval_seconds, /livez,
     /readyz and /metrics on [daemon].bind:health_port, JSON logs off a TTY; SIGTERM finishes the
     current cycle, then exits 0. Needs GITHUB_TOKEN (or GitHub App credentials) with
-    write access to the chart repository. With --once, exit codes as for `check`.
+    write access to the chart repository. With --once: exit 0 when the cycle completed,
+    whatever the verdicts, 2 on error.
     """
     from watcher.runner import open_readers, run_once
     from watcher.state.lease import actor_lease
@@ -246,7 +275,7 @@ def run(
             report = run_once(config, store, readers, watch_ids, actor=actor if leading else None)
     finally:
         actor.writer.close()
-    _print_report(report, as_json)
+    _print_report(report, as_json, action=True)
 
 
 def _not_leading(store: Store) -> str:
@@ -324,13 +353,27 @@ def _apprise_targets(config: Config) -> tuple[AppriseTarget, ...]:
     return targets
 
 
-def _print_report(report: RunReport, as_json: bool) -> None:
-    """Print a run (table or JSON, plans included) and exit with its code."""
+def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> None:
+    """Print a run (table or JSON, plans included) and exit with its code.
+
+    ``action`` (``run --once``): exit 0 when the cycle completed, 2 on error; otherwise
+    (``check``) 0 ready, 1 not ready, 2 error.
+    """
+    from dataclasses import replace
+
     from watcher import render
 
-    code = render.exit_code(report)
+    code = render.action_exit_code(report) if action else render.exit_code(report)
+    notify_hint = "notifications are retried on the next cycle"
+    if report.crashes:
+        crash_hint = _crash_hint(report.crashes)
+        outcomes = tuple(replace(o, hint=crash_hint) if o.crash else o for o in report.outcomes)
+        report = replace(report, outcomes=outcomes)
+        notify_hint = crash_hint if report.notify_crash else notify_hint
     if as_json:
         click.echo(render.check_json(report, code))
+        if report.notify_crash:
+            click.echo(f"hint: {notify_hint}", err=True)  # the JSON has no field for it
     else:
         click.echo(render.check_text(report), nl=False)
         for outcome in report.outcomes:
@@ -339,7 +382,7 @@ def _print_report(report: RunReport, as_json: bool) -> None:
                 click.echo(f"hint: {outcome.hint or 'the last good verdict is kept'}", err=True)
         if report.notify_error:
             click.echo(f"error: {report.notify_error}", err=True)
-            click.echo("hint: notifications are retried on the next cycle", err=True)
+            click.echo(f"hint: {notify_hint}", err=True)
     sys.exit(code)
 
 

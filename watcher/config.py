@@ -542,5 +542,11 @@ def default_database_url(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     if env.get("WATCHER_DB_URL"):
         return env["WATCHER_DB_URL"]
-    state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return f"sqlite:///{Path(state_home) / 'watcher' / 'watcher.db'}"
+    return f"sqlite:///{state_directory(env) / 'watcher.db'}"
+
+
+def state_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/watcher`` (default ``~/.local/state/watcher``): the default DB,
+    crash reports."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "watcher"

@@ -41,6 +41,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.config import Config, DaemonConfig
+from watcher.crash import report_hint
 from watcher.errors import RateLimitedError
 from watcher.github.ratelimit import below_floor
 from watcher.health import HealthServer, HealthState
@@ -330,6 +331,13 @@ class RunCycle:
             report = run_once(self.config, self.store, readers, self.watch_ids, actor=actor)
         for outcome in report.outcomes:
             log_evaluation(log, outcome)
+        if report.notify_crash is not None:
+            log.error(
+                "notifications failed",
+                error=report.notify_error,
+                hint=report_hint("from the log"),
+                exception=report.notify_crash.traceback,
+            )
         self._prune()
         errors = [f"{o.watch.id}: {o.error}" for o in report.outcomes if o.error]
         if report.notify_error:

@@ -21,18 +21,19 @@ from typing import Protocol
 import httpx
 import tenacity
 
-from watcher import __version__
+from watcher import PROJECT_URL, __version__
 from watcher.errors import (
     AuthError,
     NetworkError,
     NotFoundError,
+    PayloadError,
     RateLimitedError,
     SourceError,
 )
 from watcher.github.ratelimit import Action, Decision, below_floor, decide
 from watcher.models import CachedResponse
 
-USER_AGENT = f"watcher/{__version__} (+https://github.com/watcher-dev/watcher)"
+USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
 
 
 class ValidatorCache(Protocol):
@@ -241,6 +242,8 @@ class HttpClient:
                 yield reply
         except httpx.TransportError as exc:
             raise _network_error(url, exc) from exc
+        except (httpx.TooManyRedirects, httpx.DecodingError) as exc:
+            raise _protocol_error(url, exc) from exc
 
     def _attempt(
         self,
@@ -258,6 +261,8 @@ class HttpClient:
         except httpx.TransportError as exc:
             decision = decide(None, {}, attempt, self._clock(), jitter=random.random())
             raise _Retry(decision, _network_error(url, exc)) from exc
+        except (httpx.TooManyRedirects, httpx.DecodingError) as exc:
+            raise _protocol_error(url, exc) from exc  # the same answer again: no retry
         self._count(reply, quota)
         if reply.status_code in expect or (reply.status_code == 404 and not_found_ok):
             return reply
@@ -346,6 +351,14 @@ def _api_message(reply: httpx.Response) -> str:
 def _network_error(url: str, exc: httpx.TransportError) -> NetworkError:
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
     return NetworkError(f"{url}: {kind} ({type(exc).__name__}: {exc})")
+
+
+def _protocol_error(url: str, exc: httpx.TooManyRedirects | httpx.DecodingError) -> PayloadError:
+    """A server (or a proxy) that redirects in circles or sends an undecodable body."""
+    if isinstance(exc, httpx.TooManyRedirects):
+        return PayloadError(f"{url}: too many redirects (a redirect loop?)")
+    detail = " ".join(str(exc).split())[:200]
+    return PayloadError(f"{url}: the response body could not be decoded ({detail})")
 
 
 def _when(epoch: float | None) -> str:

@@ -189,7 +189,11 @@ def log_evaluation(logger: structlog.stdlib.BoundLogger, outcome: WatchOutcome) 
         # The first verdict of a watch has no previous state: "-" as `watcher history`
         # shows it, not Python's "None".
         fields["transition"] = f"{outcome.event.from_state or '-'} -> {outcome.event.to_state}"
-    if outcome.error:
+    if outcome.crash is not None:
+        # A bug: the traceback (already scrubbed) is what the hint asks to report.
+        fields["exception"] = outcome.crash.traceback
+        logger.error("watch evaluated", error=outcome.error, hint=outcome.hint, **fields)
+    elif outcome.error:
         logger.warning("watch evaluated", error=outcome.error, hint=outcome.hint, **fields)
     else:
         logger.info("watch evaluated", **fields)

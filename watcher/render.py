@@ -39,6 +39,12 @@ def exit_code(report: RunReport) -> int:
     return EXIT_NOT_READY
 
 
+def action_exit_code(report: RunReport) -> int:
+    """`run --once` is an action, not a question: 0 when its cycle completed, whatever
+    the verdicts (a CronJob must not fail while a watch waits), 2 on error."""
+    return EXIT_ERROR if exit_code(report) == EXIT_ERROR else EXIT_READY
+
+
 def check_text(report: RunReport) -> str:
     """The human table of one `watcher check` run."""
     lines: list[str] = []

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.actions.chart import ImagePin
 from watcher.config import Config, NotifyConfig, PinConfig, WatchConfig, github_token
+from watcher.crash import Crash, report_hint
 from watcher.errors import RateLimitedError, SourceError, WatcherError
 from watcher.evaluate import done_looking, evaluate
 from watcher.github.client import GitHubReader
@@ -70,6 +71,7 @@ class WatchOutcome:
     plan: Plan | None = None
     error_class: str | None = None
     retry_at: float | None = None
+    crash: Crash | None = None  # set when the error was unexpected (a bug)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,15 @@ class RunReport:
     notify_error: str | None = None
     # Apprise targets and how far behind each is (only when this run delivered).
     targets: tuple[TargetStatus, ...] = ()
+    notify_crash: Crash | None = None
+
+    @property
+    def crashes(self) -> list[tuple[str, Crash]]:
+        """Every unexpected exception of the run, labelled by watch (or notifications)."""
+        found = [(o.watch.id, o.crash) for o in self.outcomes if o.crash is not None]
+        if self.notify_crash is not None:
+            found.append(("notifications", self.notify_crash))
+        return found
 
 
 @dataclass
@@ -153,6 +164,26 @@ def run_once(
     """
     watches = config.select(watch_ids)
     run_id = store.start_run()
+    try:
+        return _run(config, store, readers, watches, run_id, actor, plan)
+    except BaseException as exc:
+        # Whatever escaped the boundaries (the database failing, Ctrl-C): the run row
+        # must not stay `running`. Best effort, since the database may be the culprit.
+        summary = exc.message if isinstance(exc, WatcherError) else Crash.of(exc).summary
+        with suppress(Exception):
+            store.finish_run(run_id, "error", RunStats(0, 0, 0), summary)
+        raise
+
+
+def _run(
+    config: Config,
+    store: Store,
+    readers: Readers,
+    watches: tuple[WatchConfig, ...],
+    run_id: int,
+    actor: Actor | None,
+    plan: bool,
+) -> RunReport:
     start = replace(readers.http.stats)
     error_after = timedelta(minutes=config.notify.error_after_minutes)
     if actor is not None:
@@ -162,12 +193,16 @@ def run_once(
         _run_watch(watch, store, readers, run_id, actor, plan, error_after) for watch in watches
     )
     targets: tuple[TargetStatus, ...] = ()
-    notify_error = None
+    notify_error, notify_crash = None, None
     if actor is not None:
-        apprise_error = _deliver_apprise(config, store, actor)
-        targets = tuple(store.target_statuses(config.notify.apprise_undeliverable_after))
-        github_error = _notify(config, store, actor, targets)
-        notify_error = "; ".join(e for e in (apprise_error, github_error) if e) or None
+        try:
+            apprise_error = _deliver_apprise(config, store, actor)
+            targets = tuple(store.target_statuses(config.notify.apprise_undeliverable_after))
+            github_error = _notify(config, store, actor, targets)
+            notify_error = "; ".join(e for e in (apprise_error, github_error) if e) or None
+        except Exception as exc:  # noqa: BLE001 - a bug in notifying must not lose the verdicts
+            notify_crash = Crash.of(exc)
+            notify_error = f"notifications: {notify_crash.summary}"
     stats = readers.http.stats
     used = RunStats(
         requests=stats.requests - start.requests,
@@ -176,7 +211,7 @@ def run_once(
     )
     failed = [o.error for o in outcomes if o.error] + ([notify_error] if notify_error else [])
     store.finish_run(run_id, "error" if failed else "ok", used, "; ".join(failed) or None)
-    return RunReport(run_id, outcomes, stats, notify_error, targets)
+    return RunReport(run_id, outcomes, stats, notify_error, targets, notify_crash)
 
 
 def _run_watch(
@@ -196,6 +231,7 @@ def _run_watch(
     proposal: Plan | None = None
     error_class: str | None = None
     retry_at: float | None = None
+    crash: Crash | None = None
     try:
         verdict = evaluate(observe(watch, store, readers))
         if verdict.error:
@@ -222,6 +258,10 @@ def _run_watch(
         error, hint, error_class = exc.message, exc.hint, type(exc).__name__
         # A rate limit tells when to come back; the daemon pauses all GitHub calls till then.
         retry_at = exc.reset_at if isinstance(exc, RateLimitedError) else None
+    except Exception as exc:  # noqa: BLE001 - the watch's boundary: the run goes on
+        crash = Crash.of(exc)
+        error, error_class = crash.summary, type(exc).__name__
+        hint = report_hint("from the log")
     if error:
         # A failed poll changes nothing: the last good verdict stays, the error sits beside it.
         store.record_error(run_id, watch.id, error, notify_after=error_after, hint=hint)
@@ -238,6 +278,7 @@ def _run_watch(
         plan=proposal if plan else None,
         error_class=error_class,
         retry_at=retry_at,
+        crash=crash,
     )
 
 

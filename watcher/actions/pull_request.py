@@ -85,7 +85,11 @@ class _Reconciler:
         self.base = base
         self.p = proposal
         self.finish_body = finish_body
-        self.repo: Repository = writer.gh.get_repo(chart.repo)
+        # A read, but under the writer's policy like every other call: PyGithub's errors
+        # (requests' ConnectionError too) become WatcherErrors here.
+        self.repo: Repository = writer.call(
+            "read repository", lambda: writer.gh.get_repo(chart.repo), write=False
+        )
         self.hash = content_hash(proposal.files)
         self.notes: list[str] = []
         self._edited = False
