@@ -65,7 +65,7 @@ def test_each_transition_arrives_once(acting: WatcherRun, receiver: Receiver) ->
     for stage in ("waiting", "pending", "ready"):
         load_headscale(standin, stage)
         result = acting("run", "--once")
-        assert result.exit_code in (0, 1), result.output
+        assert result.exit_code == 0, result.output
         assert receiver.titles() == expected_titles(acting)
     # An idle cycle records no transition and sends nothing.
     before = len(receiver.accepted)
@@ -106,9 +106,9 @@ def test_a_failing_receiver_gets_it_later_once(
 
     # The service recovers: the waiting transition arrives, once, and status clears.
     result = acting("run", "--once")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output  # waiting, the cycle completed
     assert receiver.titles() == expected_titles(acting)
-    assert acting("run", "--once").exit_code == 1
+    assert acting("run", "--once").exit_code == 0
     assert receiver.titles() == expected_titles(acting)
     status = acting("status")
     assert "notify WATCHER_APPRISE_URLS#1 (json): ok, 0 waiting" in status.output
