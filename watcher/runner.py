@@ -253,7 +253,10 @@ def _run_watch(
             if actor is not None and proposal is not None:
                 event = _act(store, run_id, actor, proposal, verdict, previous, readers)
             else:
-                event = store.record_verdict(run_id, _carry_action_state(verdict, previous))
+                # A read-only run must not undo `proposed`/`done` that a writing run
+                # recorded, even one that recorded it a moment ago: the store decides
+                # under the row lock.
+                event = store.record_verdict(run_id, verdict, keep_action_state=True)
     except WatcherError as exc:
         error, hint, error_class = exc.message, exc.hint, type(exc).__name__
         # A rate limit tells when to come back; the daemon pauses all GitHub calls till then.
@@ -309,21 +312,6 @@ def _cached_pin_resolver(store: Store) -> PinResolver:
         return answer
 
     return resolve
-
-
-def _carry_action_state(verdict: Verdict, previous: StoredVerdict | None) -> Verdict:
-    """A read-only run must not undo `proposed`/`done` that `watcher run` recorded."""
-    before = previous.verdict if previous else None
-    if (
-        before is not None
-        and verdict.state is VerdictState.READY
-        and before.state in (VerdictState.PROPOSED, VerdictState.DONE)
-        and before.target is not None
-        and verdict.target is not None
-        and before.target.tag == verdict.target.tag
-    ):
-        return replace(verdict, state=before.state, extra=dict(before.extra))
-    return verdict
 
 
 def _act(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, cast
@@ -117,6 +117,9 @@ OUTBOX_TRANSITION = "transition"
 OUTBOX_ERROR = "error"
 
 PULL_REQUEST_STATES = frozenset({"open", "closed", "merged"})
+
+#: Verdict states only a writing run reaches (a pull request was opened or merged).
+ACTED_STATES = frozenset({VerdictState.PROPOSED.value, VerdictState.DONE.value})
 
 
 @dataclass(frozen=True)
@@ -414,7 +417,9 @@ class Store(DeliveryStore):
 
     # -- verdicts, events, observations --------------------------------------------
 
-    def record_verdict(self, run_id: int, verdict: Verdict) -> Event | None:
+    def record_verdict(
+        self, run_id: int, verdict: Verdict, *, keep_action_state: bool = False
+    ) -> Event | None:
         """Store ``verdict`` as the watch's current one, with its observations and event.
 
         In one transaction: the ``verdicts`` row is replaced (its error becomes
@@ -424,11 +429,24 @@ class Store(DeliveryStore):
         then, together with an ``outbox`` row of kind ``"transition"`` announcing it.
         Any error episode ends (see :meth:`record_error`). Times are
         ``verdict.evaluated_at`` when set, else the clock's now.
+
+        With ``keep_action_state`` (a run that does not act on pull requests), a READY
+        verdict for the target the stored verdict is PROPOSED or DONE for keeps that
+        state and its pull-request details: decided under the row lock, so a read-only
+        process never undoes what a writing process recorded concurrently.
         """
         at = verdict.evaluated_at or self._now()
         target_tag = verdict.target.tag if verdict.target is not None else None
         with self._transaction(write=True) as session:
             row = self._verdict_row_for_update(session, verdict.watch_id)
+            if (
+                keep_action_state
+                and verdict.state is VerdictState.READY
+                and row.state in ACTED_STATES
+                and target_tag is not None
+                and row.target_tag == target_tag
+            ):
+                verdict = replace(verdict, state=VerdictState(row.state), extra=dict(row.extra))
             previous_state, previous_target = row.state, row.target_tag
             changed = (
                 previous_state is None
