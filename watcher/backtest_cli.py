@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from watcher import progress
 from watcher.backtest import Backtest, backtest
 from watcher.backtest_render import backtest_json, backtest_text
 from watcher.backtest_svg import backtest_svg
@@ -87,6 +88,7 @@ def run_backtest(
 ) -> Backtest:
     """Gather ``watch``'s history through ``readers`` and the store's scan cache, and replay it."""
     push_times = _push_times(readers, docker_hub_api)
+    progress.step(f"backtest {watch.id}: reading the history of {watch.repo}")
     history = gather_history(
         watch,
         readers.github,
@@ -100,7 +102,11 @@ def run_backtest(
             f"Docker Hub push times unavailable, assumed = release time ({push_times.failures[0]})"
         )
         history = replace(history, notes=(*history.notes, note))
-    return backtest(history, since, until)
+    progress.step(f"backtest {watch.id}: replaying {len(history.releases)} release(s)")
+    try:
+        return backtest(history, since, until)
+    finally:
+        progress.clear()
 
 
 def select_watch(config: Config, watch_id: str | None) -> WatchConfig:

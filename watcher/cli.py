@@ -203,6 +203,7 @@ def check(
     """
     from watcher.runner import open_readers, run_once
 
+    _show_progress()
     config = _load(config_path)
     config.select(watch_ids)
     with _open_store(config, db_url) as store, open_readers(config, store) as readers:
@@ -262,6 +263,7 @@ def run(
         finally:
             actor.writer.close()
         sys.exit(code)
+    _show_progress()
     try:
         # One writer per database: without the lease (a daemon or another --once holds
         # it) this run only evaluates, like a daemon replica that does not lead.
@@ -481,6 +483,7 @@ def backtest(
 
     if as_json and fmt not in ("text", "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two outputs; give one")
+    _show_progress()
     config = _load(config_path)
     with _open_store(config, db_url) as store, open_readers(config, store) as readers:
         out, code = backtest_command(
@@ -535,6 +538,13 @@ def db_upgrade(config_path: Path | None, db_url: str | None) -> None:
     """Create the database if needed and migrate it to the newest schema."""
     with _open_store(_load(config_path), db_url) as store:
         click.echo(f"database at {store.url} is at the newest schema")
+
+
+def _show_progress() -> None:
+    """Long work (tarball scans, backtest steps) shows a progress line on a terminal."""
+    from watcher import progress
+
+    progress.enable(sys.stderr)
 
 
 def _load(config_path: Path | None) -> Config:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from watcher import progress
 from watcher.config import FeatureConfig
 from watcher.errors import ArchiveError
 from watcher.github.client import GitHubReader
@@ -65,7 +66,8 @@ def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig)
     url = reader.url(f"/repos/{repo}/tarball/{tag}")
     with reader.tarball(repo, tag) as reply:
         try:
-            return scan_tarball(reply.iter_bytes(CHUNK), rule, source=url)
+            chunks = progress.metered(reply.iter_bytes(CHUNK), f"scanning {repo}@{tag}")
+            return scan_tarball(chunks, rule, source=url)
         except httpx.TransportError as exc:
             # The connection died mid-body: the same outcome as a truncated archive.
             raise ArchiveError(f"{url}: archive truncated: the download broke off ({exc})") from exc
