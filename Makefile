@@ -15,7 +15,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--quiet --annotation-style line --custom-compile-command 'make lock'
 
-.PHONY: run test demo standin lint typecheck pytest bench real-backtest lock lock-upgrade clean
+.PHONY: run test demo standin lint typecheck pytest bench real-backtest real-backtest-node-exporter lock lock-upgrade clean
 
 # Pinned, no resolution at install time: every pin with --no-deps, then watcher itself,
 # then `pip check` fails when pyproject.toml asks for something the lock lacks.
@@ -64,6 +64,10 @@ standin: $(STAMP)
 # Backtest on headscale's real history from a local clone: make real-backtest HEADSCALE_GIT=DIR
 real-backtest: $(STAMP)
 	$(PY) -m tests.standin.real_headscale $(HEADSCALE_GIT) $(ARGS)
+
+# The second real watch (examples/node-exporter-swap.toml) on a clone of prometheus/node_exporter.
+real-backtest-node-exporter: $(STAMP)
+	$(PY) -m tests.standin.real_node_exporter $(NODE_EXPORTER_GIT) $(ARGS)
 
 bench: $(STAMP)
 	for f in benchmarks/[a-z]*.py; do $(PY) -m benchmarks.$$(basename $$f .py) || exit 1; done

@@ -43,12 +43,13 @@ class WatcherRun:
     api_url: str | None = None
     edits: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    config_text: str | None = None  # None: the built-in default config
 
     @property
     def config_path(self) -> Path:
         """The config file, rewritten before every run so tests can change settings."""
         path = self.tmp_path / "watcher.toml"
-        text = standin_config(self.standin, self.github, self.api_url)
+        text = standin_config(self.standin, self.github, self.api_url, self.config_text)
         for old, new in self.edits.items():
             assert old in text, f"config edit target {old!r} not in the config"
             text = text.replace(old, new)

@@ -19,17 +19,12 @@ this live instead.
 from __future__ import annotations
 
 import sys
-import tempfile
 from datetime import datetime
-from pathlib import Path
 
-from tests.standin.chart import load_chart
-from tests.standin.demo import run_watcher
 from tests.standin.github_state import CrossRef
-from tests.standin.headscale import IMAGES, MARKER, READ_TOKEN, REPO
-from tests.standin.mirror import KnownIssue, load_mirror
-from tests.standin.server import StandIn
-from tests.standin.watcher_config import standin_config
+from tests.standin.headscale import IMAGES, READ_TOKEN, REPO
+from tests.standin.mirror import KnownIssue
+from tests.standin.real_replay import Upstream, main_for
 
 # https://github.com/juanfont/headscale/issues/2841 (open; labels as shown there) and
 # https://github.com/juanfont/headscale/pull/3192, a PR saying "Close: #2841" that was
@@ -76,48 +71,12 @@ GRANTS_ISSUE = KnownIssue(
 )
 
 
-def replay(git_dir: Path, args: list[str], workdir: Path, up_to: str | None = None) -> int:
-    """Serve headscale's history from ``git_dir`` and run ``watcher ARGS`` on it."""
-    with StandIn() as standin:
-        standin.github.add_token(READ_TOKEN)
-        load_chart(standin)
-        repo = load_mirror(
-            standin,
-            REPO,
-            git_dir,
-            images=IMAGES,
-            issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE),
-            up_to=up_to,
-        )
-        print(
-            f"replaying {len(repo.releases)} releases of {REPO} from {git_dir} (marker {MARKER})",
-            file=sys.stderr,
-            flush=True,
-        )
-        (workdir / "watcher.toml").write_text(standin_config(standin))
-        command = args if args[:1] == ["check"] else ["backtest", *args]
-        return run_watcher(workdir, command, READ_TOKEN)
+HEADSCALE = Upstream(REPO, images=IMAGES, issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE), token=READ_TOKEN)
 
 
 def main(argv: list[str]) -> int:
     """Entry point: ``GIT_DIR [--up-to TAG] [check] [options]``; the exit code is watcher's."""
-    if not argv or argv[0].startswith("-"):
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
-        return 2
-    git_dir, rest = Path(argv[0]), argv[1:]
-    up_to = None
-    if rest[:1] == ["--up-to"] and len(rest) > 1:
-        up_to, rest = rest[1], rest[2:]
-    if not (git_dir / "HEAD").exists() and not (git_dir / ".git").exists():
-        print(f"error: {git_dir} is not a git repository", file=sys.stderr)
-        print("hint: clone https://github.com/juanfont/headscale first", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="watcher-real-headscale-") as tmp:
-        try:
-            return replay(git_dir, rest, Path(tmp), up_to)
-        except ValueError as exc:  # --up-to names no version tag
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    return main_for(HEADSCALE, argv, __doc__.strip().splitlines()[2])
 
 
 if __name__ == "__main__":
