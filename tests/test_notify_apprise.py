@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
+from tests.prs import CHART, api
 from tests.standin.chart import CHART_TOKEN
 from tests.standin.headscale import load_headscale
 from tests.webhook import Receiver, webhook
@@ -57,6 +58,13 @@ def expected_titles(acting: WatcherRun) -> list[str]:
         title = f"watcher: {WATCH}: {event['from_state'] or 'start'} → {event['to_state']}"
         titles.append(title + (f" ({event['to_target']})" if event["to_target"] else ""))
     return titles
+
+
+def dashboard_body(acting: WatcherRun) -> str:
+    """The body of the dashboard issue in the stand-in's chart repository."""
+    issues = api(acting.standin, f"/repos/{CHART}/issues?state=all")
+    (body,) = [i["body"] for i in issues if "<!-- watcher:dashboard -->" in (i["body"] or "")]
+    return str(body)
 
 
 def test_each_transition_arrives_once(acting: WatcherRun, receiver: Receiver) -> None:
@@ -103,6 +111,7 @@ def test_a_failing_receiver_gets_it_later_once(
     (target,) = status_json["notifications"]
     assert target["undeliverable"] == 1 and target["attempts"] == 2
     outputs += [status.output, json.dumps(status_json)]
+    assert "`WATCHER_APPRISE_URLS#1 (json)`: failing since" in dashboard_body(acting)
 
     # The service recovers: the waiting transition arrives, once, and status clears.
     result = acting("run", "--once")
@@ -113,6 +122,9 @@ def test_a_failing_receiver_gets_it_later_once(
     status = acting("status")
     assert "notify WATCHER_APPRISE_URLS#1 (json): ok, 0 waiting" in status.output
     outputs.append(status.output)
+    dashboard = dashboard_body(acting)
+    assert "WATCHER_APPRISE_URLS" not in dashboard
+    outputs.append(dashboard)
 
     database = (tmp_path / "state" / "watcher.db").read_bytes()
     for secret in (SECRET_PASSWORD, SECRET_PATH.strip("/")):

@@ -52,6 +52,7 @@ ROW_H = 15  # one row of labels
 BAND_H = 26
 ISSUE_STEP = 22
 DOT_R = 4.0
+MIN_PHASE = 4.0  # the least width of a verdict phase, however short
 LABEL_GAP = 6.0  # the least horizontal space between two labels in one row
 
 # Advance widths of DejaVu Sans (regular, bold) for ASCII 32..126 in 1/1000 em,
@@ -399,19 +400,29 @@ def _release_lane(
 
 
 def _bands(rows: Sequence[Row], scale: Scale, band_y: float) -> list[str]:
+    """One rectangle per phase (same state and target); a short phase is widened to
+    :data:`MIN_PHASE` pixels so that a pending day in years of history still shows."""
     parts = [_text(10, band_y + 17, "verdict")]
-    ends = [row.at for row in rows[1:]] + [scale.end]
-    for row, end in zip(rows, ends, strict=True):
-        x1, x2 = scale.x(row.at), scale.x(end)
+    phases = [r for i, r in enumerate(rows) if i == 0 or _phase(rows[i - 1]) != _phase(r)]
+    ends = [row.at for row in phases[1:]] + [scale.end]
+    cursor = float(LEFT)
+    for row, end in zip(phases, ends, strict=True):
+        x1 = max(scale.x(row.at), cursor)
+        x2 = max(scale.x(end), x1 + MIN_PHASE) if end > row.at else x1
         if x2 <= x1:
             continue
+        cursor = x2
         target = row.target.tag if row.target is not None else "-"
-        title = f"{_when(row.at)}: {row.state.value} {target}"
+        title = f"from {_when(row.at)}: {row.state.value} {target}"
         parts.append(
             f'<rect x="{x1}" y="{band_y}" width="{round(x2 - x1, 1)}" height="{BAND_H}" '
             f'fill="{STATE_COLOURS[row.state]}"><title>{escape(title)}</title></rect>'
         )
     return parts
+
+
+def _phase(row: Row) -> tuple[VerdictState, str | None]:
+    return row.state, row.target.tag if row.target is not None else None
 
 
 def _axis(scale: Scale, axis_y: float) -> list[str]:
