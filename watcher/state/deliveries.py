@@ -166,35 +166,34 @@ class DeliveryStore:
     def delivery_sent(self, outbox_id: int, key: str) -> None:
         """Mark the delivery of ``outbox_id`` to ``key`` done (its target's failures end)."""
         now = self._now()
-        with self._transaction(write=True) as session:
-            row = OutboxDeliveryRow
-            session.execute(
-                update(row)
-                .where(row.outbox_id == outbox_id, row.target == key, row.sent_at.is_(None))
-                .values(
-                    sent_at=now,
-                    claimed_until=None,
-                    next_attempt_at=None,
-                    failing_since=None,
-                    last_error=None,
-                ),
-                execution_options={"synchronize_session": False},
-            )
+        self._finish_attempt(
+            outbox_id,
+            key,
+            sent_at=now,
+            next_attempt_at=None,
+            failing_since=None,
+            last_error=None,
+        )
 
     def delivery_failed(self, outbox_id: int, key: str, error: str, retry_after: timedelta) -> None:
         """Record a failed attempt (``error`` must be free of secrets) and its backoff."""
         now = self._now()
+        self._finish_attempt(
+            outbox_id,
+            key,
+            next_attempt_at=now + retry_after,
+            failing_since=func.coalesce(OutboxDeliveryRow.failing_since, now),
+            last_error=error,
+        )
+
+    def _finish_attempt(self, outbox_id: int, key: str, **values: Any) -> None:
+        """End the claim on an unsent delivery and record how the attempt went."""
         with self._transaction(write=True) as session:
             row = OutboxDeliveryRow
             session.execute(
                 update(row)
                 .where(row.outbox_id == outbox_id, row.target == key, row.sent_at.is_(None))
-                .values(
-                    claimed_until=None,
-                    next_attempt_at=now + retry_after,
-                    failing_since=func.coalesce(row.failing_since, now),
-                    last_error=error,
-                ),
+                .values(claimed_until=None, **values),
                 execution_options={"synchronize_session": False},
             )
 
