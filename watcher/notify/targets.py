@@ -127,14 +127,23 @@ def mask(text: str, targets: Iterable[AppriseTarget]) -> str:
     for target in targets:
         pieces.add(target.url)
         rest = target.url.split("://", 1)[-1]
-        # Whole parts (a password, a path segment, a query value) and the finer pieces
-        # inside them: a password may hold a separator, a message may quote a fragment.
-        coarse = [p for part in re.split(r"[/@?#&]+", rest) for p in (part, *part.split(":", 1))]
-        coarse += [v for part in coarse for v in part.split("=", 1)]
-        fine = _URL_SEPARATORS.split(rest)
-        for piece in {*coarse, *fine}:
+        for piece in {*_parts(rest), *_URL_SEPARATORS.split(rest)}:
             # A service may quote a percent-encoded piece decoded (p%40ss as p@ss).
             pieces.update(p for p in (piece, unquote(piece)) if len(p) >= _MIN_SECRET_PIECE)
     for piece in sorted(pieces, key=len, reverse=True):
         text = text.replace(piece, "***")
     return text
+
+
+def _parts(rest: str) -> list[str]:
+    """The whole parts of a URL after its scheme: user info, user, password, host, each
+    path segment, query key and value. Whole, because a password or a token may hold
+    characters that separate parts elsewhere (``&``, ``=``, ``;``)."""
+    host_part = rest.split("/", 1)[0]
+    userinfo, _, host = host_part.rpartition("@")
+    parts = [userinfo, *userinfo.split(":", 1), host, *host.rsplit(":", 1)]
+    path, _, query = rest[len(host_part) :].partition("?")
+    parts += path.split("/")
+    for pair in query.split("&"):
+        parts += [pair, *pair.split("=", 1)]
+    return parts
