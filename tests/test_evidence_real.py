@@ -25,26 +25,29 @@ RULE = FeatureConfig(markers=MARKERS, paths=("hscontrol/**/*.go",))
 CONSTANT = "tailcfg.PeerCapabilityRelay"
 LITERAL = "tailscale.com/cap/relay"
 
+# The lines that carry a marker, as git grep shows them (unchanged from beta.1 to 0.29.0).
+FILTER_32 = (
+    "hscontrol/policy/v2/filter.go:32: "
+    "tailcfg.PeerCapabilityRelay:     tailcfg.PeerCapabilityRelayTarget,"
+)
+TYPES_2379 = (
+    "hscontrol/policy/v2/types.go:2379: "
+    "tailcfg.PeerCapabilityRelay:      true, // tailscale.com/cap/relay"
+)
+MATCHER_50 = (
+    "hscontrol/policy/matcher/matcher.go:50: "
+    "// tailscale.com/cap/relay) carry their destinations in CapGrant.Dsts and"
+)
 # Code lines first (archive order), then comment-only ones: all_evidence at each tag.
 EVERY_HIT = {
     "v0.28.0": [],
-    "v0.29.0-beta.1": [
-        "hscontrol/policy/v2/filter.go:32: "
-        "tailcfg.PeerCapabilityRelay:     tailcfg.PeerCapabilityRelayTarget,",
-        "hscontrol/policy/v2/types.go:2379: "
-        "tailcfg.PeerCapabilityRelay:      true, // tailscale.com/cap/relay",
-        "hscontrol/policy/matcher/matcher.go:50: "
-        "// tailscale.com/cap/relay) carry their destinations in CapGrant.Dsts and",
-    ],
+    "v0.29.0-beta.1": [FILTER_32, TYPES_2379, MATCHER_50],
     "v0.29.0": [
         "hscontrol/policy/v2/compiled.go:611: "
         "if _, ok := cg.CapMap[tailcfg.PeerCapabilityRelay]; !ok {",
-        "hscontrol/policy/v2/filter.go:32: "
-        "tailcfg.PeerCapabilityRelay:     tailcfg.PeerCapabilityRelayTarget,",
-        "hscontrol/policy/v2/types.go:2379: "
-        "tailcfg.PeerCapabilityRelay:      true, // tailscale.com/cap/relay",
-        "hscontrol/policy/matcher/matcher.go:50: "
-        "// tailscale.com/cap/relay) carry their destinations in CapGrant.Dsts and",
+        FILTER_32,
+        TYPES_2379,
+        MATCHER_50,
         "hscontrol/policy/pm.go:41: "
         "// routers, relay targets (tailscale.com/cap/relay), and via targets;",
         "hscontrol/policy/v2/compiled.go:598: "
