@@ -232,6 +232,8 @@ def _member_hits(
     """
     if size <= WHOLE_MEMBER_BYTES:
         data = b"".join(iter(lambda: read(MEMBER_READ_SIZE), b""))
+        if not any(raw in data for raw in markers.raw):
+            return  # the common case, decided by one fast substring search per marker
         found = list(_find_marker(io.BytesIO(data).read, markers))
         if not found:
             return
