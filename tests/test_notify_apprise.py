@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.conftest import WatcherRun
 from tests.prs import CHART, api
 from tests.standin.chart import CHART_TOKEN
 from tests.standin.headscale import load_headscale
+from tests.test_state_store import db_url  # noqa: F401 - fixture: SQLite and PostgreSQL
 from tests.webhook import Receiver, webhook
 from watcher.config import default_config_text, parse_config
 from watcher.http import RequestStats
@@ -291,3 +293,35 @@ def test_metrics_expose_undeliverable_per_target() -> None:
     assert 'watcher_outbox_undeliverable{target="A#1 (json)"} 3.0' in text
     assert 'watcher_outbox_undeliverable{target="B#1 (slack)"} 0.0' in text
     assert 'watcher_outbox_pending{target="A#1 (json)"} 3.0' in text
+
+
+def test_concurrent_claims_on_sqlite_and_postgresql(db_url: str) -> None:  # noqa: F811
+    """Two stores (two connections, as two processes have) claim each row at once: one wins."""
+    with Store.open(db_url) as first, Store.open(db_url) as second:
+        first.register_targets([TargetSpec("T#1", "T#1 (json)", None)])
+        run = first.start_run()
+        for index in range(12):
+            first.record_error(run, f"w{index}", "boom", notify_after=timedelta(0))
+        won: list[str] = []
+        for item in first.pending_deliveries("T#1"):
+            barrier = threading.Barrier(2)
+
+            def claim(
+                store: Store,
+                name: str,
+                outbox_id: int = item.outbox_id,
+                barrier: threading.Barrier = barrier,
+            ) -> None:
+                barrier.wait()
+                if store.claim_delivery(outbox_id, "T#1", name, LEASE) is not None:
+                    won.append(name)
+
+            threads = [
+                threading.Thread(target=claim, args=(store, name))
+                for store, name in ((first, "a"), (second, "b"))
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert len(won) == 12
