@@ -22,8 +22,8 @@ UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile pyproject.toml --universal --pytho
 define install_lock
 	@echo "installing $(1) into $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --no-deps -r $(1)
-	@$(PY) -m pip install --quiet --no-deps -e .
+	@$(PY) -m pip install -qq --no-deps -r $(1)
+	@$(PY) -m pip install -qq --no-deps -e .
 	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; \
 		echo "$(1) does not match pyproject.toml: run 'make lock'"; exit 1; }
 endef
