@@ -130,13 +130,15 @@ def find_or_create(
     it this returns None: another process is creating the dashboard right now, and the
     next cycle finds it.
     """
-    author = writer.identity()
     if known is not None:
         issue = writer.call("read dashboard", lambda: repo.get_issue(known), write=False)
-        if is_ours(issue, author):
+        # Remembered because watcher created or adopted it (under the author check
+        # below), so the login is not asked again on every cycle.
+        if issue.state == "open" and DASHBOARD_MARK in (issue.body or ""):
             return issue, False
     if not claim():
         return None
+    author = writer.identity()
     found = find(writer, repo, author)
     if found is not None:
         return found, False
