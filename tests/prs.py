@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.standin.chart import CHART_TOKEN, chart_file
 from tests.standin.server import StandIn
@@ -47,3 +50,32 @@ def writes(standin: StandIn) -> list[str]:
 
 def expected_values(tag: str) -> str:
     return chart_file("kapernikov", "values.yaml").replace('tag: "v0.28.0"', f'tag: "{tag}"')
+
+
+def install_app(
+    standin: StandIn,
+    key_dir: Path,
+    app_id: int = 4242,
+    installation: int = 77,
+    slug: str | None = None,
+) -> dict[str, str]:
+    """Register a GitHub App installed on the chart repository; watcher's environment for it.
+
+    The key pair is generated now (no key is committed); the private key goes to a file in
+    ``key_dir``, as WATCHER_APP_PRIVATE_KEY_FILE expects.
+    """
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    standin.github.add_app(app_id, public, installation, repos=[CHART], slug=slug)
+    key_file = key_dir / "app.pem"
+    key_file.write_bytes(pem)
+    return {
+        "WATCHER_APP_ID": str(app_id),
+        "WATCHER_APP_INSTALLATION_ID": str(installation),
+        "WATCHER_APP_PRIVATE_KEY_FILE": str(key_file),
+    }

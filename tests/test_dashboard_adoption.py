@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from tests.conftest import WatcherRun
-from tests.prs import CHART, api
+from tests.prs import CHART, api, install_app
 from tests.standin.headscale import load_headscale
 from watcher.notify.dashboard import DASHBOARD_MARK
 
@@ -67,21 +64,7 @@ def test_its_own_dashboard_is_adopted_after_losing_the_database(acting: WatcherR
 
 
 def test_an_app_adopts_only_its_bots_dashboard(watcher: WatcherRun, tmp_path: Path) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    watcher.standin.github.add_app(4242, public, 77, repos=[CHART], slug=APP_SLUG)
-    key_file = tmp_path / "app.pem"
-    key_file.write_bytes(pem)
-    watcher.env = {
-        "WATCHER_APP_ID": "4242",
-        "WATCHER_APP_INSTALLATION_ID": "77",
-        "WATCHER_APP_PRIVATE_KEY_FILE": str(key_file),
-    }
+    watcher.env = install_app(watcher.standin, tmp_path, slug=APP_SLUG)
     watcher.github = {"write_interval_seconds": "0"}
     load_headscale(watcher.standin, "waiting")
     planted(watcher, 50, BOT)  # a token user's issue: not the App's

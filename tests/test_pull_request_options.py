@@ -5,11 +5,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from tests.conftest import WatcherRun
-from tests.prs import BRANCH, CHART, api, dashboard_comments, file_at, pulls
+from tests.prs import BRANCH, CHART, api, dashboard_comments, file_at, install_app, pulls
 from tests.standin.chart import chart_file
 from tests.standin.headscale import load_headscale
 
@@ -81,21 +78,7 @@ def test_floating_pin_is_kept_and_explained(acting: WatcherRun) -> None:
 
 
 def test_github_app_installation_auth(watcher: WatcherRun, tmp_path: Path) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    watcher.standin.github.add_app(4242, public, 77, repos=[CHART])
-    key_file = tmp_path / "app.pem"
-    key_file.write_bytes(pem)
-    watcher.env = {
-        "WATCHER_APP_ID": "4242",
-        "WATCHER_APP_INSTALLATION_ID": "77",
-        "WATCHER_APP_PRIVATE_KEY_FILE": str(key_file),
-    }
+    watcher.env = install_app(watcher.standin, tmp_path)
     watcher.github = {"write_interval_seconds": "0"}
     load_headscale(watcher.standin, "ready")
     result = watcher("run", "--once")
