@@ -29,6 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -392,19 +393,24 @@ def serve(
 
     ``once`` returns that cycle's exit code (0 ready, 1 not ready, 2 error) and starts
     no HTTP server. Logging must already be configured (:func:`watcher.logconfig.configure`).
+    The port is bound before the database is opened: a second daemon started by mistake
+    fails on the port without creating or migrating anything.
     """
     from watcher.state.store import Store
 
     settings = settings or DaemonConfig()
     config.select(watch_ids)  # unknown ids fail now, not in every cycle
-    store = Store.open(store_url)
-    cycle = RunCycle(config, store, settings, watch_ids=watch_ids, actor=actor)
-    daemon = Daemon(cycle, settings, quota_floor=config.github.quota_floor)
-    try:
-        if once:
-            return daemon.run(once=True)
-        with HealthServer(daemon.health, daemon.metrics, settings.bind, settings.health_port):
-            return daemon.run()
-    finally:
-        cycle.close()
-        store.close()
+    health = HealthState(settings.interval_seconds + settings.jitter_seconds)
+    metrics = Metrics()
+    with ExitStack() as cleanup:  # closed in reverse: cycle, store, HTTP server
+        if not once:
+            server = HealthServer(health, metrics, settings.bind, settings.health_port)
+            cleanup.enter_context(server)
+        store = Store.open(store_url)
+        cleanup.callback(store.close)
+        cycle = RunCycle(config, store, settings, watch_ids=watch_ids, actor=actor)
+        cleanup.callback(cycle.close)
+        daemon = Daemon(
+            cycle, settings, quota_floor=config.github.quota_floor, metrics=metrics, health=health
+        )
+        return daemon.run(once=once)
