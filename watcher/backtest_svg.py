@@ -254,9 +254,10 @@ def backtest_svg(result: Backtest, end: datetime | None = None) -> str:
     parts += legend
     parts += _release_lane(rows, scale, release_labels, ticks_top, band_y)
     parts += _bands(rows, scale, band_y)
+    # The pull request lines cross the axis: drawn first, the axis labels hide them.
+    parts += _pr_lane(result.pull_requests, scale, pr_labels, band_y, pr_y)
     parts += _axis(scale, axis_y)
     parts += _breaks(scale, band_y, axis_y)
-    parts += _pr_lane(result.pull_requests, scale, pr_labels, band_y, pr_y)
     parts += _issue_lanes(rows, issues, scale, issue_y)
     return "\n".join([*parts, "</svg>"]) + "\n"
 
@@ -441,6 +442,10 @@ def _axis(scale: Scale, axis_y: float) -> list[str]:
             if left > last_right + 8:
                 parts.append(
                     f'<line x1="{x}" y1="{axis_y}" x2="{x}" y2="{axis_y + 5}" stroke="#444"/>'
+                )
+                parts.append(
+                    f'<rect x="{round(left - 2, 1)}" y="{axis_y + 7}" '
+                    f'width="{round(width + 4, 1)}" height="{FONT + 4}" fill="white"/>'
                 )
                 parts.append(_text(round(left, 1), axis_y + 18, label, fill="#444"))
                 last_right = left + width
