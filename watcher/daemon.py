@@ -17,6 +17,12 @@ The signal handler itself only sets an Event: it runs between bytecodes of the m
 thread, which may hold the scheduler's locks at that moment, so it must not call into
 the scheduler.
 
+SIGHUP is logged and ignored (its default action would end the daemon at once, with
+no log line). The configuration is not reloaded: it also builds the GitHub writer, the
+notification targets, the schedule and the probe port, and applying part of a new file
+would leave a daemon that matches neither; a restart is cheap and safe (SIGTERM finishes
+the cycle, all state is in the database).
+
 With several replicas on one PostgreSQL database, a lease row decides which one acts
 (opens pull requests, notifies); the others only evaluate.
 """
@@ -168,6 +174,8 @@ class Daemon:
         self._clock = clock
         self._stop = threading.Event()
         self._started = threading.Event()
+        self._hangup = threading.Event()
+        self._signals_installed = False
         # Held for the whole of a cycle (and its rescheduling): whoever stops the
         # scheduler takes it first, which is what "finish the current cycle" means.
         self._busy = threading.Lock()
@@ -187,6 +195,8 @@ class Daemon:
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            self._signals_installed = False
+            self._hangup.set()  # ends the SIGHUP logger thread
 
     def request_stop(self) -> None:
         """Stop after the running cycle (if any); what the first SIGTERM/SIGINT does."""
@@ -196,7 +206,27 @@ class Daemon:
         previous: dict[int, Any] = {}
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, self._on_signal)
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
+        self._signals_installed = True
+        self._hangup.clear()
+        threading.Thread(target=self._log_hangups, name="watcher-sighup", daemon=True).start()
         return previous
+
+    def _on_hangup(self, _signum: int, _frame: FrameType | None) -> None:
+        self._hangup.set()  # logged by a thread: logging is not safe in a signal handler
+
+    def _log_hangups(self) -> None:
+        """Log every SIGHUP (see the module docstring for why it is ignored)."""
+        while True:
+            self._hangup.wait()
+            if not self._signals_installed:
+                return
+            self._hangup.clear()
+            log.warning(
+                "SIGHUP ignored",
+                hint="the configuration is read at start-up only; restart the daemon to "
+                "apply a changed file (SIGTERM lets the running cycle finish)",
+            )
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self._stop.is_set():
