@@ -173,10 +173,32 @@ def test_docs_page_excerpt_is_its_introduction() -> None:
     assert excerpt is not None
     assert excerpt.text.startswith("# Policy\n") and excerpt.text.endswith("migrate-acls-grants).")
     assert "`policy.path`" in excerpt.text
+    # Relative links would point into the chart repository: they are made absolute at the tag.
+    page = f"https://github.com/{REPO}/blob/v0.29.0/docs/ref/"
+    assert f"[configuration file]({page}configuration.md)" in excerpt.text
+    assert f"[limitations]({page}policy.md#limitations)" in excerpt.text
+    assert "](https://tailscale.com/docs/features/access-control/acls)" in excerpt.text
     assert excerpt.url == f"https://github.com/{REPO}/blob/v0.29.0/docs/ref/policy.md"
     section = docs_excerpt(text, release("v0.29.0"), "docs/ref/policy.md", "policy", REPO)
     assert section is not None and section.url.endswith("policy.md#policy")
     assert docs_excerpt(text, release("v0.29.0"), "docs/ref/policy.md", "nope", REPO) is None
+
+
+@pytest.mark.parametrize(
+    ("link", "absolute"),
+    [
+        ("[a](b.md)", "[a](https://h/o/r/blob/v1/docs/ref/b.md)"),
+        ("[a](../about/f.md#x)", "[a](https://h/o/r/blob/v1/docs/about/f.md#x)"),
+        ("[a](#top)", "[a](https://h/o/r/blob/v1/docs/ref/page.md#top)"),
+        ("![i](img/x.png)", "![i](https://h/o/r/blob/v1/docs/ref/img/x.png)"),
+        ("[a](https://x.y/z)", "[a](https://x.y/z)"),
+        ("[a](mailto:x@y.z)", "[a](mailto:x@y.z)"),
+    ],
+)
+def test_relative_links_of_a_docs_page_become_absolute(link: str, absolute: str) -> None:
+    rel = Release("v1", "1", False, False, "https://h/o/r/releases/tag/v1", None)
+    excerpt = docs_excerpt(f"# T\n\n{link}\n", rel, "docs/ref/page.md", None, "o/r")
+    assert excerpt is not None and excerpt.text == f"# T\n\n{absolute}"
 
 
 def test_pr_body_quotes_the_evidence_and_the_grants_subsection() -> None:

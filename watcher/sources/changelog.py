@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from packaging.version import InvalidVersion, Version
 
@@ -171,13 +172,13 @@ def docs_excerpt(
     if anchor is None:
         later = sorted(slugs)[1:2]  # the page up to its second heading: title and intro
         body = lines[: later[0] if later else len(lines)]
-        return Excerpt(path, url, _cut("\n".join(body).strip()))
+        return Excerpt(path, url, _absolute_links(_cut("\n".join(body).strip()), url))
     index = next((i for i, slug in slugs.items() if slug == anchor), None)
     if index is None:
         return None
     body = lines[index : _section_end(lines, index, len(_heading_level(lines[index])))]
     title = f"{path} > {_heading_title(lines[index])}"
-    return Excerpt(title, f"{url}#{anchor}", _cut("\n".join(body).strip()))
+    return Excerpt(title, f"{url}#{anchor}", _absolute_links(_cut("\n".join(body).strip()), url))
 
 
 def blob_url(release: Release, repo: str, path: str) -> str:
@@ -239,10 +240,11 @@ def _subsection_excerpt(
             continue
         where = f"#{slugs[heading]}" if heading is not None else f"#{slugs[section.line - 1]}"
         name = _heading_title(lines[heading]) if heading is not None else section.version
+        page = blob_url(release, repo, path)
         return Excerpt(
             f"{path} > {section.version} > {name}" if heading is not None else f"{path} > {name}",
-            blob_url(release, repo, path) + where,
-            _cut(body),
+            page + where,
+            _absolute_links(_cut(body), page),
         )
     return None
 
@@ -284,6 +286,16 @@ def _section_end(lines: Sequence[str], index: int, level: int) -> int:
         if other and len(other) <= level:
             return later
     return len(lines)
+
+
+# A Markdown link or image target that is relative to the page: `](configuration.md)`,
+# `](../ref/tags.md#x)`, `](#limitations)`. Absolute URLs and mailto: are left alone.
+_RELATIVE_LINK = re.compile(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|/)(?P<target>[^)\s]*)\)")
+
+
+def _absolute_links(text: str, page: str) -> str:
+    """Relative links of a quoted page made absolute at the tag, so they work in the PR."""
+    return _RELATIVE_LINK.sub(lambda m: f"]({urljoin(page, m['target'])})", text)
 
 
 def _cut(text: str) -> str:
