@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +18,8 @@ from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from watcher.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -63,13 +68,33 @@ class WatcherRun:
 
     def __call__(self, *args: str) -> Result:
         """Run ``watcher ARGS --config ... --db ...`` and return click's result."""
-        env = {"GITHUB_TOKEN": self.token or "", "GITHUB_TOKEN_FILE": "", **self.env}
+        return CliRunner().invoke(main, self.argv(args), env=self.environ, catch_exceptions=False)
+
+    def process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """The same command in a real ``python -m watcher`` process (exit code, output)."""
+        return subprocess.run(
+            [sys.executable, "-m", "watcher", *self.argv(args)],
+            cwd=ROOT,
+            env={**os.environ, **self.environ},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The token and the test's extra variables."""
+        return {"GITHUB_TOKEN": self.token or "", "GITHUB_TOKEN_FILE": "", **self.env}
+
+    def argv(self, args: tuple[str, ...]) -> list[str]:
+        """``ARGS`` with ``--config`` and (where it applies) ``--db`` after the command."""
         command, *rest = args
         sub = [command] if command not in ("config", "db") else [command, rest.pop(0)]
         options = ["--config", str(self.config_path)]
         if sub != ["config", "check"]:
             options += ["--db", self.db_url]
-        return CliRunner().invoke(main, [*sub, *options, *rest], env=env, catch_exceptions=False)
+        return [*sub, *options, *rest]
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ decode, dropped connections) and the real CLI (click's runner, and one subproces
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -24,7 +21,6 @@ from tests.standin.history import HistoryBuilder
 from tests.standin.server import StandIn
 from watcher import ISSUES_URL
 
-ROOT = Path(__file__).resolve().parent.parent
 HEADSCALE = "headscale-peer-relay"
 RELEASES = "/repos/juanfont/headscale/releases$"
 
@@ -169,17 +165,7 @@ def test_the_real_command_exits_2_on_a_redirect_loop(two: WatcherRun) -> None:
     """The same boundary in a real `python -m watcher` process (no click runner)."""
     loop = f"{two.standin.api_url}/repos/juanfont/headscale/releases"
     two.standin.faults.add(path=RELEASES, status=302, headers={"location": loop}, times=None)
-    env = {**os.environ, "GITHUB_TOKEN": "", "GITHUB_TOKEN_FILE": "", **two.env}
-    command = [sys.executable, "-m", "watcher", "check", "--config", str(two.config_path)]
-    process = subprocess.run(
-        [*command, "--db", two.db_url],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    process = two.process("check")
     assert process.returncode == 2, process.stderr
     assert "Traceback" not in process.stderr
     lines = [line for line in process.stderr.splitlines() if line.startswith("error: ")]
