@@ -99,6 +99,7 @@ def test_every_readme_command_runs_against_the_standin(
     (pr,) = pulls(playground, "kapernikov/headscale-helm")
     assert pr["title"] == "headscale: bump to v0.29.0 (peer relay support landed)"
     assert "ready -> proposed" in result.stdout  # history, after run --once
+    assert f'"title":"{pr["title"]}"' in result.stdout  # the README's curl shows the PR
 
     # The walkthrough runs in the same shell: its environment lines come first.
     prelude = [line for line in tried.splitlines() if line.startswith((". ", "export "))]
@@ -108,3 +109,4 @@ def test_every_readme_command_runs_against_the_standin(
     (pr,) = pulls(playground, "example/charts")
     assert pr["title"] == "greeter: bump to v1.1.0 (colour output landed)"
     assert "greeter-color: PROPOSED  target v1.1.0" in result.stdout
+    assert f'"title":"{pr["title"]}"' in result.stdout
