@@ -31,7 +31,8 @@ CLOSING = re.compile(
     re.IGNORECASE,
 )
 MENTION = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9]")
-BARE_REF = re.compile(r"(?<![A-Za-z0-9])#\d")
+# GitHub links #N only as a whole word: "#0A" and "#1x" stay text.
+BARE_REF = re.compile(r"(?<![A-Za-z0-9])#\d+(?![A-Za-z0-9_])")
 ALLOWED_TAGS = {"p", "a", "code", "em", "strong", "del"}
 
 
