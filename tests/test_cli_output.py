@@ -184,3 +184,30 @@ def test_every_command_takes_the_logging_options() -> None:
     for name, command in commands(main, ""):
         options = {opt for p in command.params for opt in p.opts}  # type: ignore[attr-defined]
         assert {"--verbose", "-v", "--log-level", "--log-format"} <= options, name
+
+
+def test_make_run_offline_prints_the_error_and_its_hint_and_succeeds(
+    watcher: WatcherRun,
+) -> None:
+    # `make run` on this venv (-o: never reinstall here), GitHub unreachable.
+    watcher.api_url = closed_port_url()
+    venv = Path(sys.executable).parent.parent
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-o", f"{venv}/.runtime", "run", f"VENV={venv}"],
+        cwd=root,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(watcher.tmp_path),
+            "WATCHER_CONFIG": str(watcher.config_path),
+            "WATCHER_DB_URL": watcher.db_url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+    error, hint = done.stderr.splitlines()
+    assert error.startswith(f"error: {WATCH}: ") and hint.startswith("hint: ")
