@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.conftest import WatcherRun
 from tests.prs import CHART, api, dashboard_comments, pulls
 from tests.standin.headscale import load_headscale
 from tests.test_state_store import postgres_schema_url
+from watcher.state.lease import ACTOR_LEASE
 from watcher.state.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +101,23 @@ def test_runs_started_together_write_once(acting: WatcherRun, database: str, cou
     assert [(e.to_state, e.to_target) for e in history] in (ALONE, OBSERVED), history
     comments = dashboard_comments(acting.standin)
     assert len(comments) == len(set(comments)) == len(history), comments
+
+
+def test_a_run_without_the_lease_only_evaluates_and_says_so(acting: WatcherRun) -> None:
+    """Another process (here: a daemon elsewhere) holds the lease: `run --once` writes
+    nothing to GitHub, records its verdict, names the holder, and exits 0."""
+    load_headscale(acting.standin, "ready")
+    with Store.open(acting.db_url) as store:
+        assert store.acquire_lease(ACTOR_LEASE, "elsewhere:1", timedelta(minutes=5))
+    acting.standin.log.clear()
+    result = acting("run", "--once")
+    assert result.exit_code == 0, result.output
+    assert "elsewhere:1" in result.stderr and "only evaluates" in result.stderr
+    assert [r for r in acting.standin.log.records() if r.is_write] == []
+    with Store.open(acting.db_url) as store:
+        stored = store.get_verdict(WATCH)
+        assert stored is not None and stored.verdict is not None
+        assert stored.verdict.state.value == "ready"
+        store.release_lease(ACTOR_LEASE, "elsewhere:1")
+    assert acting("run", "--once").exit_code == 0  # the lease is free: now it writes
+    assert len(pulls(acting.standin)) == 1
