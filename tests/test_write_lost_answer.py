@@ -103,3 +103,25 @@ def test_lost_answer_is_looked_up_not_repeated(acting: WatcherRun, name: str, lo
     standin.log.clear()
     assert acting("run", "--once").exit_code == 0
     assert [f"{r.method} {r.path}" for r in standin.log.records() if r.is_write] == []
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_lost_answer_on_the_human_push_comment(acting: WatcherRun, loss: str) -> None:
+    """Someone pushed to the bump branch: watcher says so once on the PR, even when the
+    answer to that comment is lost."""
+    standin = acting.standin
+    load_headscale(standin, "ready")
+    assert acting("run", "--once").exit_code == 0
+    (pr,) = pulls(standin)
+    standin.github.push_commit(CHART, BRANCH, {"headscale/NOTES.txt": "by hand\n"})
+    load_headscale(standin, "patch")
+    path = rf"/issues/{pr['number']}/comments$"
+    rule = standin.faults.add(method="POST", path=path, applied=True, **LOSSES[loss])  # type: ignore[arg-type]
+    assert acting("run", "--once").exit_code == 0
+    assert rule.hits == 1
+    assert len(standin.log.where(method="POST", path=path)) == 1
+    comments = api(standin, f"/repos/{CHART}/issues/{pr['number']}/comments")
+    assert len([c for c in comments if "watcher:human-push" in c["body"]]) == 1
+    standin.log.clear()
+    assert acting("run", "--once").exit_code == 0
+    assert [r for r in standin.log.records() if r.is_write and "comments" in r.path] == []
