@@ -52,6 +52,7 @@ from watcher.crash import report_hint
 from watcher.errors import RateLimitedError
 from watcher.github.ratelimit import below_floor
 from watcher.health import HealthServer, HealthState
+from watcher.http import interrupt_requests
 from watcher.logconfig import log_evaluation
 from watcher.metrics import Metrics
 from watcher.render import EXIT_ERROR, exit_code
@@ -273,6 +274,8 @@ class Daemon:
     def _stopper(self) -> None:
         self._stop.wait()
         log.info("stopping after the current cycle")
+        # A read stuck on a stalled server must not hold the shutdown until its deadline.
+        interrupt_requests()
         self._started.wait()
         with self._busy:
             self._scheduler.shutdown(wait=False)

@@ -58,7 +58,8 @@ class Metrics:
         )
         self.requests = Counter(
             "watcher_http_requests",
-            "HTTP requests sent, by response status.",
+            "HTTP requests sent, by response status; a registry's expected 401 token "
+            "challenge is counted as status challenge.",
             ["status"],
             registry=r,
         )

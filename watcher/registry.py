@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from watcher.errors import AuthError, NotFoundError, PayloadError, SourceError
-from watcher.http import HttpClient
+from watcher.errors import AuthError, NotFoundError, PayloadError, RateLimitedError, SourceError
+from watcher.http import HttpClient, next_link
 
 DOCKER_HUB = "docker.io"
 MANIFEST_ACCEPT = ", ".join(
@@ -125,10 +125,13 @@ class RegistryReader:
             media_type=reply.headers.get("content-type"),
         )
 
-    def tags(self, ref: ImageRef, limit: int = 10_000) -> list[str]:
-        """Every tag of ``ref``'s repository (``/tags/list``, following Link pagination)."""
+    def tags(self, ref: ImageRef, limit: int = 10_000, page_size: int = 1000) -> list[str]:
+        """Every tag of ``ref``'s repository (``/tags/list``, following Link pagination).
+
+        The ``next`` link may be relative or absolute (the distribution spec allows both).
+        """
         base = self.base_url(ref.host)
-        url: str | None = f"{base}/v2/{ref.name}/tags/list?n=1000"
+        url: str | None = f"{base}/v2/{ref.name}/tags/list?n={page_size}"
         found: list[str] = []
         while url and len(found) < limit:
             reply = self._authorized("GET", url, ref, {"Accept": "application/json"})
@@ -138,8 +141,7 @@ class RegistryReader:
                 found.extend(str(t) for t in (json.loads(reply.content).get("tags") or []))
             except (ValueError, AttributeError) as exc:
                 raise PayloadError(f"{url}: tag list is not JSON ({exc})") from exc
-            link = reply.headers.get("link", "")
-            url = base + link[1 : link.index(">")] if link.startswith("</") else None
+            url = next_link(reply.headers, url)
         return found
 
     def _authorized(
@@ -150,19 +152,24 @@ class RegistryReader:
         token = self._tokens.get(self.base_url(ref.host), scope)
         if token:
             headers = {**headers, "Authorization": f"Bearer {token}"}
-        reply = self.http.request(method, url, headers=headers, not_found_ok=True, expect=(401,))
-        if reply.status_code == 401:
+        try:
+            # A 401 here is the expected challenge (no token yet, or it expired).
+            reply = self.http.request(
+                method, url, headers=headers, not_found_ok=True, challenge=True
+            )
+            if reply.status_code != 401:
+                return reply
             token = self._token(ref.host, url, reply.headers.get("www-authenticate", ""), scope)
             headers = {**headers, "Authorization": f"Bearer {token}"}
-            reply = self.http.request(
-                method, url, headers=headers, not_found_ok=True, expect=(401,)
-            )
-            if reply.status_code == 401:
-                raise AuthError(
-                    f"{url}: the registry refused the anonymous token (401)",
-                    hint="the image may be private; watcher only reads public images",
-                )
-        return reply
+            # With the token just issued, a 401 is a real refusal and counted as one.
+            return self.http.request(method, url, headers=headers, not_found_ok=True)
+        except RateLimitedError as exc:
+            raise RateLimitedError(exc.message, exc.reset_at, hint=_limit_hint(ref.host)) from exc
+        except AuthError as exc:
+            raise AuthError(
+                f"{url}: the registry refused the anonymous token ({exc.message})",
+                hint="the image may be private; watcher only reads public images",
+            ) from exc
 
     def _token(self, host: str, url: str, challenge: str, scope: str) -> str:
         if not challenge.lower().startswith("bearer"):
@@ -189,3 +196,11 @@ class RegistryReader:
         lifetime = data.get("expires_in") if isinstance(data, dict) else None
         self._tokens.put(self.base_url(host), scope, token, lifetime)
         return token
+
+
+def _limit_hint(host: str) -> str:
+    """What helps when registry ``host`` rate-limits us (a GitHub token does not)."""
+    return (
+        f"the registry {host} limits anonymous requests (Docker Hub counts per IP address); "
+        f'wait until the reset time, or point [registries] "{host}" at a mirror'
+    )

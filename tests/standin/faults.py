@@ -2,7 +2,8 @@
 
 A rule matches by method, a regex searched in the request path (without the query)
 and, optionally, a regex searched in one request header (e.g. ``Authorization`` to hit
-only the PyGithub writer, which says ``token X`` where the reader says ``Bearer X``).
+only the PyGithub writer, which says ``token X`` where the reader says ``Bearer X``)
+and exact query parameters (e.g. ``{"page": "2"}``).
 Each match uses up one of its ``times`` (None: forever). Rules are checked in the order
 they were added and can be added or cleared while the server runs.
 """
@@ -32,7 +33,10 @@ class FaultRule:
       replaced by ``status`` (e.g. a proxy's 502) or a dropped connection. This is what
       a timeout or a failing proxy does to a write on github.com.
     - ``header``: ``(name, regex)``: match only requests whose header ``name`` (absent:
-      empty) contains ``regex``.
+      empty) contains ``regex``;
+    - ``drip``: seconds between single bytes of the whole answer (status line, headers,
+      body): a server that trickles, which per-read timeouts never cut off;
+    - ``query``: only requests whose query has these exact parameter values.
     """
 
     path: str = ".*"
@@ -46,6 +50,8 @@ class FaultRule:
     drop_connection: bool = False
     applied: bool = False
     header: tuple[str, str] | None = None
+    drip: float = 0.0
+    query: Mapping[str, str] = field(default_factory=dict)
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +64,8 @@ class FaultRule:
             raise ValueError("truncate_after must be >= 0")
         if self.applied and self.status is None and not self.drop_connection:
             raise ValueError("applied needs a status or drop_connection: how is the answer lost?")
+        if self.drip < 0:
+            raise ValueError("drip must be >= 0 seconds")
         re.compile(self.path)
         if self.header is not None:
             re.compile(self.header[1])
@@ -67,7 +75,13 @@ class FaultRule:
         """Whether the rule has been used as often as it may be."""
         return self.times is not None and self.hits >= self.times
 
-    def matches(self, method: str, path: str, headers: Mapping[str, str] | None = None) -> bool:
+    def matches(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> bool:
         """Whether this (unused-up) rule applies to a request (header names lower-case)."""
         if self.exhausted or (self.method is not None and self.method != method):
             return False
@@ -75,6 +89,9 @@ class FaultRule:
             name, pattern = self.header
             if re.search(pattern, (headers or {}).get(name.lower(), "")) is None:
                 return False
+        asked = query or {}
+        if any(asked.get(name) != value for name, value in self.query.items()):
+            return False
         return re.search(self.path, path) is not None
 
     def canned_body(self) -> bytes:
@@ -105,6 +122,8 @@ class Faults:
         drop_connection: bool = False,
         applied: bool = False,
         header: tuple[str, str] | None = None,
+        drip: float = 0.0,
+        query: Mapping[str, str] | None = None,
     ) -> FaultRule:
         """Add a rule (see :class:`FaultRule`) and return it; its ``hits`` counts uses."""
         rule = FaultRule(
@@ -119,18 +138,24 @@ class Faults:
             drop_connection=drop_connection,
             applied=applied,
             header=header,
+            drip=drip,
+            query=dict(query or {}),
         )
         with self._lock:
             self._rules.append(rule)
         return rule
 
     def take(
-        self, method: str, path: str, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> FaultRule | None:
         """The first rule matching the request, with one use consumed, or None."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(method, path, headers):
+                if rule.matches(method, path, headers, query):
                     rule.hits += 1
                     return rule
         return None

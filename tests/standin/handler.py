@@ -9,6 +9,7 @@ bodies cut short).
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import threading
 from dataclasses import dataclass
@@ -24,10 +25,31 @@ IDLE_TIMEOUT = 30.0
 
 @dataclass
 class Plan:
-    """How to answer: ``response`` None drops the connection; ``truncate_after`` cuts it."""
+    """How to answer: ``response`` None drops the connection; ``truncate_after`` cuts it;
+    ``drip`` sends one byte every that many seconds."""
 
     response: Response | None
     truncate_after: int | None = None
+    drip: float = 0.0
+
+
+class _DripWriter(io.BufferedIOBase):
+    """A file-like writer that sends one byte per ``interval`` until ``stopping`` is set."""
+
+    def __init__(self, raw: io.BufferedIOBase, interval: float, stopping: threading.Event) -> None:
+        super().__init__()
+        self._raw, self._interval, self._stopping = raw, interval, stopping
+
+    def write(self, data: Any, /) -> int:
+        for index in range(len(data)):
+            if self._stopping.wait(self._interval):
+                raise ConnectionResetError("the stand-in is stopping")
+            self._raw.write(data[index : index + 1])
+            self._raw.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
 
 
 class Dispatcher(Protocol):
@@ -50,6 +72,8 @@ class StandInHTTPServer(ThreadingHTTPServer):
         self.dispatcher = dispatcher
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        # Set when connections are closed: wakes handlers that drip an answer.
+        self.stopping = threading.Event()
 
     def get_request(self) -> tuple[Any, Any]:
         """Accept a connection and remember it until it is shut down."""
@@ -66,6 +90,7 @@ class StandInHTTPServer(ThreadingHTTPServer):
 
     def close_connections(self) -> None:
         """Shut down every open keep-alive connection, waking their idle threads."""
+        self.stopping.set()
         with self._open_lock:
             conns = list(self._open)
         for conn in conns:
@@ -103,12 +128,16 @@ class _Handler(BaseHTTPRequestHandler):
         if plan.response is None:
             self.close_connection = True
             return
+        wire = self.wfile
+        if plan.drip:
+            self.wfile = _DripWriter(wire, plan.drip, self.server.stopping)
         try:
             self._write(plan.response, plan.truncate_after)
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (e.g. its timeout fired during an injected delay).
             self.close_connection = True
         finally:
+            self.wfile = wire
             plan.response.close_stream()
 
     def _write(self, response: Response, budget: int | None) -> None:

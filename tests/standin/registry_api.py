@@ -175,7 +175,11 @@ class RegistryApi:
         count = request.query.get("n")
         if count is not None and count.isdigit() and 0 < int(count) < len(tags):
             tags = tags[: int(count)]
-            # A path-absolute link, so it resolves against the request URL (spec style).
             query = urlencode({"n": count, "last": tags[-1]})
-            headers["link"] = f'<{request.path}?{query}>; rel="next"'
+            # A path-absolute link, so it resolves against the request URL (spec style);
+            # the spec also allows an absolute URL, which some registries send.
+            target = f"{request.path}?{query}"
+            if self.state.absolute_links:
+                target = f"{self.base_url(host)}/v2/{name}/tags/list?{query}"
+            headers["link"] = f'<{target}>; rel="next"'
         return json_response(200, {"name": name, "tags": tags}, headers)

@@ -59,6 +59,8 @@ class RegistryState:
         """Start with nothing pushed anywhere."""
         self._repos: dict[tuple[str, str], _Repository] = {}
         self._lock = threading.Lock()
+        # Tag-list pages link the next one by absolute URL instead of by path.
+        self.absolute_links = False
 
     def push(
         self,

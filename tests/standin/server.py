@@ -152,7 +152,7 @@ class StandIn:
     def dispatch(self, request: Request) -> Plan:
         """Apply fault rules, route the request, and record it."""
         arrived = self.now()
-        fault = self.faults.take(request.method, request.path, request.headers)
+        fault = self.faults.take(request.method, request.path, request.headers, request.query)
         if fault is not None and fault.delay:
             # Interruptible, so stopping the server never waits for a long delay.
             self._stopping.wait(fault.delay)
@@ -171,7 +171,9 @@ class StandIn:
             if fault is not None:
                 _damage(response, fault)
         self._record(request, service, response, fault, arrived)
-        return Plan(response, fault.truncate_after if fault is not None else None)
+        if fault is None:
+            return Plan(response)
+        return Plan(response, fault.truncate_after, fault.drip)
 
     def _route_safely(self, request: Request, service: str) -> Response:
         """Route; a bug in the stand-in becomes a visible 500, not a silent hang-up."""

@@ -7,7 +7,6 @@ retried by the shared policy. The base URL is configurable: ``https://api.github
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,9 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
-from watcher.errors import PayloadError
-from watcher.http import HttpClient
-from watcher.models import CachedResponse
+from watcher.github.pagination import read_list
+from watcher.http import HttpClient, Response, decode_json
 
 API_VERSION = "2022-11-28"
 JSON_MEDIA = "application/vnd.github+json"
@@ -52,7 +50,7 @@ class GitHubReader:
         """GET one JSON document (conditionally); PayloadError if it is not JSON."""
         url = self.url(path) if path.startswith("/") else path
         reply = self.http.get(url, headers=self._headers, revalidate=revalidate, quota=True)
-        return Fetched(_decode(reply.body, url), reply.changed)
+        return Fetched(decode_json(reply.body, url), reply.changed)
 
     def get_text(self, path: str, *, revalidate: bool = True) -> str | None:
         """GET a file's raw bytes through the contents API; None when it does not exist."""
@@ -65,32 +63,33 @@ class GitHubReader:
             return None
         return reply.body.decode("utf-8", errors="replace")
 
-    def get_paginated(self, path: str, *, per_page: int = 100, revalidate: bool = True) -> Fetched:
-        """All items of a list endpoint, following ``Link: rel="next"``.
+    def get_paginated(
+        self,
+        path: str,
+        *,
+        per_page: int = 100,
+        revalidate: bool = True,
+        oldest_first: bool = False,
+    ) -> Fetched:
+        """All items of a list endpoint, following ``Link: rel="next"``, as one snapshot.
 
-        When page 1 answers 304 nothing newer can exist on later pages (lists are newest
-        first), so the aggregate stored after the last full walk is reused without
-        further requests: an idle poll costs exactly one 304.
+        The pages and the combined list are stored together only when every page was
+        read (:mod:`watcher.github.pagination`). For a newest-first list an idle poll
+        costs exactly one 304; ``oldest_first`` lists (timelines, comments), where new
+        items land on the last page, also re-read their last page.
         """
         sep = "&" if "?" in path else "?"
         first = self.url(f"{path}{sep}per_page={per_page}")
-        aggregate_key = f"{first}#all"
-        stored = self.http.cache.get_cached(aggregate_key)
-        reply = self.http.get(first, headers=self._headers, revalidate=revalidate, quota=True)
-        if not reply.changed and stored is not None:
-            return Fetched(_decode(stored.body, first), changed=False)
-        items = _as_list(_decode(reply.body, first), first)
-        next_url = _next_link(reply.headers.get("link"))
-        while next_url:
-            page = self.http.get(next_url, headers=self._headers, quota=True)
-            items.extend(_as_list(_decode(page.body, next_url), next_url))
-            next_url = _next_link(page.headers.get("link"))
-        self.http.cache.put_cached(
-            CachedResponse(
-                aggregate_key, None, None, 200, "application/json", json.dumps(items).encode()
+
+        def read(url: str, fresh: bool) -> Response:
+            return self.http.get(
+                url, headers=self._headers, revalidate=fresh, quota=True, deferred=True
             )
+
+        items, changed = read_list(
+            self.http, first, read, revalidate=revalidate, oldest_first=oldest_first
         )
-        return Fetched(items, changed=True)
+        return Fetched(items, changed)
 
     @contextmanager
     def tarball(self, repo: str, ref: str) -> Iterator[httpx.Response]:
@@ -98,30 +97,3 @@ class GitHubReader:
         url = self.url(f"/repos/{repo}/tarball/{quote(ref, safe='')}")
         with self.http.stream(url, headers=self._headers, quota=True) as reply:
             yield reply
-
-
-def _decode(body: bytes, url: str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise PayloadError(f"{url}: the response is not valid JSON ({exc})") from exc
-
-
-def _as_list(data: Any, url: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise PayloadError(f"{url}: expected a JSON array, got {type(data).__name__}")
-    return data
-
-
-def _next_link(header: str | None) -> str | None:
-    """The rel="next" URL of a Link header (RFC 8288 as GitHub writes it)."""
-    if not header:
-        return None
-    for part in header.split(","):
-        section = part.split(";")
-        if len(section) < 2:
-            continue
-        target = section[0].strip()
-        if any(p.strip() == 'rel="next"' for p in section[1:]) and target.startswith("<"):
-            return target[1:-1]
-    return None

@@ -26,7 +26,9 @@ def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
     closed_by = None
     if data["state"] == "closed":
         timeline = reader.get_paginated(
-            f"/repos/{repo}/issues/{number}/timeline", revalidate=fetched.changed
+            f"/repos/{repo}/issues/{number}/timeline",
+            revalidate=fetched.changed,
+            oldest_first=True,
         )
         closed_by = closing_reference(timeline.data, repo)
     labels = tuple(

@@ -413,7 +413,7 @@ def _issue(github: GitHubReader, repo: str, number: int) -> IssueFact:
     data = github.get_json(path).data
     if not isinstance(data, dict):
         raise PayloadError(f"{github.url(path)}: expected an issue object")
-    timeline = github.get_paginated(f"{path}/timeline").data
+    timeline = github.get_paginated(f"{path}/timeline", oldest_first=True).data
     events = tuple(
         sorted(
             (e for e in (_issue_event(number, item, repo) for item in timeline) if e is not None),

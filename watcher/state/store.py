@@ -25,7 +25,7 @@ processes can never both believe they hold the lease.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -304,20 +304,30 @@ class Store(DeliveryStore):
 
     def put_cached(self, response: CachedResponse) -> None:
         """Store (or replace) the response for its URL."""
+        self.put_many([response])
+
+    def put_many(self, responses: Sequence[CachedResponse]) -> None:
+        """Store (or replace) several responses in one transaction: all or none.
+
+        A paginated list is one snapshot: its pages' validators and the combined list
+        are only trusted together (DESIGN.md section 3).
+        """
+        now = self._now()
         with self._transaction(write=True) as session:
-            _upsert(
-                session,
-                HttpCacheEntry,
-                {
-                    "url": response.url,
-                    "etag": response.etag,
-                    "last_modified": response.last_modified,
-                    "status": response.status,
-                    "content_type": response.content_type,
-                    "body": response.body,
-                    "stored_at": self._now(),
-                },
-            )
+            for response in responses:
+                _upsert(
+                    session,
+                    HttpCacheEntry,
+                    {
+                        "url": response.url,
+                        "etag": response.etag,
+                        "last_modified": response.last_modified,
+                        "status": response.status,
+                        "content_type": response.content_type,
+                        "body": response.body,
+                        "stored_at": now,
+                    },
+                )
 
     # -- feature scans --------------------------------------------------------------
 

@@ -1,0 +1,172 @@
+"""A total deadline per HTTP request (connect + headers + body), and interruption.
+
+httpx's timeouts bound each network operation, not the request: a server that sends one
+byte per second never trips a 20 s read timeout and can hold a cycle for hours
+(https://github.com/encode/httpx/issues/1450). So every socket operation of our
+client goes through :class:`DeadlineBackend`, which bounds it by the deadline of the
+request running on the same thread (:func:`deadline`), and waits in short slices so that
+an interruption (the daemon stopping) ends a stuck read within :data:`POLL_SECONDS`.
+
+When the deadline passes or the request is interrupted, the operation raises the
+httpcore exception httpx expects (a timeout, or a read error), and the
+:class:`Deadline` records why, so the caller can say so in its error message.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpcore
+import httpx
+
+#: How long one blocking read may wait before the deadline and interruption are checked.
+POLL_SECONDS = 0.25
+
+_current = threading.local()
+
+
+class Ended(enum.StrEnum):
+    """Why a request was cut short."""
+
+    DEADLINE = "deadline"
+    INTERRUPTED = "interrupted"
+
+
+class Deadline:
+    """The end of one request, and the event that interrupts it early."""
+
+    def __init__(self, seconds: float, interrupt: threading.Event) -> None:
+        """A deadline ``seconds`` from now; setting ``interrupt`` ends it at once."""
+        self.seconds = seconds
+        self.interrupt = interrupt
+        self.ended: Ended | None = None
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; raises when the deadline passed or the request was interrupted."""
+        if self.interrupt.is_set():
+            self.ended = Ended.INTERRUPTED
+            raise httpcore.ReadError("interrupted: watcher is stopping")
+        left = self._end - time.monotonic()
+        if left <= 0:
+            self.ended = Ended.DEADLINE
+            raise httpcore.ReadTimeout(f"total deadline of {self.seconds:g} s passed")
+        return left
+
+    def bound(self, timeout: float | None) -> float:
+        """``timeout`` (None: unlimited) limited by the time left."""
+        left = self.remaining()
+        return left if timeout is None else min(timeout, left)
+
+
+@contextmanager
+def deadline(seconds: float, interrupt: threading.Event) -> Iterator[Deadline]:
+    """Bound every socket operation of this thread's requests inside the block."""
+    previous = getattr(_current, "deadline", None)
+    _current.deadline = limit = Deadline(seconds, interrupt)
+    try:
+        yield limit
+    finally:
+        _current.deadline = previous
+
+
+def _active() -> Deadline | None:
+    found: Deadline | None = getattr(_current, "deadline", None)
+    return found
+
+
+class _Stream(httpcore.NetworkStream):
+    """A socket stream whose operations respect the thread's current deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        limit = _active()
+        if limit is None:
+            return self._inner.read(max_bytes, timeout)
+        waited = 0.0
+        while True:
+            own = None if timeout is None else timeout - waited
+            step = min(limit.bound(own), POLL_SECONDS)
+            try:
+                return self._inner.read(max_bytes, step)
+            except httpcore.ReadTimeout:
+                # Timing out a recv leaves the socket (and TLS state) intact: wait again.
+                waited += step
+                if timeout is not None and waited >= timeout:
+                    raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        limit = _active()
+        self._inner.write(buffer, timeout if limit is None else limit.bound(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        limit = _active()
+        bounded = timeout if limit is None else limit.bound(timeout)
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's synchronous sockets, bounded by the current request's deadline."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        limit = _active()
+        bounded = timeout if limit is None else limit.bound(timeout)
+        return _Stream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        limit = _active()
+        bounded = timeout if limit is None else limit.bound(timeout)
+        return _Stream(self._inner.connect_unix_socket(path, bounded, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def transport() -> httpx.HTTPTransport:
+    """An HTTP/1.1 transport whose sockets honour :func:`deadline`.
+
+    httpx offers no parameter for httpcore's ``network_backend``, so the pool it built
+    is replaced by an identical one that uses ours (httpx 0.28: ``HTTPTransport._pool``).
+    """
+    built = httpx.HTTPTransport(http1=True)
+    built._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        http1=True,
+        http2=False,
+        network_backend=DeadlineBackend(),
+    )
+    return built
