@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -36,8 +39,16 @@ from watcher.models import (
 )
 from watcher.state import store as store_module
 from watcher.state.migrate import HEAD_REVISION, make_engine
-from watcher.state.store import PullRequestRecord, RunStats, Store
-from watcher.state.tables import Base, EventRow, ObservationRow, RunRow
+from watcher.state.store import PIN_KEY_PREFIX, PullRequestRecord, RunStats, Store
+from watcher.state.tables import (
+    Base,
+    EventRow,
+    HttpCacheEntry,
+    ImageCheckRow,
+    KeyValueRow,
+    ObservationRow,
+    RunRow,
+)
 
 PG_URL_ENV = "WATCHER_TEST_PG_URL"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -572,6 +583,64 @@ def test_prune_removes_runs_abandoned_by_a_crash(
     clock.advance(timedelta(days=2))
     assert store.prune(timedelta(days=1)) == 2
     assert count_rows(db_url, RunRow) == 0
+
+
+def cached_response(url: str) -> CachedResponse:
+    return CachedResponse(url, '"e"', None, 200, "application/json", b"[]")
+
+
+def test_prune_ages_out_caches_but_keeps_fresh_ones_and_named_values(
+    store: Store, clock: FakeClock, db_url: str
+) -> None:
+    store.put_cached(cached_response("https://api.example/old"))
+    store.put_image_check("docker.io/a:1", "sha256:old", None)
+    store.set_value(f"{PIN_KEY_PREFIX}old", "{}")
+    store.set_value("dashboard:o/r", "7")  # not a cache: never pruned
+    clock.advance(timedelta(days=40))
+    store.put_cached(cached_response("https://api.example/new"))
+    store.put_image_check("docker.io/a:2", "sha256:new", None)
+    store.set_value(f"{PIN_KEY_PREFIX}new", "{}")
+
+    assert store.prune(timedelta(days=30)) == 3
+    assert store.get_cached("https://api.example/old") is None
+    assert store.get_cached("https://api.example/new") is not None
+    assert store.get_image_check("docker.io/a:1") is None
+    assert store.get_image_check("docker.io/a:2") is not None
+    assert store.get_value(f"{PIN_KEY_PREFIX}old") is None
+    assert store.get_value(f"{PIN_KEY_PREFIX}new") == "{}"
+    assert store.get_value("dashboard:o/r") == "7"
+    assert count_rows(db_url, HttpCacheEntry) == 1
+    assert count_rows(db_url, ImageCheckRow) == 1
+    assert count_rows(db_url, KeyValueRow) == 2
+
+
+def test_run_of_a_failed_cycle_is_pruned_once_the_next_cycle_started(
+    store: Store, clock: FakeClock, db_url: str
+) -> None:
+    store.start_run()  # the cycle raised before finish_run
+    clock.advance(timedelta(days=2))
+    live = store.start_run()  # the next cycle, still running
+    assert store.prune(timedelta(days=1)) == 1
+    assert count_rows(db_url, RunRow) == 1
+    store.finish_run(live, "ok", RunStats(0, 0, 0))
+
+
+@settings(max_examples=20, deadline=None)
+@given(cycles=st.lists(st.booleans(), min_size=1, max_size=8))  # True: the cycle finished
+def test_prune_keeps_exactly_the_open_run_among_old_ones(cycles: list[bool]) -> None:
+    """Randomized: after any mix of finished and failed cycles, a day apart, pruning
+    everything older than an hour leaves only the run still open (if any)."""
+    clock = FakeClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/w.db"
+        with Store.open(url, clock=clock) as fresh:
+            for finished in cycles:
+                last = fresh.start_run()
+                if finished:
+                    fresh.finish_run(last, "ok", RunStats(0, 0, 0))
+                clock.advance(timedelta(days=1))
+            fresh.prune(timedelta(hours=1))
+            assert count_rows(url, RunRow) == (0 if cycles[-1] else 1)
 
 
 def test_prune_rejects_negative_ages(store: Store) -> None:

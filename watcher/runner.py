@@ -41,7 +41,7 @@ from watcher.sources.chart import ChartFiles, deployed_images, fetch_chart
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
 from watcher.state.deliveries import TargetStatus
 from watcher.state.lease import process_holder
-from watcher.state.store import Event, RunStats, Store, StoredVerdict
+from watcher.state.store import PIN_KEY_PREFIX, Event, RunStats, Store, StoredVerdict
 
 if TYPE_CHECKING:
     # PyGithub is imported only by runs that write, so `watcher check` starts fast.
@@ -105,7 +105,7 @@ class Readers:
 
     @classmethod
     def build(
-        cls, config: Config, store: Store, *, sleep: Callable[[float], None] = time.sleep
+        cls, config: Config, store: Store, *, sleep: Callable[[float], None] | None = None
     ) -> Readers:
         """Readers configured from ``config``; the token comes from the environment only."""
         gh = config.github
@@ -293,7 +293,7 @@ def _cached_pin_resolver(store: Store) -> PinResolver:
     """
 
     def resolve(registry: RegistryReader, site: PinSite, pin: PinConfig) -> ResolvedPin:
-        key = "pin:" + json.dumps(
+        key = PIN_KEY_PREFIX + json.dumps(
             [site.image, site.current, pin.key, pin.minimum], separators=(",", ":")
         )
         stored = store.get_value(key)
