@@ -143,6 +143,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
+#: Seconds the probe server waits for each read of a client's request.
+REQUEST_TIMEOUT = 5.0
+
+
 class _Server(ThreadingHTTPServer):
     # Request threads must not keep a stopping daemon alive.
     daemon_threads = True
@@ -163,6 +167,10 @@ PROBES: dict[str, Callable[[HealthState], Probe]] = {
 class _Handler(BaseHTTPRequestHandler):
     server_version = "watcher"
     sys_version = ""
+    # Socket timeout per read: a client that connects and sends nothing (or trickles)
+    # is dropped instead of holding a thread forever. Probes and scrapes are local and
+    # small, so a few seconds is plenty.
+    timeout = REQUEST_TIMEOUT
 
     def do_GET(self) -> None:
         """Serve /livez, /readyz (alias /healthz), /metrics, or 404."""
