@@ -81,6 +81,12 @@ def _active() -> Deadline | None:
     return found
 
 
+def _bounded(timeout: float | None) -> float | None:
+    """``timeout`` limited by the current request's deadline, if one is running."""
+    limit = _active()
+    return timeout if limit is None else limit.bound(timeout)
+
+
 class _Stream(httpcore.NetworkStream):
     """A socket stream whose operations respect the thread's current deadline."""
 
@@ -104,8 +110,7 @@ class _Stream(httpcore.NetworkStream):
                     raise
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        limit = _active()
-        self._inner.write(buffer, timeout if limit is None else limit.bound(timeout))
+        self._inner.write(buffer, _bounded(timeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -116,9 +121,7 @@ class _Stream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        limit = _active()
-        bounded = timeout if limit is None else limit.bound(timeout)
-        return _Stream(self._inner.start_tls(ssl_context, server_hostname, bounded))
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -138,8 +141,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        limit = _active()
-        bounded = timeout if limit is None else limit.bound(timeout)
+        bounded = _bounded(timeout)
         return _Stream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
 
     def connect_unix_socket(
@@ -148,9 +150,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        limit = _active()
-        bounded = timeout if limit is None else limit.bound(timeout)
-        return _Stream(self._inner.connect_unix_socket(path, bounded, socket_options))
+        return _Stream(self._inner.connect_unix_socket(path, _bounded(timeout), socket_options))
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
