@@ -468,7 +468,8 @@ def _network_error(url: str, exc: httpx.TransportError, limit: deadline.Deadline
     if host is not None:
         return NetworkError(
             f"{url}: cannot resolve the host name {host!r} ({exc})",
-            hint="check the host name in the config (api_url, [registries]) and the machine's DNS",
+            hint="the machine may be offline (no DNS), or the host name in the config "
+            "(api_url, [registries]) is wrong",
         )
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
     return NetworkError(f"{url}: {kind} ({type(exc).__name__}: {exc})")
