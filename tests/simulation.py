@@ -1,0 +1,374 @@
+"""A randomized fault simulation of watcher against the stand-in (issue 10, "never blind,
+never twice").
+
+Two worlds see the same upstream history (the headscale-like stages of
+:mod:`tests.standin.headscale`, with enough old releases that ``/releases`` has two pages)
+and the same maintainer actions. The *faulty* world's runs meet injected faults at any
+request, SIGKILLs after any write and concurrent processes; the *reference* world runs
+cleanly. After every run the safety invariants must hold in the faulty world; once the
+faults stop, one clean cycle must bring it to what the reference world shows.
+
+The Hypothesis state machine in ``tests/test_fault_simulation.py`` and the long-running
+``python -m benchmarks.fault_sim`` both drive this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import WatcherRun
+from tests.prs import BRANCH, CHART
+from tests.standin.chart import CHART_TOKEN, load_chart
+from tests.standin.faults import FaultRule, Faults
+from tests.standin.headscale import REPO, STAGES, load_headscale
+from tests.standin.history import at
+from tests.standin.server import StandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+# Old prereleases that push the list of releases past one page of 100: new releases land
+# on page 1 while the old ones are on page 2, as on headscale's real 145 releases.
+PADDING_RELEASES = 100
+DASHBOARD_MARK = "<!-- watcher:dashboard -->"
+OUTBOX_MARK = re.compile(r"<!-- watcher:outbox=\d+ [^>]*-->\n?")
+RUN_DEADLINE = 90.0
+
+
+# -- faults ------------------------------------------------------------------------------
+
+# Each class names what can go wrong with one request, as github.com and registries do.
+FAULT_KINDS: dict[str, dict[str, Any]] = {
+    "5xx": {"status": 502},
+    "429": {"status": 429, "headers": {"retry-after": "1"}},
+    "secondary-403": {
+        "status": 403,
+        "body": b'{"message": "You have exceeded a secondary rate limit."}',
+    },
+    "timeout": {"delay": 3.0},
+    "drop": {"drop_connection": True},
+    "truncated": {"truncate_after": 10},
+}
+
+
+class NthRequestFaults(Faults):
+    """Fault rules, plus one fault that hits the n-th request of the next run, whatever it is.
+
+    "A fault at any request" is then one integer, which Hypothesis shrinks like any other.
+    """
+
+    def __init__(self) -> None:
+        """No fault armed."""
+        super().__init__()
+        self._countdown: int | None = None
+        self._armed: FaultRule | None = None
+        self.fired: list[str] = []
+
+    def arm(self, nth: int, kind: str) -> None:
+        """Make request number ``nth`` (0-based, counted from now) meet fault ``kind``."""
+        with self._lock:
+            self._countdown = nth
+            self._armed = FaultRule(times=None, **FAULT_KINDS[kind])
+
+    def disarm(self) -> None:
+        """Forget an armed fault that has not fired."""
+        with self._lock:
+            self._countdown = self._armed = None
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        """The armed fault when its request has come, else the ordinary rules."""
+        with self._lock:
+            if self._countdown is not None:
+                if self._countdown == 0 and self._armed is not None:
+                    rule, self._countdown, self._armed = self._armed, None, None
+                    self.fired.append(f"{method} {path}")
+                    return rule
+                self._countdown -= 1
+        return super().take(method, path)
+
+
+# -- one world ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One `watcher` invocation: how it ended and what it printed."""
+
+    args: tuple[str, ...]
+    code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a maintainer sees of watcher's work in one world, comparable across worlds."""
+
+    state: str | None
+    target: str | None
+    pulls: tuple[tuple[str, str, bool], ...]
+    branch_values: str | None
+    dashboards: int
+    transitions: tuple[str, ...]
+    pr_comments: int
+
+
+@dataclass
+class World:
+    """A stand-in with the headscale history and the chart, and watcher's database for it."""
+
+    root: Path
+    name: str
+    standin: StandIn = field(init=False)
+    faults: NthRequestFaults = field(init=False)
+    cli: WatcherRun = field(init=False)
+    stage: int = 0
+
+    def __post_init__(self) -> None:
+        """Start the stand-in at the first stage with the chart and the client images."""
+        self.standin = StandIn().start()
+        self.faults = NthRequestFaults()
+        self.standin.faults = self.faults
+        load_headscale(self.standin, STAGES[0])
+        _pad_releases(self.standin)
+        load_chart(self.standin)
+        self.standin.registry.push("docker.io", "tailscale/tailscale", "stable")
+        self.standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
+        home = self.root / self.name
+        home.mkdir(parents=True)
+        self.cli = WatcherRun(
+            self.standin, home, token=CHART_TOKEN, github={"write_interval_seconds": "0"}
+        )
+
+    def close(self) -> None:
+        """Stop the stand-in."""
+        self.standin.stop()
+
+    # -- upstream and maintainer ---------------------------------------------------------
+
+    def advance(self) -> bool:
+        """Upstream moves to its next stage; False when it is at the last one."""
+        if self.stage + 1 >= len(STAGES):
+            return False
+        self.stage += 1
+        load_headscale(self.standin, STAGES[self.stage])
+        return True
+
+    def open_pull(self) -> dict[str, Any] | None:
+        """watcher's open pull request, if any."""
+        return next((p for p in self._pulls() if p["state"] == "open"), None)
+
+    def maintainer(self, action: str) -> None:
+        """Merge or close the open PR, or push a commit of one's own to its branch."""
+        pull = self.open_pull()
+        assert pull is not None, "a maintainer action needs an open PR"
+        github = self.standin.github
+        if action == "merge":
+            github.merge_pull(CHART, pull["number"])
+        elif action == "close":
+            github.close_pull(CHART, pull["number"])
+        else:
+            github.push_commit(CHART, BRANCH, {"headscale/NOTES.md": "a maintainer's note\n"})
+
+    # -- running watcher -------------------------------------------------------------------
+
+    def run_once(self) -> RunResult:
+        """`watcher run --once` in this process."""
+        result = self.cli("run", "--once")
+        return RunResult(("run", "--once"), result.exit_code, result.output)
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """`watcher run --once` as a separate process on the same database."""
+        self.cli.config_path  # noqa: B018 - writes the config file for the subprocess
+        env = {**os.environ, "GITHUB_TOKEN": CHART_TOKEN, "GITHUB_TOKEN_FILE": ""}
+        command = [sys.executable, "-m", "watcher", "run", "--once"]
+        command += ["--config", str(self.cli.config_path), "--db", self.cli.db_url]
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+
+    def killed_after_write(self, writes: int) -> RunResult:
+        """A separate `run --once`, SIGKILLed once ``writes`` more writes have reached GitHub.
+
+        The write counted last has been applied; its answer may never have been read.
+        A run that finishes before that many writes simply finishes.
+        """
+        before = self._write_count()
+        process = self.spawn()
+        deadline = time.monotonic() + RUN_DEADLINE
+        while process.poll() is None and time.monotonic() < deadline:
+            if self._write_count() - before >= writes:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        output, _ = process.communicate(timeout=RUN_DEADLINE)
+        return RunResult(("run", "--once", "[SIGKILL]"), process.returncode, output.decode())
+
+    def concurrent(self, processes: int) -> list[RunResult]:
+        """``processes`` `run --once` started together on this world's one database."""
+        started = [self.spawn() for _ in range(processes)]
+        results = []
+        for process in started:
+            output, _ = process.communicate(timeout=RUN_DEADLINE)
+            results.append(
+                RunResult(("run", "--once", "[concurrent]"), process.returncode, output.decode())
+            )
+        return results
+
+    # -- observing -------------------------------------------------------------------------
+
+    def verdict(self) -> tuple[str | None, str | None]:
+        """The watch's recorded state and target tag, as `watcher status --json` shows them."""
+        status = self.cli("status", "--json")
+        watches = json.loads(status.stdout)["watches"] if status.exit_code == 0 else []
+        if not watches:
+            return None, None
+        return watches[0].get("state"), (watches[0].get("target") or {}).get("tag")
+
+    def snapshot(self) -> Snapshot:
+        """The verdict, the PRs, the branch content, the dashboards and their comments."""
+        state, target = self.verdict()
+        pulls = tuple(
+            sorted((p["title"], p["state"], bool(p.get("merged_at"))) for p in self._pulls())
+        )
+        pull = self.open_pull()
+        values = self._file("headscale/values.yaml", BRANCH) if pull else None
+        dashboards = self._dashboards()
+        transitions: tuple[str, ...] = ()
+        if dashboards:
+            bodies = self._comments(dashboards[0]["number"])
+            # Each world's stand-in has its own port: links differ only by it.
+            transitions = tuple(
+                OUTBOX_MARK.sub("", b).replace(self.standin.url, "STANDIN").splitlines()[0]
+                for b in bodies
+            )
+        pr_comments = sum(len(self._comments(p["number"])) for p in self._pulls())
+        return Snapshot(state, target, pulls, values, len(dashboards), transitions, pr_comments)
+
+    def violations(self) -> list[str]:
+        """Safety invariants that must hold after every run, faults or not."""
+        found = []
+        pulls = self._pulls()
+        if sum(p["state"] == "open" for p in pulls) > 1:
+            found.append(f"{sum(p['state'] == 'open' for p in pulls)} open PRs")
+        dashboards = self._dashboards()
+        if len(dashboards) > 1:
+            found.append(f"{len(dashboards)} dashboard issues")
+        bodies = [b for d in dashboards for b in self._comments(d["number"])]
+        bodies += [b for p in pulls for b in self._comments(p["number"])]
+        twice = [body for body, count in Counter(bodies).items() if count > 1]
+        if twice:
+            found.append(f"comment posted {Counter(bodies)[twice[0]]} times: {twice[0][:120]!r}")
+        upstream = [r for r in self.standin.log.records() if r.is_write and REPO in r.path]
+        if upstream:
+            found.append(f"wrote to upstream: {upstream[0].method} {upstream[0].path}")
+        return found
+
+    # -- GitHub reads through the stand-in ---------------------------------------------------
+
+    def _api(self, path: str) -> Any:
+        # The stand-in's own client; its requests do not go through the fault rules' count
+        # because faults are disarmed whenever the simulation observes.
+        reply = httpx.get(
+            f"{self.standin.api_url}{path}", headers={"Authorization": f"Bearer {CHART_TOKEN}"}
+        )
+        reply.raise_for_status()
+        return reply.json()
+
+    def _pulls(self) -> list[dict[str, Any]]:
+        return list(self._api(f"/repos/{CHART}/pulls?state=all&per_page=100"))
+
+    def _dashboards(self) -> list[dict[str, Any]]:
+        issues = self._api(f"/repos/{CHART}/issues?state=all&per_page=100")
+        return [
+            i for i in issues if "pull_request" not in i and DASHBOARD_MARK in (i["body"] or "")
+        ]
+
+    def _comments(self, number: int) -> list[str]:
+        comments = self._api(f"/repos/{CHART}/issues/{number}/comments?per_page=100")
+        return [c["body"] for c in comments]
+
+    def _file(self, path: str, ref: str) -> str | None:
+        import base64
+
+        try:
+            data = self._api(f"/repos/{CHART}/contents/{path}?ref={ref}")
+        except httpx.HTTPStatusError:
+            return None
+        return base64.b64decode(data["content"]).decode()
+
+    def _write_count(self) -> int:
+        return sum(1 for r in self.standin.log.records() if r.is_write)
+
+
+def _pad_releases(standin: StandIn) -> None:
+    """Old prereleases (no tag needed: never candidates) filling page 2 of ``/releases``."""
+    for number in range(PADDING_RELEASES):
+        when = at(f"2020-01-{1 + number % 28:02d}T{number % 24:02d}:00:00Z")
+        standin.github.add_release(
+            REPO,
+            f"v0.0.{number}-alpha.1",
+            None,
+            "",
+            prerelease=True,
+            created_at=when,
+            published_at=when,
+        )
+
+
+# -- what a run may print -----------------------------------------------------------------
+
+
+def output_violations(result: RunResult, faulted: bool) -> list[str]:
+    """A run never shows a traceback; an error exits 2 with one `error:` line."""
+    found = []
+    if "Traceback" in result.output:
+        found.append(f"{' '.join(result.args)}: traceback:\n{result.output[-2000:]}")
+    killed = result.code == -signal.SIGKILL
+    if not killed and result.code not in (0, 1, 2):
+        found.append(f"{' '.join(result.args)}: exit {result.code}:\n{result.output[-800:]}")
+    if result.code == 2:
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        if not errors:
+            found.append(f"{' '.join(result.args)}: exit 2 without an error line")
+    if not faulted and result.code == 2:
+        found.append(f"{' '.join(result.args)}: a clean run failed:\n{result.output[-800:]}")
+    return found
+
+
+@dataclass
+class Tally:
+    """Figures of a simulation: runs, faults fired by class, kills, violations."""
+
+    schedules: int = 0
+    runs: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    kills: int = 0
+    concurrent: int = 0
+    convergences: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        """A few lines for a benchmark or a test log."""
+        faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.faults.items()))
+        return (
+            f"schedules {self.schedules}, runs {self.runs}, convergence checks "
+            f"{self.convergences}\nfaults fired: {faults or 'none'}\n"
+            f"SIGKILLs {self.kills}, concurrent groups {self.concurrent}, "
+            f"violations {len(self.violations)}"
+        )
+
+
+def new_root() -> Path:
+    """A temporary folder for one schedule's databases and configs."""
+    return Path(tempfile.mkdtemp(prefix="fault-sim-"))
