@@ -148,3 +148,37 @@ def test_racing_processes_on_an_expired_lease_get_exactly_one_holder(db_url: str
     winners = race(db_url)
     assert [len(names) for names in winners] == [1] * ROUNDS
     assert all(names[0] != "replica-dead" for names in winners)
+
+
+def _ended_process_holder() -> str:
+    """The holder name of a process of this machine that has run and ended."""
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return f"{socket.gethostname()}:{child.stdout.strip()}"
+
+
+def test_a_killed_holder_of_this_machine_is_taken_over_at_once(store: Store) -> None:
+    # A SIGKILLed `run --once` cannot give its lease back; the next process must not
+    # wait out the TTL to write (the fault simulation's convergence needs this).
+    dead = _ended_process_holder()
+    assert store.acquire_lease(LEASE, dead, TTL)
+    assert store.acquire_lease(LEASE, "host:1:replica-b", TTL)
+    assert store.lease_holder(LEASE) == ("host:1:replica-b", T0 + TTL)
+
+
+def test_a_living_holder_or_one_elsewhere_keeps_its_lease(store: Store) -> None:
+    import os
+    import socket
+
+    for holder in (f"{socket.gethostname()}:{os.getpid()}", "other-host:1", "replica-a"):
+        assert store.acquire_lease(holder, holder, TTL)
+        assert not store.acquire_lease(holder, "replica-b", TTL)
+        assert store.lease_holder(holder) == (holder, T0 + TTL)

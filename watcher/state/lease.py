@@ -27,6 +27,27 @@ def process_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def holder_is_gone(holder: str) -> bool:
+    """Whether ``holder`` (``hostname:pid``) names a process of this machine that has ended.
+
+    A process killed outright (SIGKILL, OOM, a CronJob pod evicted) cannot give back its
+    lease or claims; waiting for them to expire would keep every other process from
+    writing for minutes, and a transition comment waiting that long. A holder on another
+    machine is judged by expiry alone, and so is one whose pid is taken again (it looks
+    alive: the safe side).
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
 def lease_ttl(settings: DaemonConfig) -> timedelta:
     """How long a taken lease lasts without renewal: three cycle gaps."""
     return timedelta(seconds=3 * (settings.interval_seconds + settings.jitter_seconds))

@@ -66,6 +66,7 @@ from watcher.state.codec import (
     signal_to_json,
 )
 from watcher.state.deliveries import DeliveryStore
+from watcher.state.lease import holder_is_gone
 from watcher.state.migrate import (
     HEAD_REVISION,
     URL_HINT,
@@ -843,6 +844,11 @@ class Store(DeliveryStore):
         now = self._now()
         expires_at = now + ttl
         with self._transaction(write=True) as session:
+            # A holder that was killed on this machine is taken over at once (see
+            # holder_is_gone); the UPDATE below still names it, so of several processes
+            # that noticed, one wins.
+            current = session.scalar(select(LeaseRow.holder).where(LeaseRow.name == name))
+            gone = [current] if current not in (None, holder) and holder_is_gone(current) else []
             # Renewal and takeover: the WHERE clause is re-checked against the row as
             # committed by a concurrent winner (PostgreSQL row lock), so a loser
             # updates nothing rather than overwriting the winner.
@@ -850,7 +856,11 @@ class Store(DeliveryStore):
                 update(LeaseRow)
                 .where(
                     LeaseRow.name == name,
-                    or_(LeaseRow.holder == holder, LeaseRow.expires_at < now),
+                    or_(
+                        LeaseRow.holder == holder,
+                        LeaseRow.expires_at < now,
+                        LeaseRow.holder.in_(gone),
+                    ),
                 )
                 .values(
                     holder=holder,
