@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,9 @@ class NthRequestFaults(Faults):
         with self._lock:
             self._countdown = self._armed = None
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    def take(
+        self, method: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> FaultRule | None:
         """The armed fault when its request has come, else the ordinary rules."""
         with self._lock:
             if self._countdown is not None:
@@ -98,7 +101,7 @@ class NthRequestFaults(Faults):
                     self.fired.append(f"{method} {path}")
                     return rule
                 self._countdown -= 1
-        return super().take(method, path)
+        return super().take(method, path, headers)
 
 
 # -- one world ---------------------------------------------------------------------------
