@@ -60,6 +60,8 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "timeout": {"delay": 3.0},
     "drop": {"drop_connection": True},
     "truncated": {"truncate_after": 10},
+    # One byte a second: only a total deadline per request ends it.
+    "drip": {"drip": 1.0},
     # The request takes effect, then its answer is lost (a proxy's 502, a dropped line).
     "lost-502": {"status": 502, "applied": True},
     "lost-drop": {"drop_connection": True, "applied": True},

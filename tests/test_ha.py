@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -44,6 +43,7 @@ from tests.standin.watcher_config import standin_config
 from tests.test_state_store import postgres_schema_url
 from watcher.daemon import LEASE_NAME
 from watcher.models import CachedResponse
+from watcher.state.lease import process_holder
 from watcher.state.store import Event, Store
 from watcher.state.tables import LeaseRow
 
@@ -76,7 +76,7 @@ class Replica:
     @property
     def holder(self) -> str:
         """The lease holder string this process writes (RunCycle.holder)."""
-        return f"{socket.gethostname()}:{self.process.pid}"
+        return process_holder(self.process.pid)
 
     def log(self) -> list[dict[str, Any]]:
         """The JSON log lines written so far (a half-written last line is skipped)."""

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.test_state_store import T0, FakeClock, clock, db_url, store
+from watcher.state.lease import process_holder
 from watcher.state.migrate import make_engine
 from watcher.state.store import Store
 from watcher.state.tables import LeaseRow
@@ -150,9 +151,8 @@ def test_racing_processes_on_an_expired_lease_get_exactly_one_holder(db_url: str
     assert all(names[0] != "replica-dead" for names in winners)
 
 
-def _ended_process_holder() -> str:
-    """The holder name of a process of this machine that has run and ended."""
-    import socket
+def _ended_process_pid() -> int:
+    """The pid of a process of this machine that has run and ended."""
     import subprocess
     import sys
 
@@ -162,23 +162,25 @@ def _ended_process_holder() -> str:
         text=True,
         check=True,
     )
-    return f"{socket.gethostname()}:{child.stdout.strip()}"
+    return int(child.stdout.strip())
 
 
 def test_a_killed_holder_of_this_machine_is_taken_over_at_once(store: Store) -> None:
     # A SIGKILLed `run --once` cannot give its lease back; the next process must not
     # wait out the TTL to write (the fault simulation's convergence needs this).
-    dead = _ended_process_holder()
+    dead = process_holder(_ended_process_pid())
     assert store.acquire_lease(LEASE, dead, TTL)
     assert store.acquire_lease(LEASE, "host:1:replica-b", TTL)
     assert store.lease_holder(LEASE) == ("host:1:replica-b", T0 + TTL)
 
 
 def test_a_living_holder_or_one_elsewhere_keeps_its_lease(store: Store) -> None:
-    import os
     import socket
 
-    for holder in (f"{socket.gethostname()}:{os.getpid()}", "other-host:1", "replica-a"):
+    # A pid seen from another pid namespace (a container sharing the host name) may be
+    # free here while its process runs there: only expiry may end that lease.
+    other_namespace = f"{socket.gethostname()}:{_ended_process_pid()}@4026531999"
+    for holder in (process_holder(), other_namespace, "other-host:1@1", "replica-a"):
         assert store.acquire_lease(holder, holder, TTL)
         assert not store.acquire_lease(holder, "replica-b", TTL)
         assert store.lease_holder(holder) == (holder, T0 + TTL)

@@ -22,22 +22,30 @@ if TYPE_CHECKING:
 ACTOR_LEASE = "actor"
 
 
-def process_holder() -> str:
-    """This process's name in lease rows and claims: ``hostname:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def process_holder(pid: int | None = None) -> str:
+    """A process's name in lease rows and claims: ``hostname:pid@pidns`` (this one's default).
+
+    The pid namespace (Linux: the inode of ``/proc/self/ns/pid``) tells apart processes
+    that share a host name but not a process table (containers with the host's UTS
+    namespace), so that :func:`holder_is_gone` only ever judges a pid it can see.
+    """
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}@{_pid_namespace()}"
 
 
 def holder_is_gone(holder: str) -> bool:
-    """Whether ``holder`` (``hostname:pid``) names a process of this machine that has ended.
+    """Whether ``holder`` names a process of this machine's process table that has ended.
 
     A process killed outright (SIGKILL, OOM, a CronJob pod evicted) cannot give back its
     lease or claims; waiting for them to expire would keep every other process from
-    writing for minutes, and a transition comment waiting that long. A holder on another
-    machine is judged by expiry alone, and so is one whose pid is taken again (it looks
-    alive: the safe side).
+    writing for minutes, and a transition comment waiting that long. A holder of another
+    host or pid namespace (or of unknown form) is judged by expiry alone, and so is one
+    whose pid is taken again (it looks alive: the safe side).
     """
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    host, _, rest = holder.rpartition(":")
+    pid, _, namespace = rest.partition("@")
+    if host != socket.gethostname() or namespace != _pid_namespace() or not pid.isdigit():
+        return False
+    if namespace == "unknown":
         return False
     try:
         os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
@@ -46,6 +54,14 @@ def holder_is_gone(holder: str) -> bool:
     except PermissionError:  # it exists, under another user
         return False
     return False
+
+
+def _pid_namespace() -> str:
+    """This process's pid namespace id, or ``unknown`` where the system does not tell."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        return "unknown"
 
 
 def lease_ttl(settings: DaemonConfig) -> timedelta:
