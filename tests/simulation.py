@@ -93,7 +93,11 @@ class NthRequestFaults(Faults):
             self._countdown = self._armed = None
 
     def take(
-        self, method: str, path: str, headers: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> FaultRule | None:
         """The armed fault when its request has come, else the ordinary rules."""
         with self._lock:
@@ -103,7 +107,7 @@ class NthRequestFaults(Faults):
                     self.fired.append(f"{method} {path}")
                     return rule
                 self._countdown -= 1
-        return super().take(method, path, headers)
+        return super().take(method, path, headers, query)
 
 
 # -- one world ---------------------------------------------------------------------------
