@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # A path that only exists on the machine the code was written on, or a reach out of the
 # checkout into a sibling folder (`../shared`, `parents[3] / "shared"`).
 MACHINE_PATH = re.compile(r"(^|[^A-Za-z0-9_.])/(work|farm|home/[a-z]+)/")
-OUTSIDE_TREE = re.compile(r"\.\./shared|[\"']shared[\"']\s*/|parents\[\d\]\s*/\s*[\"']shared")
+OUTSIDE_TREE = re.compile(r"\.\./shared|parents\[\d\]\s*/\s*[\"']shared|\.parent\s*/\s*[\"']shared")
 
 
 def tracked_text_files() -> list[Path]:
@@ -57,4 +57,7 @@ def test_patterns_catch_what_they_are_for() -> None:
     assert MACHINE_PATH.search('DATA = "/work/shared/data/chart"')
     assert OUTSIDE_TREE.search('Path(__file__).parents[3] / "shared" / "data"')
     assert OUTSIDE_TREE.search("open('../shared/x')")
+    assert OUTSIDE_TREE.search('ROOT.parent / "shared" / "data"')
     assert not OUTSIDE_TREE.search("a shared number space")
+    # A folder of its own inside a test's temporary directory is not outside the tree.
+    assert not OUTSIDE_TREE.search("tmp_path / 'shared' / 'watcher.db'")
