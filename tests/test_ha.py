@@ -3,13 +3,13 @@
 DESIGN.md §6: a lease row decides which replica acts (writes to GitHub); the other only
 polls. This module starts two real daemon processes against the stand-in and one
 PostgreSQL schema, lets upstream move while both run, SIGKILLs the leader and checks
-that the survivor takes over once the dead leader's lease has expired, with exactly one
+that the survivor takes over (at once: it sees the leader's process is gone), with exactly one
 pull request and one dashboard comment per recorded transition throughout.
 
 Telling the processes apart: each replica gets its own push token (both act as the same
 login, so to GitHub they are the same bot), and the stand-in logs every request's
 ``Authorization`` header. Which process wrote is therefore read from what GitHub saw,
-not from what the processes claim; the lease row in the database (``hostname:pid``)
+not from what the processes claim; the lease row in the database (``hostname:pid@ns``)
 says which one should have.
 
 The last test pins down, deterministically, a race the two-daemon test meets now and
@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,13 +239,13 @@ def test_two_replicas_one_actor_and_failover_after_sigkill(
         assert follower.reads(standin) > 0, "the follower did not poll"
 
         # --- SIGKILL the leader while news is on its way --------------------------
+        killed_wall = datetime.now(UTC)
         leader.process.send_signal(signal.SIGKILL)
         leader.process.wait(timeout=DEADLINE)
         killed = time.monotonic()
-        # The dead leader's lease still stands: nobody may act before it expires.
+        # The dead leader's lease row still stands after its death.
         held = store.lease_holder(LEASE_NAME)
         assert held is not None and held[0] == leader.holder
-        expired_at = held[1]
         load_headscale(standin, "patch")
 
         took_over = wait_until(
@@ -256,12 +256,13 @@ def test_two_replicas_one_actor_and_failover_after_sigkill(
         failover = took_over - killed
         print(f"\nfailover: lease taken {failover:.2f} s after SIGKILL (TTL {TTL:.0f} s)")
         acquired_at = lease_acquired_at(pg_db)  # the row's own time, not our polling
-        # Safety: not taken before the dead leader's lease ran out. Liveness: taken at
-        # the follower's first cycle after that (one interval, plus a second of slack
-        # for a slow cycle on a loaded machine).
-        assert acquired_at >= expired_at
-        assert (acquired_at - expired_at).total_seconds() <= INTERVAL + 1.0
-        assert failover <= TTL + INTERVAL + 1.0
+        # Safety: not taken while the leader lived. Liveness: both replicas share this
+        # machine's process table, so the follower sees the holder is gone and takes
+        # over at its next cycle, without waiting out the TTL (replicas on different
+        # machines wait for expiry: tests/test_state_lease.py). One interval, plus a
+        # second of slack for a slow cycle on a loaded machine.
+        assert acquired_at >= killed_wall
+        assert failover <= INTERVAL + 1.0 < TTL
 
         wait_until(
             lambda: (
