@@ -49,8 +49,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The suite mostly waits (subprocesses, servers, sockets), so workers beyond the two
+# cores still shorten it: `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 4
 pytest: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 
