@@ -450,9 +450,10 @@ class Store(DeliveryStore):
         ``verdict.evaluated_at`` when set, else the clock's now.
 
         With ``keep_action_state`` (a run that does not act on pull requests), a READY
-        verdict for the target the stored verdict is PROPOSED or DONE for keeps that
-        state and its pull-request details: decided under the row lock, so a read-only
-        process never undoes what a writing process recorded concurrently.
+        verdict while the stored verdict is PROPOSED or DONE keeps that state, its target
+        and its pull-request details (a newer target is the acting process's to record
+        when it moves the PR): decided under the row lock, so a read-only process never
+        undoes what a writing process recorded concurrently.
         """
         at = verdict.evaluated_at or self._now()
         target_tag = verdict.target.tag if verdict.target is not None else None
@@ -462,10 +463,20 @@ class Store(DeliveryStore):
                 keep_action_state
                 and verdict.state is VerdictState.READY
                 and row.state in ACTED_STATES
-                and target_tag is not None
-                and row.target_tag == target_tag
+                and row.target is not None
             ):
-                verdict = replace(verdict, state=VerdictState(row.state), extra=dict(row.extra))
+                # Only the process that acts moves a watch out of PROPOSED or DONE, also
+                # to a newer target: a read-only process recording "ready v0.29.1" while
+                # the writer moves the PR would add a proposed -> ready -> proposed pair
+                # of comments that a single process never shows (found by the fault
+                # simulation's concurrent runs).
+                verdict = replace(
+                    verdict,
+                    state=VerdictState(row.state),
+                    target=release_from_json(row.target),
+                    extra=dict(row.extra),
+                )
+                target_tag = row.target_tag
             previous_state, previous_target = row.state, row.target_tag
             changed = (
                 previous_state is None
