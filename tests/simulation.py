@@ -14,6 +14,7 @@ The Hypothesis state machine in ``tests/test_fault_simulation.py`` and the long-
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -201,7 +202,6 @@ class World:
 
     def spawn(self) -> subprocess.Popen[bytes]:
         """`watcher run --once` as a separate process on the same database."""
-        self.cli.config_path  # noqa: B018 - writes the config file for the subprocess
         env = {**os.environ, "GITHUB_TOKEN": CHART_TOKEN, "GITHUB_TOKEN_FILE": ""}
         command = [sys.executable, "-m", "watcher", "run", "--once"]
         command += ["--config", str(self.cli.config_path), "--db", self.cli.db_url]
@@ -311,8 +311,6 @@ class World:
         return [c["body"] for c in comments]
 
     def _file(self, path: str, ref: str) -> str | None:
-        import base64
-
         try:
             data = self._api(f"/repos/{CHART}/contents/{path}?ref={ref}")
         except httpx.HTTPStatusError:
