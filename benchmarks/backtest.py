@@ -30,9 +30,9 @@ from tests.standin.headscale import MARKER, PUSH_TOKEN, types_go
 from tests.standin.history import HistoryBuilder, at
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
-from watcher.backtest_cli import backtest_command
-from watcher.config import Config, parse_config
-from watcher.runner import open_readers
+from watcher.backtest.command import backtest_command
+from watcher.config.model import Config, parse_config
+from watcher.runner.cycle import open_readers
 from watcher.state.store import Store
 
 REPO = "juanfont/headscale"

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TypedDict
 
-from watcher.config import FeatureConfig
+from watcher.config.model import FeatureConfig
 from watcher.sources.tarscan import scan_tarball
 
 MiB = 1024 * 1024

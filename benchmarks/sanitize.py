@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from watcher.actions.sanitize import sanitize
+from watcher.core.sanitize import sanitize
 
 
 def _repeat(block: str, size: int) -> str:

@@ -8,7 +8,7 @@ two-minute interval) take about four minutes. Along the way upstream moves on
 (``pending``, ``ready`` with the chart-bump pull request, ``patch``), and
 ``retention_days`` is set to :data:`RETENTION_SECONDS` so that pruning runs many times.
 
-Why a subprocess rather than :func:`watcher.daemon.serve` in this process: the stand-in
+Why a subprocess rather than :func:`watcher.service.daemon.serve` in this process: the stand-in
 (git subprocesses, its request log of every request of the run) and this harness live
 in the benchmark's process, so their memory would be mixed into any in-process RSS
 figure. A separate process is also what production runs: the RSS read from

@@ -15,7 +15,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from watcher.config import default_database_url
+from watcher.config.model import default_database_url
 from watcher.state.migrate import make_engine
 from watcher.state.tables import Base, UTCDateTime
 

@@ -17,7 +17,7 @@ from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
-from watcher.cli import main
+from watcher.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

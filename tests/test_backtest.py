@@ -15,16 +15,8 @@ import httpx
 import pytest
 from packaging.version import Version
 
-from watcher.backtest import ASSUMED_IMAGE_TIME, EventKind, backtest, observation_at
-from watcher.backtest_cli import _inclusive_end, _utc, select_watch
-from watcher.backtest_render import backtest_json, backtest_text
-from watcher.backtest_svg import backtest_svg
-from watcher.config import default_config_text, parse_config
-from watcher.errors import ConfigError
-from watcher.http import HttpClient, MemoryCache
-from watcher.models import Release, Signal, SignalName, SignalStatus, VerdictState
-from watcher.registry import ImageRef
-from watcher.sources.timeline import (
+from watcher.backtest.command import _inclusive_end, _utc, select_watch
+from watcher.backtest.gather import (
     DockerHubPushTimes,
     FeatureFact,
     History,
@@ -34,6 +26,14 @@ from watcher.sources.timeline import (
     ReleaseFact,
     locate_feature,
 )
+from watcher.backtest.replay import ASSUMED_IMAGE_TIME, EventKind, backtest, observation_at
+from watcher.backtest.svg import backtest_svg
+from watcher.backtest.text import backtest_json, backtest_text
+from watcher.config.model import default_config_text, parse_config
+from watcher.core.errors import ConfigError
+from watcher.core.models import Release, Signal, SignalName, SignalStatus, VerdictState
+from watcher.net.http import HttpClient, MemoryCache
+from watcher.net.registry import ImageRef
 
 MARKER = "tailscale.com/cap/relay"
 REPO = "up/stream"

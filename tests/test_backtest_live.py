@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher.backtest_cli import backtest_command
-from watcher.config import load_config
-from watcher.runner import open_readers
+from watcher.backtest.command import backtest_command
+from watcher.config.model import load_config
+from watcher.runner.cycle import open_readers
 from watcher.state.store import Store
 
 pytestmark = pytest.mark.live

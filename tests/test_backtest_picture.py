@@ -28,8 +28,8 @@ from PIL import Image
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.test_backtest_standin import hub, push_token, run  # noqa: F401 - fixtures
-from watcher.backtest_svg import LEFT, PLOT_W, STATE_COLOURS, WIDTH, Label, Scale, place_labels
-from watcher.models import VerdictState
+from watcher.backtest.svg import LEFT, PLOT_W, STATE_COLOURS, WIDTH, Label, Scale, place_labels
+from watcher.core.models import VerdictState
 from watcher.state.store import Store
 
 NS = "{http://www.w3.org/2000/svg}"

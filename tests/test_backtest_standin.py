@@ -22,9 +22,9 @@ from tests.standin.chart import load_chart
 from tests.standin.headscale import PUSH_TOKEN, load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
-from watcher.backtest_cli import backtest_command
-from watcher.config import Config, parse_config
-from watcher.runner import open_readers, run_once
+from watcher.backtest.command import backtest_command
+from watcher.config.model import Config, parse_config
+from watcher.runner.cycle import open_readers, run_once
 from watcher.state.store import Store
 
 HUB_PUSHES = {

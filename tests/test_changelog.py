@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.models import Release, SignalStatus
+from watcher.core.models import Release, SignalStatus
 from watcher.sources.changelog import changelog_signal, find_section
 
 MARKER = "tailscale.com/cap/relay"

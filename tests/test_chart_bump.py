@@ -1,4 +1,4 @@
-"""Tests of the pure chart bump (watcher.actions.chart) against real and constructed charts."""
+"""Tests of the pure chart bump (watcher.chart.bump) against real and constructed charts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.actions.chart import (
+from watcher.chart.bump import (
     BumpRequest,
     BumpResult,
     Change,
@@ -16,7 +16,7 @@ from watcher.actions.chart import (
     git_diff,
     plan_bump,
 )
-from watcher.errors import ChartError
+from watcher.core.errors import ChartError
 
 from .standin.chart import DATA as CHARTS
 from .test_yaml_edit import assert_only_changed

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 from ruamel.yaml import YAML
 
-from watcher.actions.chart import BumpRequest, plan_bump
+from watcher.chart.bump import BumpRequest, plan_bump
 
 NAMES = ("controller", "webhook", "sidecar", "job", "agent")
 QUOTES = ("", '"', "'")

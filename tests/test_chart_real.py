@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher.actions.chart import plan_bump
-from watcher.config import ChartConfig
-from watcher.models import Release
+from watcher.chart.bump import plan_bump
+from watcher.config.model import ChartConfig
+from watcher.core.models import Release
 from watcher.sources.chart import ChartFiles, bump_request, deployed_images
 
 from .standin.chart import DATA as CHARTS

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.conftest import WatcherRun
 from tests.standin.headscale import READ_TOKEN, load_headscale
-from watcher.cli import main
+from watcher.cli.main import main
 
 WATCH = "headscale-peer-relay"
 

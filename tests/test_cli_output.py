@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.standin.headscale import load_headscale
-from watcher import render
-from watcher.cli import main
+from watcher.cli import render
+from watcher.cli.main import main
 from watcher.state.store import Event
 
 WATCH = "headscale-peer-relay"

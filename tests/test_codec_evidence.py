@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.models import Excerpt, FeatureHit, Signal, SignalName, SignalStatus
+from watcher.core.models import Excerpt, FeatureHit, Signal, SignalName, SignalStatus
 from watcher.state.codec import hit_from_json, hit_to_json, signal_from_json, signal_to_json
 
 TEXT = st.text(max_size=40)

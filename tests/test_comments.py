@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_tarscan import build
-from watcher.config import FeatureConfig
+from watcher.config.model import FeatureConfig
 from watcher.sources.comments import code_part, knows_comments
 from watcher.sources.feature import rule_key
 from watcher.sources.tarscan import MAX_HITS, scan_tarball

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from watcher.config import (
+from watcher.config.model import (
     default_config_text,
     default_database_url,
     github_token,
     load_config,
     parse_config,
 )
-from watcher.errors import ConfigError
+from watcher.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 

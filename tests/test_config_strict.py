@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.standin.headscale import load_headscale
-from watcher.cli import main
-from watcher.config import default_config_text, parse_config
-from watcher.errors import ConfigError
+from watcher.cli.main import main
+from watcher.config.model import default_config_text, parse_config
+from watcher.core.errors import ConfigError
 
 BASE = default_config_text()
 
@@ -231,10 +231,10 @@ def test_repositories_named_in_the_config_are_reported_by_name(watcher: WatcherR
 
 def test_a_title_using_every_checked_field_renders_in_the_proposal() -> None:
     # The fields checked at load are the ones the proposal fills in (TITLE_FIELDS).
-    from watcher.actions.chart import BumpResult
     from watcher.actions.proposal import propose
-    from watcher.config import TITLE_FIELDS
-    from watcher.models import Release
+    from watcher.chart.bump import BumpResult
+    from watcher.config.model import TITLE_FIELDS
+    from watcher.core.models import Release
 
     title = " ".join(f"{{{name}}}" for name in TITLE_FIELDS)
     config = parse_config(with_lines({"title = ": f"title = {title!r}"}), "m.toml")

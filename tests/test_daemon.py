@@ -1,4 +1,4 @@
-"""Tests of watcher.daemon: the rate-limit governor, the schedule, and one real cycle.
+"""Tests of watcher.service.daemon: the rate-limit governor, the schedule, and one real cycle.
 
 Signal handling needs a main thread of its own, so it is tested in subprocesses in
 test_daemon_signals. Here the scheduler runs in a thread (signals off) and tests wait
@@ -20,8 +20,11 @@ from pydantic import ValidationError
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
-from watcher.config import DaemonConfig, parse_config
-from watcher.daemon import (
+from watcher.config.model import DaemonConfig, parse_config
+from watcher.core.errors import RateLimitedError
+from watcher.net.http import RequestStats
+from watcher.runner.cycle import RunReport
+from watcher.service.daemon import (
     MAX_PAUSE,
     RESET_MARGIN,
     CycleResult,
@@ -30,9 +33,6 @@ from watcher.daemon import (
     next_delay,
     serve,
 )
-from watcher.errors import RateLimitedError
-from watcher.http import RequestStats
-from watcher.runner import RunReport
 
 NOW = 1_800_000_000.0
 INTERVAL = 120.0

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
-from watcher.config import DaemonConfig, parse_config
-from watcher.daemon import RunCycle, next_delay
+from watcher.config.model import DaemonConfig, parse_config
+from watcher.service.daemon import RunCycle, next_delay
 from watcher.state.store import Store
 
 

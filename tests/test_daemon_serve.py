@@ -21,10 +21,10 @@ from tests.standin.chart import CHART_TOKEN
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
-from watcher.config import DaemonConfig, parse_config
-from watcher.daemon import LEASE_NAME, serve
-from watcher.github.writes import GitHubWriter
-from watcher.runner import Actor
+from watcher.config.model import DaemonConfig, parse_config
+from watcher.net.github_write import GitHubWriter
+from watcher.runner.cycle import Actor
+from watcher.service.daemon import LEASE_NAME, serve
 from watcher.state.store import Store
 
 DEADLINE = 10.0

@@ -116,9 +116,9 @@ def test_second_signal_exits_immediately(child: Child) -> None:
 
 def _child_main(workdir: Path) -> int:
     """Serve a Daemon with the file-driven fake cycle (runs in the child process)."""
-    from watcher.config import DaemonConfig
-    from watcher.daemon import CycleResult, Daemon
-    from watcher.logconfig import configure
+    from watcher.config.model import DaemonConfig
+    from watcher.service.daemon import CycleResult, Daemon
+    from watcher.service.logconfig import configure
 
     configure(json=True)
     calls = 0

@@ -25,9 +25,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from watcher.cli import main
-from watcher.health import HealthServer, HealthState
-from watcher.metrics import Metrics
+from watcher.cli.main import main
+from watcher.service.health import HealthServer, HealthState
+from watcher.service.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBE = ROOT / "deploy" / "kubernetes"

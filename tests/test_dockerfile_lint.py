@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.health import HealthServer, HealthState
-from watcher.metrics import Metrics
+from watcher.service.health import HealthServer, HealthState
+from watcher.service.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from watcher.evaluate import evaluate
-from watcher.models import (
+from watcher.core.evaluate import evaluate
+from watcher.core.models import (
     CandidateObservation,
     Release,
     Signal,

@@ -12,10 +12,10 @@ import pytest
 
 from tests.headscale_excerpts import MARKERS, MENTIONS, TAGS, excerpt_files, excerpt_text
 from tests.test_tarscan import build
-from watcher.actions.chart import BumpResult
 from watcher.actions.proposal import propose
-from watcher.config import ChartConfig, FeatureConfig, WatchConfig
-from watcher.models import Release, SignalStatus
+from watcher.chart.bump import BumpResult
+from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
+from watcher.core.models import Release, SignalStatus
 from watcher.sources.changelog import changelog_signal, docs_excerpt
 from watcher.sources.feature import feature_signal
 from watcher.sources.tarscan import scan_tarball

@@ -41,8 +41,8 @@ from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from tests.test_state_store import postgres_schema_url
-from watcher.daemon import LEASE_NAME
-from watcher.models import CachedResponse
+from watcher.core.models import CachedResponse
+from watcher.service.daemon import LEASE_NAME
 from watcher.state.lease import process_holder
 from watcher.state.store import Event, Store
 from watcher.state.tables import LeaseRow

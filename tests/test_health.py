@@ -1,4 +1,4 @@
-"""Tests of watcher.health: the /livez and /readyz verdicts (injectable clock), the server."""
+"""Tests of watcher.service.health: /livez and /readyz verdicts (injectable clock), the server."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.errors import ConfigError
-from watcher.health import LIVE_FLOOR, HealthServer, HealthState
-from watcher.metrics import Metrics
+from watcher.core.errors import ConfigError
+from watcher.service.health import LIVE_FLOOR, HealthServer, HealthState
+from watcher.service.metrics import Metrics
 
 INTERVAL = 120.0
 T0 = 1_800_000_000.0

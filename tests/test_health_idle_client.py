@@ -9,8 +9,8 @@ from __future__ import annotations
 import socket
 import time
 
-from watcher.health import REQUEST_TIMEOUT, HealthServer, HealthState
-from watcher.metrics import Metrics
+from watcher.service.health import REQUEST_TIMEOUT, HealthServer, HealthState
+from watcher.service.metrics import Metrics
 
 
 def test_silent_client_is_disconnected_after_the_request_timeout() -> None:

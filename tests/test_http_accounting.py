@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from tests.conftest import WatcherRun
 from tests.standin.headscale import READ_TOKEN, load_headscale
 from tests.standin.server import StandIn
-from watcher.errors import NetworkError, RateLimitedError
-from watcher.http import HttpClient, HttpSettings, MemoryCache
-from watcher.metrics import Metrics
-from watcher.registry import ImageRef, RegistryReader
-from watcher.runner import RunReport
+from watcher.core.errors import NetworkError, RateLimitedError
+from watcher.net.http import HttpClient, HttpSettings, MemoryCache
+from watcher.net.registry import ImageRef, RegistryReader
+from watcher.runner.cycle import RunReport
+from watcher.service.metrics import Metrics
 
 
 def check_json(watcher: WatcherRun) -> tuple[int, dict[str, object]]:

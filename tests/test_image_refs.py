@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.errors import SourceError
-from watcher.models import Release
-from watcher.registry import ImageRef, parse_image_ref
+from watcher.core.errors import SourceError
+from watcher.core.models import Release
+from watcher.net.registry import ImageRef, parse_image_ref
 from watcher.sources.image import image_refs
 
 

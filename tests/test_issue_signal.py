@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from watcher.models import IssueStatus, SignalStatus
+from watcher.core.models import IssueStatus, SignalStatus
 from watcher.sources.issue import closing_reference, issue_signal
 
 REPO = "juanfont/headscale"

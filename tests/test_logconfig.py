@@ -1,4 +1,4 @@
-"""Tests of watcher.logconfig: format choice, redaction of secrets, the per-watch line."""
+"""Tests of watcher.service.logconfig: format choice, redaction of secrets, the per-watch line."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 import structlog
 
 from watcher import ISSUES_URL
-from watcher.config import FeatureConfig, WatchConfig
-from watcher.crash import Crash, report_hint
-from watcher.logconfig import configure, log_evaluation, redact_text
-from watcher.models import Release, Verdict, VerdictState
-from watcher.runner import WatchOutcome
+from watcher.config.model import FeatureConfig, WatchConfig
+from watcher.core.models import Release, Verdict, VerdictState
+from watcher.runner.crash import Crash, report_hint
+from watcher.runner.cycle import WatchOutcome
+from watcher.service.logconfig import configure, log_evaluation, redact_text
 
 PAT = "ghp_" + "A1b2C3d4E5" * 4
 FINE = "github_pat_11ABCDEFG0" + "x1Y2z3" * 8
@@ -136,7 +136,7 @@ def test_one_line_per_watch_evaluation() -> None:
     )
     release = Release("v0.29.0", "0.29.0", False, False, "https://example.invalid", None)
     verdict = Verdict("headscale", VerdictState.READY, release, (), ())
-    log = structlog.stdlib.get_logger("watcher.daemon")
+    log = structlog.stdlib.get_logger("watcher.service.daemon")
     log_evaluation(log, WatchOutcome(watch, verdict, None, None, None, 1.23456, 5, 4))
     log_evaluation(log, WatchOutcome(watch, None, f"401 with {PAT}", "check", None, 0.1, 1, 0))
     ok, failed = lines(stream)
@@ -166,7 +166,7 @@ def test_an_unexpected_error_is_logged_at_error_level_with_its_traceback() -> No
         crash = Crash.of(exc)
     hint = report_hint("from the log")
     outcome = WatchOutcome(watch, None, crash.summary, hint, None, 0.1, 1, 0, crash=crash)
-    log_evaluation(structlog.stdlib.get_logger("watcher.daemon"), outcome)
+    log_evaluation(structlog.stdlib.get_logger("watcher.service.daemon"), outcome)
     (line,) = lines(stream)
     assert (line["level"], line["error"]) == (
         "error",

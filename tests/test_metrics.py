@@ -1,4 +1,4 @@
-"""Tests of watcher.metrics: the exposition after fabricated runs and errors."""
+"""Tests of watcher.service.metrics: the exposition after fabricated runs and errors."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from watcher.config import FeatureConfig, WatchConfig
-from watcher.errors import StateError
-from watcher.http import RequestStats
-from watcher.metrics import Metrics
-from watcher.models import Release, Verdict, VerdictState
-from watcher.runner import RunReport, WatchOutcome
+from watcher.config.model import FeatureConfig, WatchConfig
+from watcher.core.errors import StateError
+from watcher.core.models import Release, Verdict, VerdictState
+from watcher.net.http import RequestStats
+from watcher.runner.cycle import RunReport, WatchOutcome
+from watcher.service.metrics import Metrics
 from watcher.state.store import Event
 
 CHANGED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -27,11 +27,11 @@ from tests.standin.chart import CHART_TOKEN
 from tests.standin.headscale import load_headscale
 from tests.test_state_store import db_url  # noqa: F401 - fixture: SQLite and PostgreSQL
 from tests.webhook import Receiver, webhook
-from watcher.config import default_config_text, parse_config
-from watcher.http import RequestStats
-from watcher.metrics import Metrics
+from watcher.config.model import default_config_text, parse_config
+from watcher.net.http import RequestStats
 from watcher.notify.targets import AppriseTarget, apprise_targets, mask
-from watcher.runner import RunReport
+from watcher.runner.cycle import RunReport
+from watcher.service.metrics import Metrics
 from watcher.state.deliveries import TargetSpec, TargetStatus
 from watcher.state.store import Store
 
@@ -194,7 +194,7 @@ def test_check_never_imports_apprise(acting: WatcherRun) -> None:
     )
     assert done.returncode == 1, done.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "watcher.runner" in imported
+    assert "watcher.runner.cycle" in imported
     assert not {name for name in imported if name.split(".")[0] == "apprise"}
 
 

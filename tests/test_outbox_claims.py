@@ -6,7 +6,7 @@ then left to expire), and time moves in random steps. What a deliverer does is w
 :func:`watcher.notify.outbox.deliver` does: an item attempted before is looked for by its
 marker before it is posted. The one assumption is the claim's reason to exist: a process
 posts while its claim is still valid (the claim's TTL outlasts one write with all its
-retries, see ``watcher.cli._actor``).
+retries, see ``watcher.cli.main._actor``).
 
 Invariants: no item is ever posted twice; once the processes stop dying and time passes
 the TTL, one delivery pass leaves every item posted exactly once and marked sent.
@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_state_store import FakeClock, verdict
-from watcher.models import VerdictState
+from watcher.core.models import VerdictState
 from watcher.state.store import Store
 
 TTL = timedelta(seconds=60)

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from tests.conftest import WatcherRun
 from tests.standin.headscale import REPO, load_headscale
 from tests.standin.server import StandIn
-from watcher.errors import SourceError
-from watcher.github.client import GitHubReader
-from watcher.http import HttpClient, HttpSettings
+from watcher.core.errors import SourceError
+from watcher.net.github_read import GitHubReader
+from watcher.net.http import HttpClient, HttpSettings
 from watcher.state.store import Store
 
 TOKEN = "tok-pagination"

@@ -1,6 +1,6 @@
 """Progress on a terminal only: tarball scans show bytes and rate, backtests their steps.
 
-Unit tests drive watcher.progress with a fake terminal and a fake clock; the end-to-end
+Unit tests drive watcher.core.progress with a fake terminal and a fake clock; the end-to-end
 test runs the real `watcher backtest` on a pseudo-terminal against the stand-in, and
 the same command through a pipe, where not a byte of progress may appear.
 """
@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.standin.headscale import load_headscale
-from watcher import progress
+from watcher.core import progress
 
 
 class FakeTerminal(io.StringIO):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.github.ratelimit import Action, backoff, below_floor, decide
+from watcher.net.ratelimit import Action, backoff, below_floor, decide
 
 NOW = 1_000_000.0
 

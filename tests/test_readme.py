@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from watcher.config import Config
+from watcher.config.model import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -53,7 +53,7 @@ def test_top_of_readme_has_the_two_commands() -> None:
 
 
 def test_metrics_reference_names_every_registered_metric() -> None:
-    from watcher.metrics import Metrics
+    from watcher.service.metrics import Metrics
 
     section = README.split("## Metrics", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`([a-z_]+)`", section))

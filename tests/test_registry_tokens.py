@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watcher.registry import TokenCache
+from watcher.net.registry import TokenCache
 
 
 class Clock:

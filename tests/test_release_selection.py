@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from watcher.config import DEFAULT_TAG_PATTERN, load_config
-from watcher.errors import PayloadError
-from watcher.models import Release
+from watcher.config.model import DEFAULT_TAG_PATTERN, load_config
+from watcher.core.errors import PayloadError
+from watcher.core.models import Release
 from watcher.sources.release import newest_prerelease_above, parse_releases, stable
 
 PATTERN = load_config(None).watch[0].tag_regex

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.actions.proposal import MARKER_RE, parse_marker
-from watcher.actions.sanitize import sanitize
+from watcher.core.sanitize import sanitize
 
 REPO = "juanfont/headscale"
 KEYWORDS = ["close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"]
@@ -174,7 +174,7 @@ def test_backtracking_input_finishes() -> None:
     # a million must take about a second. The generous bound is a hang detector, not a
     # measurement (benchmarks/sanitize.py measures).
     code = (
-        "from watcher.actions.sanitize import sanitize\n"
+        "from watcher.core.sanitize import sanitize\n"
         "for text in ('fix' + ' ' * 1_000_000 + 'x', '`' * 1000 + ' `' * 300_000):\n"
         "    sanitize(text, 'o/r', limit=len(text))\n"
     )

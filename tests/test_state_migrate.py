@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from tests.test_state_store import db_url
-from watcher.errors import StateError
+from watcher.core.errors import StateError
 from watcher.state import migrate
 from watcher.state.store import Store
 from watcher.state.tables import Base

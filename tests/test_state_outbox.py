@@ -18,8 +18,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tests.test_state_store import T0, FakeClock, clock, count_rows, db_url, store, verdict
-from watcher.errors import StateError
-from watcher.models import VerdictState
+from watcher.core.errors import StateError
+from watcher.core.models import VerdictState
 from watcher.state.migrate import make_engine
 from watcher.state.store import OUTBOX_ERROR, OUTBOX_TRANSITION, OutboxItem, RunStats, Store
 from watcher.state.tables import EventRow, OutboxRow, VerdictRow

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from watcher.errors import StateError
-from watcher.models import (
+from watcher.core.errors import StateError
+from watcher.core.models import (
     CachedResponse,
     FeatureHit,
     FeatureScan,

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from watcher.config import FeatureConfig, ScanCaps
-from watcher.errors import ArchiveError
-from watcher.models import FeatureScan
+from watcher.config.model import FeatureConfig, ScanCaps
+from watcher.core.errors import ArchiveError
+from watcher.core.models import FeatureScan
 from watcher.sources.tarscan import CONTEXT_BYTES, MAX_HITS, MEMBER_READ_SIZE, scan_tarball
 
 TOP = "juanfont-headscale-1a2b3c4"

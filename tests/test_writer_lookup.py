@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.standin.server import StandIn
-from watcher.errors import WatcherError
-from watcher.github.writes import GitHubWriter
+from watcher.core.errors import WatcherError
+from watcher.net.github_write import GitHubWriter
 
 REPO = "octo/dash"
 TOKEN = "tok-lookup"

@@ -1,4 +1,4 @@
-"""Tests of the byte-preserving YAML scalar replacement (watcher.actions.yaml_edit)."""
+"""Tests of the byte-preserving YAML scalar replacement (watcher.chart.yaml_edit)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from watcher.actions import yaml_edit
-from watcher.actions.yaml_edit import ScalarRef, find_scalar, replace_scalar
-from watcher.errors import ChartError
+from watcher.chart import yaml_edit
+from watcher.chart.yaml_edit import ScalarRef, find_scalar, replace_scalar
+from watcher.core.errors import ChartError
 
 
 def assert_only_changed(old: str, new: str, changed: Mapping[int, str]) -> None:

@@ -1,5 +1,5 @@
 """``python -m watcher`` runs the CLI."""
 
-from watcher.cli import main
+from watcher.cli.main import main
 
 main()

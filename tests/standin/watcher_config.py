@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from watcher.config import default_config_text
+from watcher.config.model import default_config_text
 
 if TYPE_CHECKING:
     from tests.standin.server import StandIn

@@ -2,7 +2,7 @@
 
 The body carries a hidden marker naming the watch and the target, so reconciliation
 finds its own pull requests (and ignores humans') without any local state. Every piece
-of upstream text in it goes through :func:`watcher.actions.sanitize.sanitize`.
+of upstream text in it goes through :func:`watcher.core.sanitize.sanitize`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from watcher.actions.chart import BumpResult, Change
-from watcher.actions.sanitize import sanitize
-from watcher.config import ChartConfig, WatchConfig
-from watcher.models import Release, Signal
+from watcher.chart.bump import BumpResult, Change
+from watcher.config.model import ChartConfig, WatchConfig
+from watcher.core.models import Release, Signal
+from watcher.core.sanitize import sanitize
 
 MARKER_RE = re.compile(r"<!-- watcher:watch=(?P<watch>[\w.-]+) target=(?P<target>[^\s]+) -->")
 DIFF_LIMIT = 30_000

@@ -12,7 +12,7 @@ finished by the next one without duplicates:
 - 422 "Reference already exists" / "A pull request already exists" mean an earlier run
   got that far: we pick up what it left;
 - a write whose answer is lost is looked up before it is retried (see
-  :mod:`watcher.github.writes`): the branch by its name and target, the pull request by
+  :mod:`watcher.net.github_write`): the branch by its name and target, the pull request by
   its head branch and marker, the merge of the maintainer branch by its trailer, edits by
   re-reading what they changed. Trees and commits are addressed by their content, so
   repeating one creates nothing new.
@@ -34,9 +34,9 @@ from github.Repository import Repository
 from packaging.version import Version
 
 from watcher.actions.proposal import Proposal, parse_marker
-from watcher.config import ChartConfig
-from watcher.github.writes import GitHubWriter, done, error_text, found
-from watcher.models import VerdictState
+from watcher.config.model import ChartConfig
+from watcher.core.models import VerdictState
+from watcher.net.github_write import GitHubWriter, done, error_text, found
 
 AUTHOR = ("watcher", "watcher@users.noreply.github.com")
 HUMAN_PUSH_MARK = "<!-- watcher:human-push head={sha} -->"

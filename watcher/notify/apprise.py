@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from watcher.actions.sanitize import sanitize
-from watcher.errors import ConfigError
+from watcher.core.errors import ConfigError
+from watcher.core.sanitize import sanitize
 from watcher.notify.targets import AppriseTarget, mask
 from watcher.state.deliveries import PendingDelivery
 from watcher.state.store import Store

@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from github.Issue import Issue
 from github.Repository import Repository
 
-from watcher.actions.sanitize import sanitize
-from watcher.config import WatchConfig
-from watcher.github.writes import GitHubWriter, done, found
-from watcher.models import Verdict
+from watcher.config.model import WatchConfig
+from watcher.core.models import Verdict
+from watcher.core.sanitize import sanitize
+from watcher.net.github_write import GitHubWriter, done, found
 from watcher.state.deliveries import TargetStatus
 
 DASHBOARD_MARK = "<!-- watcher:dashboard -->"

@@ -16,8 +16,8 @@ from typing import Any
 from github.Issue import Issue
 from github.IssueComment import IssueComment
 
-from watcher.actions.sanitize import sanitize
-from watcher.github.writes import GitHubWriter
+from watcher.core.sanitize import sanitize
+from watcher.net.github_write import GitHubWriter
 from watcher.state.store import OutboxItem, Store
 
 # How far before an item's last attempt its comment is looked for (clock differences).

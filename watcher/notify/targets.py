@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from watcher.config import Config
-from watcher.errors import ConfigError
+from watcher.config.model import Config
+from watcher.core.errors import ConfigError
 from watcher.state.deliveries import TargetSpec
 
 GLOBAL_ENV = "WATCHER_APPRISE_URLS"

@@ -22,10 +22,10 @@ from urllib.parse import urljoin
 
 from packaging.version import InvalidVersion, Version
 
-from watcher.actions.sanitize import sanitize
-from watcher.config import WatchConfig
-from watcher.github.client import GitHubReader
-from watcher.models import Excerpt, Release, Signal, SignalName, SignalStatus
+from watcher.config.model import WatchConfig
+from watcher.core.models import Excerpt, Release, Signal, SignalName, SignalStatus
+from watcher.core.sanitize import sanitize
+from watcher.net.github_read import GitHubReader
 
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+\[?v?(?P<version>[0-9][^\s\]()]*)\]?(?P<rest>.*)$")
 _ANY_HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.*?)\s*#*\s*$")

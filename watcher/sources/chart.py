@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from watcher.actions.chart import BumpRequest, ImagePin, image_targets
-from watcher.config import ChartConfig
-from watcher.errors import REPOSITORY_NOT_FOUND_HINT, NotFoundError, PayloadError
-from watcher.github.client import GitHubReader
-from watcher.models import Release
+from watcher.chart.bump import BumpRequest, ImagePin, image_targets
+from watcher.config.model import ChartConfig
+from watcher.core.errors import REPOSITORY_NOT_FOUND_HINT, NotFoundError, PayloadError
+from watcher.core.models import Release
+from watcher.net.github_read import GitHubReader
 
 
 @dataclass(frozen=True)

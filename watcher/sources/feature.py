@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from watcher import progress
-from watcher.config import FeatureConfig
-from watcher.errors import ArchiveError
-from watcher.github.client import GitHubReader
-from watcher.models import FeatureScan, Release, Signal, SignalName, SignalStatus
+from watcher.config.model import FeatureConfig
+from watcher.core import progress
+from watcher.core.errors import ArchiveError
+from watcher.core.models import FeatureScan, Release, Signal, SignalName, SignalStatus
+from watcher.net.github_read import GitHubReader
 from watcher.sources.tarscan import scan_tarball
 
 CHUNK = 1024 * 1024

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from watcher.config import fill_placeholders
-from watcher.models import Release, Signal, SignalName, SignalStatus
-from watcher.registry import ImageRef, ManifestInfo, parse_image_ref
+from watcher.config.model import fill_placeholders
+from watcher.core.models import Release, Signal, SignalName, SignalStatus
+from watcher.net.registry import ImageRef, ManifestInfo, parse_image_ref
 
 
 def image_refs(templates: Sequence[str], release: Release) -> list[ImageRef]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watcher.errors import PayloadError
-from watcher.github.client import GitHubReader
-from watcher.models import IssueStatus, Signal, SignalName, SignalStatus
+from watcher.core.errors import PayloadError
+from watcher.core.models import IssueStatus, Signal, SignalName, SignalStatus
+from watcher.net.github_read import GitHubReader
 
 
 def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
-from watcher.actions.chart import ImagePin
-from watcher.actions.yaml_edit import find_scalar
-from watcher.config import PinConfig
-from watcher.errors import ChartError, SourceError
-from watcher.registry import RegistryReader, parse_image_ref
+from watcher.chart.bump import ImagePin
+from watcher.chart.yaml_edit import find_scalar
+from watcher.config.model import PinConfig
+from watcher.core.errors import ChartError, SourceError
+from watcher.net.registry import RegistryReader, parse_image_ref
 
 _RELEASE_TAG = re.compile(r"^v?\d+\.\d+\.\d+$")
 FLOATING_PROBES = 5

@@ -16,9 +16,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from watcher.errors import REPOSITORY_NOT_FOUND_HINT, NotFoundError, PayloadError
-from watcher.github.client import Fetched, GitHubReader
-from watcher.models import Release, Signal, SignalName, SignalStatus
+from watcher.core.errors import REPOSITORY_NOT_FOUND_HINT, NotFoundError, PayloadError
+from watcher.core.models import Release, Signal, SignalName, SignalStatus
+from watcher.net.github_read import Fetched, GitHubReader
 
 
 def fetch_releases(reader: GitHubReader, repo: str) -> Fetched:

@@ -10,7 +10,7 @@ exclude are read past without being kept, and matching files are searched in
 chunks. Nothing is written to disk and links are never followed.
 
 Every way the archive can be wrong (truncated, corrupt, oversized, unsafe) ends in
-one :class:`~watcher.errors.ArchiveError` naming the source URL; errors raised by
+one :class:`~watcher.core.errors.ArchiveError` naming the source URL; errors raised by
 the chunk iterator itself (the HTTP transport) pass through unchanged so the caller
 can translate them as network errors.
 """
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Self
 
 from wcmatch import glob as wglob
 
-from watcher.config import FeatureConfig, ScanCaps
-from watcher.errors import ArchiveError
-from watcher.models import FeatureHit, FeatureScan
+from watcher.config.model import FeatureConfig, ScanCaps
+from watcher.core.errors import ArchiveError
+from watcher.core.models import FeatureHit, FeatureScan
 from watcher.sources.comments import code_part
 
 if TYPE_CHECKING:

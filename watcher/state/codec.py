@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from watcher.models import Excerpt, FeatureHit, Release, Signal, SignalName, SignalStatus
+from watcher.core.models import Excerpt, FeatureHit, Release, Signal, SignalName, SignalStatus
 
 JsonObject = dict[str, Any]
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from watcher.config import DaemonConfig
+    from watcher.config.model import DaemonConfig
     from watcher.state.store import Store
 
 ACTOR_LEASE = "actor"

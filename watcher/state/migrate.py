@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from watcher.errors import StateError
+from watcher.core.errors import StateError
 
 if TYPE_CHECKING:
     from alembic.config import Config

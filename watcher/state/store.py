@@ -50,8 +50,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from watcher.errors import StateError
-from watcher.models import (
+from watcher.core.errors import StateError
+from watcher.core.models import (
     CachedResponse,
     FeatureScan,
     Verdict,

@@ -1,0 +1,105 @@
+"""From a ready verdict to the chart-bump proposal: read the chart, resolve pins, plan the bump.
+
+Reads only (GitHub contents, registry tags); no database, no writes. Used by
+``watcher check --plan`` to show what would be pushed, and by ``watcher run`` before
+reconciling the pull request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from watcher.actions.proposal import Proposal, propose
+from watcher.chart.bump import BumpResult, ImageTarget, image_targets, plan_bump
+from watcher.config.model import ChartConfig, PinConfig, WatchConfig
+from watcher.core.errors import NotFoundError
+from watcher.core.models import Signal, Verdict
+from watcher.net.github_read import GitHubReader
+from watcher.net.registry import RegistryReader, parse_image_ref
+from watcher.sources.chart import ChartFiles, bump_request, fetch_chart
+from watcher.sources.pins import PinSite, ResolvedPin, pin_site, resolve_pin
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The proposal for one ready watch, with what it was computed from."""
+
+    watch: WatchConfig
+    chart: ChartConfig
+    files: ChartFiles
+    bump: BumpResult
+    pins: tuple[ResolvedPin, ...]
+    signals: tuple[Signal, ...]
+    proposal: Proposal
+
+    def body(self, extra: tuple[str, ...] | list[str] = ()) -> str:
+        """The PR body with all notes."""
+        notes = (*pin_notes(self.pins), *extra)
+        return propose(
+            self.watch, self.chart, self.proposal.target, self.signals, self.bump, notes
+        ).body
+
+
+PinResolver = Callable[[RegistryReader, PinSite, PinConfig], ResolvedPin]
+
+
+def pin_notes(pins: tuple[ResolvedPin, ...]) -> tuple[str, ...]:
+    """PR body notes on floating pins: what each resolves to today."""
+    return tuple(
+        f"`{p.pin.key}` stays on the floating tag `{p.current}` of {p.image}, which is "
+        f"{p.floating_resolves_to or 'not resolvable to a release'} today"
+        for p in pins
+        if p.floating
+    )
+
+
+def plan_for(
+    watch: WatchConfig,
+    verdict: Verdict,
+    github: GitHubReader,
+    registry: RegistryReader,
+    resolve: PinResolver = resolve_pin,
+) -> Plan | None:
+    """The plan for a verdict with a target and a chart; None when there is nothing to plan.
+
+    ``resolve`` looks up extra image pins; the runner passes a cached one so an idle
+    cycle with a PR open asks the registry nothing.
+    """
+    chart = watch.chart
+    if chart is None or verdict.target is None:
+        return None
+    files = fetch_chart(github, chart)
+    values_path = files.path("values.yaml")
+    pins = tuple(
+        resolve(registry, pin_site(files.values_yaml, values_path, pin), pin) for pin in chart.pins
+    )
+    request = bump_request(files, chart, verdict.target, tuple(p.pin for p in pins))
+    digests = resolve_digests(registry, image_targets(request))
+    bump = plan_bump(replace(request, digests=MappingProxyType(digests)))
+    proposal = propose(watch, chart, verdict.target, verdict.signals, bump, pin_notes(pins))
+    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal)
+
+
+def resolve_digests(registry: RegistryReader, targets: tuple[ImageTarget, ...]) -> dict[str, str]:
+    """The new digest of every image whose values pin a digest and whose reference moves.
+
+    A digest pinned beside a tag is kept pinned: the bump writes the digest the registry
+    serves for the new reference (the same HEAD the image check makes), rather than
+    dropping the pin the maintainer chose.
+    """
+    digests: dict[str, str] = {}
+    for target in targets:
+        ref = target.reference
+        if target.site.digest is None or not target.moves or ref is None:
+            continue
+        info = registry.manifest(parse_image_ref(ref))
+        if info is None or not info.digest:
+            raise NotFoundError(
+                f"{ref}: no manifest digest in its registry, so {target.site.key}.digest "
+                "cannot follow the new tag",
+                hint="wait until the image is published, or clear the digest in the chart",
+            )
+        digests[target.site.key] = info.digest
+    return digests

@@ -1,0 +1,566 @@
+"""The ``watcher`` command line: a thin shell over the runner and the store.
+
+Only this module (and the daemon) prints, exits, or handles signals. Heavy modules are
+imported inside the commands so ``watcher --help`` stays fast.
+
+Exit codes: ``check`` 0 every selected watch is ready, 1 some watch is not ready, 2
+error (bad config, unreachable GitHub, rate limit, bad archive, ...: one line naming the
+cause and a hint, never a traceback). ``run --once`` 0 when its cycle completed, whatever
+the verdicts, 2 on error. An unexpected exception (a bug) is one line too, with where to
+report it and the crash report file holding its traceback.
+
+Every command takes ``--verbose`` (``-v``, = ``--log-level DEBUG``), ``--log-level`` and
+``--log-format`` (or ``WATCHER_LOG_LEVEL`` / ``WATCHER_LOG_FORMAT``): logs go to stderr,
+human on a TTY, JSON lines otherwise. Without them a one-shot command logs nothing
+below WARNING; the daemon logs from INFO.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+import click
+
+from watcher.cli.render import EXIT_ERROR
+from watcher.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from watcher.config.model import Config
+    from watcher.notify.targets import AppriseTarget
+    from watcher.runner.crash import Crash
+    from watcher.runner.cycle import Actor, RunReport
+    from watcher.state.store import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="WATCHER_CONFIG",
+    help="TOML config file (default: the built-in headscale peer-relay watch).",
+)
+db_option = click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="SQLAlchemy database URL (default: [database].url, WATCHER_DB_URL, or a SQLite file "
+    "under $XDG_STATE_HOME/watcher/).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+# Where the logging options' callbacks collect their values (ctx.meta), and the three.
+LOG_META = "watcher.logging"
+LOG_OPTIONS = ("verbose", "log_level", "log_format")
+
+
+def _log_option_seen(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """Collect a logging option; once all three are parsed, set up logging if asked.
+
+    Click calls every parameter's callback before the command runs (with the default
+    when not given), so logging is configured before any work starts. Nothing given:
+    logging is left as Python has it (WARNING and up, bare, on stderr).
+    """
+    settings: dict[str, object] = ctx.meta.setdefault(LOG_META, {})
+    settings[str(param.name)] = value
+    if len(settings) < len(LOG_OPTIONS):
+        return
+    level = "DEBUG" if settings["verbose"] else settings["log_level"]
+    if level is not None or settings["log_format"] is not None:
+        _configure_logging(str(level or "WARNING"), settings["log_format"])
+
+
+def _configure_logging(level: str, log_format: object) -> None:
+    from watcher.service.logconfig import configure
+
+    as_json = {"json": True, "console": False}.get(str(log_format))  # auto/None: by TTY
+    configure(json=as_json, level=level.upper())
+
+
+def log_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--verbose``, ``--log-level`` and ``--log-format`` on a command (stderr logs)."""
+    options = (
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            expose_value=False,
+            callback=_log_option_seen,
+            help="Debug logs on stderr (same as --log-level DEBUG).",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+            envvar="WATCHER_LOG_LEVEL",
+            default=None,
+            expose_value=False,
+            callback=_log_option_seen,
+            help="Lowest level logged on stderr (default: WARNING; the daemon: INFO).",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["auto", "json", "console"]),
+            envvar="WATCHER_LOG_FORMAT",
+            default=None,
+            expose_value=False,
+            callback=_log_option_seen,
+            help="Logs on stderr; auto (default): console on a TTY, JSON lines otherwise.",
+        ),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _log_settings() -> dict[str, object]:
+    """The logging options of the running command (as collected by _log_option_seen)."""
+    meta: dict[str, object] = click.get_current_context().meta.get(LOG_META, {})
+    return meta
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn WatcherErrors into one line + hint on stderr and exit code 2; the same for
+    any unexpected exception (a bug), whose traceback goes to a crash report."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from watcher.core.errors import WatcherError
+
+        try:
+            return func(*args, **kwargs)
+        except WatcherError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own control flow (RuntimeError subclasses), not a crash
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, a report, exit 2
+            from watcher.runner.crash import Crash
+
+            crash = Crash.of(exc)
+            click.echo(f"error: {crash.summary}", err=True)
+            click.echo(f"hint: {_crash_hint([('command', crash)])}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper
+
+
+def _crash_hint(crashes: list[tuple[str, Crash]]) -> str:
+    """Save the tracebacks to a crash report; the hint saying where to send it."""
+    from watcher.config.model import state_directory
+    from watcher.runner.crash import report_hint, save_report
+
+    try:
+        path = save_report(crashes, state_directory())
+    except OSError:
+        # No writable state directory: the traceback goes to stderr instead.
+        for _, crash in crashes:
+            click.echo(crash.traceback, err=True, nl=False)
+        return report_hint("printed above")
+    return report_hint(f"saved in {path}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="watcher")
+def main() -> None:
+    """Watch upstream projects until a feature really ships (then bump a Helm chart)."""
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option(
+    "--plan",
+    "--dry-run",
+    "plan",
+    is_flag=True,
+    help="Also show, per ready watch, the branch, title, body and diff of the pull request "
+    "it would open (reads only, writes nothing).",
+)
+@click.argument("watch_ids", nargs=-1)
+@log_options
+@reports_errors
+def check(
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    plan: bool,
+    watch_ids: tuple[str, ...],
+) -> None:
+    """Evaluate the watches once and show each verdict with its evidence.
+
+    Never writes to GitHub. Exit 0 when every selected watch is ready, 1 when any is
+    not, 2 on error.
+    """
+    from watcher.runner.cycle import open_readers, run_once
+
+    _show_progress()
+    config = _load(config_path)
+    config.select(watch_ids)
+    with _open_store(config, db_url) as store, open_readers(config, store) as readers:
+        report = run_once(config, store, readers, watch_ids, plan=plan)
+    _print_report(report, as_json)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option(
+    "--once", is_flag=True, help="One full cycle (evaluate, PRs, notifications), then exit."
+)
+@click.option(
+    "--bind",
+    envvar="WATCHER_HEALTH_BIND",
+    default=None,
+    help="Address of /livez, /readyz and /metrics (default: [daemon].bind, 127.0.0.1).",
+)
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    envvar="WATCHER_HEALTH_PORT",
+    default=None,
+    help="Port of /livez, /readyz and /metrics (default: [daemon].health_port, 9464).",
+)
+@log_options
+@click.argument("watch_ids", nargs=-1)
+@reports_errors
+def run(
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    once: bool,
+    bind: str | None,
+    health_port: int | None,
+    watch_ids: tuple[str, ...],
+) -> None:
+    """Evaluate, then open/update chart-bump pull requests and notify through GitHub.
+
+    Without --once this is the daemon: a cycle every [daemon].interval_seconds, /livez,
+    /readyz and /metrics on [daemon].bind:health_port, JSON logs off a TTY; SIGTERM finishes the
+    current cycle, then exits 0. Needs GITHUB_TOKEN (or GitHub App credentials) with
+    write access to the chart repository. With --once: exit 0 when the cycle completed,
+    whatever the verdicts, 2 on error.
+    """
+    from watcher.runner.cycle import open_readers, run_once
+    from watcher.state.lease import actor_lease
+
+    config = _load(config_path)
+    config.select(watch_ids)
+    actor = _actor(config)
+    if not once:
+        try:
+            code = _serve(config, db_url, actor, watch_ids, bind, health_port)
+        finally:
+            actor.writer.close()
+        sys.exit(code)
+    _show_progress()
+    try:
+        # One writer per database: without the lease (a daemon or another --once holds
+        # it) this run only evaluates, like a daemon replica that does not lead.
+        with (
+            _open_store(config, db_url) as store,
+            open_readers(config, store) as readers,
+            actor_lease(store, actor.holder, config.daemon) as leading,
+        ):
+            if not leading:
+                click.echo(_not_leading(store), err=True)
+            report = run_once(config, store, readers, watch_ids, actor=actor if leading else None)
+    finally:
+        actor.writer.close()
+    _print_report(report, as_json, action=True)
+
+
+def _not_leading(store: Store) -> str:
+    """The note a `run --once` without the lease prints: who has it, what this run does."""
+    from watcher.state.lease import ACTOR_LEASE
+
+    held = store.lease_holder(ACTOR_LEASE)
+    who = f" ({held[0]}, until {held[1]:%H:%M:%S} UTC)" if held else ""
+    return (
+        f"note: another watcher process{who} holds the write lease on this database; "
+        "this run only evaluates (no pull request, dashboard or comment changes)"
+    )
+
+
+def _serve(
+    config: Config,
+    db_url: str | None,
+    actor: Actor,
+    watch_ids: tuple[str, ...],
+    bind: str | None,
+    health_port: int | None,
+) -> int:
+    """Configure logging (INFO unless asked otherwise) and run the daemon until a signal."""
+    from watcher.service.daemon import serve
+
+    logs = _log_settings()
+    level = "DEBUG" if logs.get("verbose") else logs.get("log_level")
+    _configure_logging(str(level or "INFO"), logs.get("log_format"))
+    overrides = {"bind": bind, "health_port": health_port}
+    settings = config.daemon.model_copy(
+        update={key: value for key, value in overrides.items() if value is not None}
+    )
+    return serve(
+        config, _db_url(config, db_url), settings=settings, watch_ids=watch_ids, actor=actor
+    )
+
+
+def _actor(config: Config) -> Actor:
+    """PyGithub writer with credentials from the environment, or a ConfigError."""
+    from watcher.net.github_write import GitHubWriter, auth_from_env
+    from watcher.runner.cycle import Actor
+
+    auth = auth_from_env(os.environ)
+    if auth is None:
+        raise ConfigError(
+            "watcher run writes to GitHub and needs credentials",
+            hint="set GITHUB_TOKEN (or WATCHER_APP_ID, WATCHER_APP_INSTALLATION_ID and "
+            "WATCHER_APP_PRIVATE_KEY_FILE); `watcher check --plan` shows what it would do",
+        )
+    targets = _apprise_targets(config)
+    gh = config.github
+    writer = GitHubWriter(
+        gh.api_url,
+        auth,
+        write_interval=gh.write_interval_seconds,
+        retries=gh.retries,
+        max_wait=gh.max_wait_seconds,
+        timeout=gh.timeout_seconds,
+    )
+    # A claim outlives one write with every retry and wait the writer may spend on it.
+    claim = (gh.retries + 1) * (gh.timeout_seconds + gh.max_wait_seconds)
+    claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
+    return Actor(writer, config.notify, targets, claim_ttl=claim_ttl)
+
+
+def _apprise_targets(config: Config) -> tuple[AppriseTarget, ...]:
+    """The Apprise URLs from the environment, checked by Apprise (imported only if any)."""
+    from watcher.notify.targets import apprise_targets
+
+    targets = tuple(apprise_targets(config))
+    if targets:
+        from watcher.notify.apprise import validate
+
+        validate(targets)
+    return targets
+
+
+def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> None:
+    """Print a run (table or JSON, plans included) and exit with its code.
+
+    ``action`` (``run --once``): exit 0 when the cycle completed, 2 on error; otherwise
+    (``check``) 0 ready, 1 not ready, 2 error.
+    """
+    from dataclasses import replace
+
+    from watcher.cli import render
+
+    code = render.action_exit_code(report) if action else render.exit_code(report)
+    notify_hint = "notifications are retried on the next cycle"
+    if report.crashes:
+        crash_hint = _crash_hint(report.crashes)
+        outcomes = tuple(replace(o, hint=crash_hint) if o.crash else o for o in report.outcomes)
+        report = replace(report, outcomes=outcomes)
+        notify_hint = crash_hint if report.notify_crash else notify_hint
+    if as_json:
+        click.echo(render.check_json(report, code))
+        if report.notify_crash:
+            click.echo(f"hint: {notify_hint}", err=True)  # the JSON has no field for it
+    else:
+        click.echo(render.check_text(report), nl=False)
+        for outcome in report.outcomes:
+            if outcome.error:
+                click.echo(f"error: {outcome.watch.id}: {outcome.error}", err=True)
+                click.echo(f"hint: {outcome.hint or 'the last good verdict is kept'}", err=True)
+        if report.notify_error:
+            click.echo(f"error: {report.notify_error}", err=True)
+            click.echo(f"hint: {notify_hint}", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@log_options
+@reports_errors
+def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
+    """Show the last recorded verdict of every watch (database only, no network)."""
+    from watcher.cli import render
+
+    config = _load(config_path)
+    with _open_store(config, db_url) as store:
+        stored = [(w, store.get_verdict(w.id)) for w in config.watch]
+        rows = [(w, s, store.error_hint(w.id) if s and s.error else None) for w, s in stored]
+        targets = store.target_statuses(config.notify.apprise_undeliverable_after)
+    text = render.status_json(rows, targets) if as_json else render.status_text(rows, targets)
+    click.echo(text, nl=not as_json)
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the last N events.")
+@click.argument("watch_id")
+@log_options
+@reports_errors
+def history(
+    config_path: Path | None, db_url: str | None, as_json: bool, limit: int | None, watch_id: str
+) -> None:
+    """Show the recorded transitions of one watch, oldest first (database only)."""
+    from watcher.cli import render
+
+    config = _load(config_path)
+    config.select((watch_id,))
+    with _open_store(config, db_url) as store:
+        events = store.history(watch_id, limit)
+    click.echo(
+        render.history_json(events) if as_json else render.history_text(watch_id, events),
+        nl=not as_json,
+    )
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+
+
+@main.command()
+@config_option
+@db_option
+@json_option
+@click.option("--from", "since", type=DATE, default=None, help="Show rows from this date (UTC).")
+@click.option(
+    "--to",
+    "until",
+    type=DATE,
+    default=None,
+    help="Replay up to this date (UTC; a bare date includes that day).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "svg"]),
+    default="text",
+    help="Output format (--json = --format json).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the timeline as an SVG image to this file.",
+)
+@click.option("--scan-all", is_flag=True, help="Scan every release's tarball instead of bisecting.")
+@click.argument("watch_id", required=False)
+@log_options
+@reports_errors
+def backtest(
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    plot: Path | None,
+    scan_all: bool,
+    watch_id: str | None,
+) -> None:
+    """Replay upstream history and show when the watch would have opened its PR.
+
+    Reads only (caches aside). Exit 0 when the replay ends ready, 1 when not, 2 on error.
+    """
+    from watcher.backtest.command import backtest_command
+    from watcher.runner.cycle import open_readers
+
+    if as_json and fmt not in ("text", "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two outputs; give one")
+    _show_progress()
+    config = _load(config_path)
+    with _open_store(config, db_url) as store, open_readers(config, store) as readers:
+        out, code = backtest_command(
+            config,
+            store,
+            readers,
+            watch_id=watch_id,
+            since=since,
+            until=until,
+            fmt="json" if as_json else fmt,
+            plot=plot,
+            scan_all=scan_all,
+        )
+    click.echo(out, nl=False)
+    if plot is not None:
+        click.echo(f"wrote the timeline picture to {plot}", err=True)
+    sys.exit(code)
+
+
+@main.group("config")
+def config_group() -> None:
+    """Configuration commands."""
+
+
+@config_group.command("check")
+@config_option
+@log_options
+@reports_errors
+def config_check(config_path: Path | None) -> None:
+    """Validate the configuration file and list its watches."""
+    config = _load(config_path)
+    source = str(config_path) if config_path else "<built-in default>"
+    click.echo(f"{source}: ok, {len(config.watch)} watch(es)")
+    for watch in config.watch:
+        click.echo(
+            f"  {watch.id}: {watch.repo}, markers {list(watch.feature.all_markers)!r}, "
+            f"requires {', '.join(watch.required)}"
+        )
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database commands."""
+
+
+@db_group.command("upgrade")
+@config_option
+@db_option
+@log_options
+@reports_errors
+def db_upgrade(config_path: Path | None, db_url: str | None) -> None:
+    """Create the database if needed and migrate it to the newest schema."""
+    with _open_store(_load(config_path), db_url) as store:
+        click.echo(f"database at {store.url} is at the newest schema")
+
+
+def _show_progress() -> None:
+    """Long work (tarball scans, backtest steps) shows a progress line on a terminal."""
+    from watcher.core import progress
+
+    progress.enable(sys.stderr)
+
+
+def _load(config_path: Path | None) -> Config:
+    from watcher.config.model import load_config
+
+    return load_config(config_path)
+
+
+def _db_url(config: Config, db_url: str | None) -> str:
+    from watcher.config.model import default_database_url
+
+    return db_url or config.database.url or default_database_url()
+
+
+def _open_store(config: Config, db_url: str | None) -> Store:
+    """The command's store (created and migrated on first use); use it in ``with``."""
+    from watcher.state.store import Store
+
+    return Store.open(_db_url(config, db_url))

@@ -1,0 +1,290 @@
+"""Text and JSON renderings of verdicts, runs and histories (strings only; the CLI prints).
+
+The JSON shapes are documented in README.md ("JSON output") and are a stable interface.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from watcher.core.models import READY_STATES, Release, Signal, SignalName, Verdict
+
+if TYPE_CHECKING:
+    from watcher.actions.planning import Plan
+    from watcher.config.model import WatchConfig
+    from watcher.runner.cycle import RunReport, WatchOutcome
+    from watcher.state.deliveries import TargetStatus
+    from watcher.state.store import Event, StoredVerdict
+
+# Signals whose evidence is upstream text worth reading in the terminal (the source line
+# with the marker, the changelog lines), and how many lines of it `check` shows.
+QUOTED_SIGNALS = frozenset({SignalName.FEATURE, SignalName.CHANGELOG})
+QUOTED_LINES = 2
+
+# The documented exit codes of `check`, `run --once` and `backtest` (README, "Exit codes").
+EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
+
+
+def exit_code(report: RunReport) -> int:
+    """Ready when every watch is ready (or beyond), not ready when any is not, error
+    when any watch or the notifications failed."""
+    outcomes = report.outcomes
+    if report.notify_error or any(o.error for o in outcomes):
+        return EXIT_ERROR
+    if all(o.verdict is not None and o.verdict.state in READY_STATES for o in outcomes):
+        return EXIT_READY
+    return EXIT_NOT_READY
+
+
+def action_exit_code(report: RunReport) -> int:
+    """`run --once` is an action, not a question: 0 when its cycle completed, whatever
+    the verdicts (a CronJob must not fail while a watch waits), 2 on error."""
+    return EXIT_ERROR if exit_code(report) == EXIT_ERROR else EXIT_READY
+
+
+def check_text(report: RunReport) -> str:
+    """The human table of one `watcher check` run."""
+    lines: list[str] = []
+    for outcome in report.outcomes:
+        if outcome.error and outcome.verdict is None:
+            continue  # nothing to show but the error, which the CLI prints on stderr
+        head, *rest = _verdict_lines(outcome.watch.id, outcome.verdict)
+        if outcome.error:
+            head += "  (the last good verdict: this run failed, see the error below)"
+        lines += [head, *rest]
+        lines.append(
+            f"  cost:      {outcome.requests} request(s), {outcome.not_modified} not modified, "
+            f"{outcome.seconds:.2f} s"
+        )
+        if outcome.verdict and outcome.verdict.extra.get("pr_url"):
+            extra = outcome.verdict.extra
+            lines.append(f"  pull request: {extra['pr_url']} ({extra.get('pr_action', '')})")
+        if outcome.plan is not None:
+            lines.extend(plan_lines(outcome.plan))
+    stats = report.stats
+    if not lines and not stats.requests:
+        return ""  # every watch failed before a single answer: the errors say it all
+    remaining = "" if stats.quota_remaining is None else f", quota left {stats.quota_remaining}"
+    lines.append(
+        f"run {report.run_id}: {stats.requests} request(s), {stats.not_modified} answered 304, "
+        f"{stats.quota_used} counted against the quota{remaining}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """What `check --plan` shows of the pull request a ready watch would get."""
+    proposal = plan.proposal
+    where = f"{plan.chart.repo}@{plan.files.base}"
+    if not plan.bump.changed:
+        return [f"  plan:      nothing to push: {where} is already at {proposal.target.tag}"]
+    lines = [
+        f"  plan:      pull request on {where}, branch {proposal.branch}",
+        f"  title:     {proposal.title}",
+        "  --- body ---",
+        *proposal.body.rstrip("\n").splitlines(),
+    ]
+    # The body normally carries the whole diff already; show it apart only when it does
+    # not (a body capped for length).
+    if proposal.diff.strip() not in proposal.body:
+        lines += ["  --- diff ---", *proposal.diff.rstrip("\n").splitlines()]
+    return [*lines, "  --- end of plan ---"]
+
+
+def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
+    if verdict is None:
+        return [f"{watch_id}: no verdict yet"]
+    head = f"{watch_id}: {verdict.state.value.upper()}"
+    if verdict.target is not None:
+        head += f"  target {_release(verdict.target)}"
+    lines = [head]
+    for signal in verdict.signals:
+        lines.append(f"  {signal.name.value + ':':<10} [{signal.status.value}] {signal.summary}")
+        if signal.name in QUOTED_SIGNALS:
+            lines.extend(f"{'':13}{line}" for line in signal.evidence[:QUOTED_LINES])
+    lines.extend(f"  {reason}" for reason in verdict.reasons if reason.startswith("note:"))
+    return lines
+
+
+def _release(release: Release) -> str:
+    date = f" ({release.published_at:%Y-%m-%d})" if release.published_at else ""
+    return f"{release.tag}{date}"
+
+
+def check_json(report: RunReport, code: int) -> str:
+    """The JSON document of one `watcher check` run."""
+    doc = {
+        "exit_code": code,
+        "run_id": report.run_id,
+        "requests": {
+            "total": report.stats.requests,
+            "not_modified": report.stats.not_modified,
+            "quota_used": report.stats.quota_used,
+            "quota_remaining": report.stats.quota_remaining,
+        },
+        "watches": [_outcome_doc(o) for o in report.outcomes],
+    }
+    return json.dumps(doc, indent=2)
+
+
+def _outcome_doc(outcome: WatchOutcome) -> dict[str, Any]:
+    doc = verdict_doc(outcome.watch.id, outcome.verdict)
+    doc["error"] = outcome.error
+    doc["hint"] = outcome.hint if outcome.error else None
+    plan = outcome.plan
+    if plan is not None:
+        doc["plan"] = {
+            "repo": plan.chart.repo,
+            "base": plan.files.base,
+            "branch": plan.proposal.branch,
+            "title": plan.proposal.title,
+            "body": plan.proposal.body,
+            "diff": plan.proposal.diff,
+            "files": sorted(plan.proposal.files),
+        }
+    return doc
+
+
+def verdict_doc(watch_id: str, verdict: Verdict | None) -> dict[str, Any]:
+    """A verdict as a JSON-able dict (``state`` null when none was recorded yet)."""
+    if verdict is None:
+        return {"id": watch_id, "state": None, "target": None, "signals": [], "reasons": []}
+    return {
+        "id": watch_id,
+        "state": verdict.state.value,
+        "target": _release_doc(verdict.target),
+        "signals": [_signal_doc(s) for s in verdict.signals],
+        "reasons": list(verdict.reasons),
+        "evaluated_at": _iso(verdict.evaluated_at),
+        "pull_request": verdict.extra.get("pr_url") or None,
+        "changed_at": _iso(verdict.changed_at),
+    }
+
+
+def _release_doc(release: Release | None) -> dict[str, Any] | None:
+    if release is None:
+        return None
+    return {
+        "tag": release.tag,
+        "version": release.version,
+        "url": release.url,
+        "published_at": _iso(release.published_at),
+    }
+
+
+def _signal_doc(signal: Signal) -> dict[str, Any]:
+    return {
+        "name": signal.name.value,
+        "status": signal.status.value,
+        "summary": signal.summary,
+        "evidence": list(signal.evidence),
+        "release": signal.release_tag,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+StatusRow = tuple["WatchConfig", "StoredVerdict | None", "str | None"]
+"""One watch in `watcher status`: its config, stored verdict and the last error's hint."""
+
+
+def status_text(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
+    """`watcher status`: the last recorded verdict of every watch, then Apprise targets."""
+    lines: list[str] = []
+    for watch, stored, hint in rows:
+        lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
+        verdict = stored.verdict if stored else None
+        if verdict and verdict.changed_at:
+            lines.append(f"  since:     {verdict.changed_at:%Y-%m-%d %H:%M:%S %Z}")
+        if verdict and verdict.extra.get("pr_url"):
+            lines.append(f"  pull request: {verdict.extra['pr_url']}")
+        if stored and stored.error:
+            lines.append(f"  error:     {stored.error} (at {_iso(stored.error_at)})")
+            if hint:
+                lines.append(f"  hint:      {hint}")
+    lines.extend(_target_lines(targets))
+    return "\n".join(lines)
+
+
+def _target_lines(targets: Sequence[TargetStatus]) -> list[str]:
+    lines = []
+    for t in targets:
+        state = "UNDELIVERABLE" if t.undeliverable else "failing" if t.last_error else "ok"
+        line = f"notify {t.label}: {state}, {t.pending} waiting"
+        if t.failing_since is not None:
+            line += f", failing since {t.failing_since:%Y-%m-%d %H:%M:%S %Z}"
+            line += f" ({t.attempts} attempt(s))"
+        lines.append(line)
+        if t.last_error:
+            lines.append(f"  last error: {t.last_error}")
+    return lines
+
+
+def status_json(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
+    """`watcher status --json`: the entries of `check --json` plus ``error_at``, and
+    ``notifications``: one object per Apprise target."""
+    docs = []
+    for watch, stored, hint in rows:
+        doc = verdict_doc(watch.id, stored.verdict if stored else None)
+        doc["error"] = stored.error if stored else None
+        doc["hint"] = hint if stored and stored.error else None
+        doc["error_at"] = _iso(stored.error_at) if stored else None
+        docs.append(doc)
+    notifications = [
+        {
+            "target": t.label,
+            "pending": t.pending,
+            "undeliverable": t.undeliverable,
+            "attempts": t.attempts,
+            "failing_since": _iso(t.failing_since),
+            "last_error": t.last_error,
+        }
+        for t in targets
+    ]
+    return json.dumps({"watches": docs, "notifications": notifications}, indent=2)
+
+
+def history_text(watch_id: str, events: Sequence[Event]) -> str:
+    """`watcher history WATCH`: a header, then one line per transition, oldest first.
+
+    The first verdict has no "from"; a target shows as ``old -> new`` only when it moved.
+    """
+    if not events:
+        return f"{watch_id}: no transitions recorded yet"
+    rows = [("date (UTC)", "state", "target")]
+    for e in events:
+        state = e.to_state if e.from_state is None else f"{e.from_state} -> {e.to_state}"
+        rows.append((f"{e.at:%Y-%m-%d %H:%M:%S}", state, _moved(e.from_target, e.to_target)))
+    width = max(len(state) for _, state, _ in rows)
+    lines = [f"{at:<19}  {state:<{width}}  {target}".rstrip() for at, state, target in rows]
+    return f"{watch_id}: {len(events)} transition(s)\n" + "\n".join(lines)
+
+
+def _moved(before: str | None, after: str | None) -> str:
+    if before == after or before is None:
+        return after or ""
+    return f"{before} -> {after or 'none'}"
+
+
+def history_json(events: Sequence[Event]) -> str:
+    """`watcher history WATCH --json`."""
+    return json.dumps(
+        [
+            {
+                "id": e.id,
+                "at": _iso(e.at),
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "from_target": e.from_target,
+                "to_target": e.to_target,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+        indent=2,
+    )

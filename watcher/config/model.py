@@ -1,0 +1,552 @@
+"""Load and validate the TOML configuration into typed, frozen objects.
+
+pydantic does the validation: it gives every error a location (``watch.0.feature.paths``)
+that we render as ``watch[0].feature.paths`` together with the file name, and
+``extra="forbid"`` turns unknown keys into errors. Secrets never come from the file:
+the token is read from ``GITHUB_TOKEN`` or the file named by ``GITHUB_TOKEN_FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from watcher.config.report import key_path, problem_lines
+from watcher.config.rules import DAY, HOUR, duration, str_format, template
+from watcher.core.errors import ConfigError
+
+SIGNALS = ("release", "feature", "image", "changelog", "issue")
+SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
+DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
+MiB = 1024 * 1024
+# A dotted values path whose segments may be globs (`*`, `**`, `?`, `[...]`).
+_IMAGE_KEY = r"^[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)*$"
+
+
+class _Model(BaseModel):
+    """Frozen, strict base for every config section: unknown keys and a value of the wrong
+    type (``"3"`` for a number, ``"no"`` for a boolean) are errors, never converted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class GitHubConfig(_Model):
+    """How to reach GitHub (or GitHub Enterprise, or the local stand-in)."""
+
+    api_url: str = "https://api.github.com"
+    timeout_seconds: Annotated[float, duration(0, HOUR, above_low=True)] = 20.0
+    quota_floor: int = Field(default=20, ge=0)
+    max_wait_seconds: Annotated[float, duration(0, DAY)] = 30.0
+    retries: int = Field(default=3, ge=0, le=10)
+    write_interval_seconds: Annotated[float, duration(0, HOUR)] = 1.0
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class DatabaseConfig(_Model):
+    """Where state lives; SQLite by default, any SQLAlchemy URL otherwise."""
+
+    url: str | None = None
+
+
+class ScanCaps(_Model):
+    """Limits that keep a tarball scan bounded, far above a real release (DESIGN.md 2)."""
+
+    max_download_bytes: int = Field(default=1024 * MiB, gt=0)
+    max_total_bytes: int = Field(default=8192 * MiB, gt=0)
+    max_members: int = Field(default=500_000, gt=0)
+    max_member_bytes: int = Field(default=2048 * MiB, gt=0)
+
+
+class FeatureConfig(_Model):
+    """The markers to look for in a release's source (any one counts) and where to look."""
+
+    # ``marker`` (one string, the original key) and ``markers`` (a list) both work;
+    # :attr:`all_markers` is what is searched.
+    marker: str | None = Field(default=None, min_length=3)
+    markers: tuple[Annotated[str, Field(min_length=3)], ...] = ()
+    paths: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = (
+        "**/*_test.go",
+        "**/vendor/**",
+        "vendor/**",
+        "**/go.sum",
+        "go.sum",
+        "docs/**",
+        "**/testdata/**",
+    )
+    all_evidence: bool = False
+    caps: ScanCaps = ScanCaps()
+
+    @field_validator("paths")
+    @classmethod
+    def _non_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(not p.strip() for p in value):
+            raise ValueError("must list at least one non-empty glob")
+        return value
+
+    @model_validator(mode="after")
+    def _some_marker(self) -> Self:
+        if not self.all_markers:
+            raise ValueError("needs `marker` or `markers`: the text that shows the feature")
+        return self
+
+    @property
+    def all_markers(self) -> tuple[str, ...]:
+        """``marker`` then ``markers``, without repeats: any of them counts."""
+        found = (self.marker,) if self.marker else ()
+        return tuple(dict.fromkeys((*found, *self.markers)))
+
+
+def _image_reference(value: str, fields: Mapping[str, str]) -> object:
+    # Imported here: the registry client pulls in httpx, and `watcher --help` stays fast.
+    from watcher.core.errors import SourceError
+    from watcher.net.registry import parse_image_ref
+
+    try:
+        return parse_image_ref(fill_placeholders(value, fields))
+    except SourceError as exc:
+        raise ValueError(exc.message) from exc
+
+
+def fill_placeholders(value: str, fields: Mapping[str, str]) -> str:
+    """``value`` with each ``{name}`` of ``fields`` replaced (image reference templates)."""
+    for name, text in fields.items():
+        value = value.replace(f"{{{name}}}", text)
+    return value
+
+
+# Sample values every template is rendered with when the configuration is loaded.
+IMAGE_FIELDS = {"tag": "v1.2.3", "version": "1.2.3"}
+TITLE_FIELDS = {
+    "name": "headscale",
+    "tag": "v1.2.3",
+    "version": "1.2.3",
+    "feature": "feature",
+    "watch": "watch-id",
+}
+
+
+class ImageConfig(_Model):
+    """Image references that must be pullable; ``{tag}`` / ``{version}`` are filled in."""
+
+    references: tuple[Annotated[str, template(IMAGE_FIELDS, _image_reference)], ...] = ()
+
+    @field_validator("references")
+    @classmethod
+    def _placeholders(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for ref in value:
+            if "{tag}" not in ref and "{version}" not in ref:
+                raise ValueError(f"{ref!r} needs a {{tag}} or {{version}} placeholder")
+        return value
+
+
+class ChangelogConfig(_Model):
+    """Where the upstream changelog lives, which phrases count, and a docs page to quote."""
+
+    path: str = "CHANGELOG.md"
+    # Phrases matched case-insensitively in the release's dated section; empty = the
+    # feature markers (release notes often name a feature in words, not by its constant).
+    mentions: tuple[Annotated[str, Field(min_length=3)], ...] = ()
+    # A docs page quoted in the PR body at the tag, e.g. "docs/ref/policy.md#grants".
+    docs: str | None = Field(default=None, pattern=r"^[^\s#][^\s#]*(#[\w-]+)?$")
+
+
+class IssuesConfig(_Model):
+    """Upstream issues whose state is reported beside the verdict."""
+
+    numbers: tuple[Annotated[int, Field(gt=0)], ...] = ()
+
+
+class PinConfig(_Model):
+    """Another pinned image in values.yaml that must reach a minimum version (e.g. a sidecar)."""
+
+    key: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.tag$")
+    # The image whose tags are searched; default: the `repository` beside `key` in values.yaml.
+    image: str | None = None
+    minimum: str
+
+    @field_validator("minimum")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            Version(value)
+        except InvalidVersion as exc:
+            raise ValueError(f"{value!r} is not a version") from exc
+        return value
+
+
+class ChartConfig(_Model):
+    """The Helm chart to bump when a watch is ready, and how the pull request looks."""
+
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    path: str = "."
+    base: str | None = None
+    version_bump: Literal["none", "patch", "minor", "major"] = "minor"
+    image_key: str = "image"
+    # Image keys (or globs over values paths) that follow the release; None: [image_key].
+    image_keys: tuple[Annotated[str, Field(pattern=_IMAGE_KEY)], ...] | None = None
+    # Chart.yaml dependencies (name or alias) whose version follows the release.
+    dependencies: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    pins: tuple[PinConfig, ...] = ()
+    prepared_branch: str | None = None
+    follow: bool = False
+    title: Annotated[str, template(TITLE_FIELDS, str_format)] = (
+        "{name}: bump to {tag} ({feature} landed)"
+    )
+    feature_name: str = "feature"
+    checklist: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    draft: bool = False
+
+    @property
+    def value_images(self) -> tuple[str, ...]:
+        """The values keys (or globs) of the images the bump moves."""
+        return (self.image_key,) if self.image_keys is None else self.image_keys
+
+
+#: An environment variable name, as a config file may reference one (never its value).
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
+class NotifyConfig(_Model):
+    """Notifications: a GitHub dashboard issue, comments, and Apprise targets (Slack, ...).
+
+    Apprise URLs hold secrets, so the file only names the environment variables that
+    hold them (``apprise_env``); see :mod:`watcher.notify.targets`.
+    """
+
+    dashboard: bool = True
+    dashboard_repo: str | None = None
+    dashboard_title: str = "watcher dashboard"
+    tracking_issue: int | None = Field(default=None, gt=0)
+    error_after_minutes: Annotated[float, duration(0, 365 * DAY / 60, "minutes")] = 60.0
+    apprise_env: tuple[Annotated[str, Field(pattern=ENV_NAME)], ...] = ()
+    apprise_retry_seconds: Annotated[float, duration(0, DAY)] = 60.0
+    apprise_undeliverable_after: int = Field(default=5, ge=1)
+
+
+class WatchNotifyConfig(_Model):
+    """Apprise targets of one watch only, besides the global ones."""
+
+    apprise_env: tuple[Annotated[str, Field(pattern=ENV_NAME)], ...] = ()
+
+
+class DaemonConfig(_Model):
+    """The ``[daemon]`` section of `watcher run`: schedule, health/metrics endpoint, retention."""
+
+    interval_seconds: Annotated[float, duration(0, 7 * DAY, above_low=True)] = 120.0
+    jitter_seconds: Annotated[float, duration(0, DAY)] = 15.0
+    health_port: int = Field(default=9464, ge=0, le=65535)
+    bind: str = "127.0.0.1"
+    retention_days: Annotated[float, duration(0, 36500, "days", above_low=True)] | None = None
+
+    @model_validator(mode="after")
+    def _jitter_below_interval(self) -> Self:
+        # APScheduler adds the jitter on top of the interval; one larger than the interval
+        # would make the schedule mostly noise.
+        if self.jitter_seconds >= self.interval_seconds:
+            raise ValueError("jitter_seconds must be smaller than interval_seconds")
+        return self
+
+
+class WatchConfig(_Model):
+    """One "wait until upstream X ships feature Y" rule."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    description: str = ""
+    tag_pattern: str = DEFAULT_TAG_PATTERN
+    required: tuple[Literal["release", "feature", "image", "changelog", "issue"], ...] = (
+        "release",
+        "feature",
+        "image",
+    )
+    max_candidates: int = Field(default=3, ge=1, le=50)
+    feature: FeatureConfig
+    image: ImageConfig = ImageConfig()
+    changelog: ChangelogConfig = ChangelogConfig()
+    issues: IssuesConfig = IssuesConfig()
+    chart: ChartConfig | None = None
+    notify: WatchNotifyConfig = WatchNotifyConfig()
+
+    @field_validator("tag_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        if "version" not in compiled.groupindex:
+            raise ValueError("needs a named group (?P<version>...) that captures the version")
+        return value
+
+    @field_validator("required")
+    @classmethod
+    def _release_required(
+        cls, value: tuple[str, ...]
+    ) -> tuple[Literal["release", "feature", "image", "changelog", "issue"], ...]:
+        if "release" not in value:
+            raise ValueError("must include 'release': a verdict always names a release")
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(map(repr, twice))} more than once")
+        return value  # type: ignore[return-value]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_required(cls, data: Any) -> Any:
+        # Unless listed, `image` is required only when there is an image to check.
+        if isinstance(data, dict) and "required" not in data:
+            image = data.get("image")
+            references = image.get("references") if isinstance(image, dict) else None
+            has_image = bool(references) or data.get("chart") is not None
+            data = {**data, "required": ("release", "feature", "image")[: 3 if has_image else 2]}
+        return data
+
+    @model_validator(mode="after")
+    def _required_can_be_checked(self) -> Self:
+        # A required signal with nothing to check would keep the watch pending forever.
+        nothing = {
+            "image": not self.image.references and self.chart is None,
+            "issue": not self.issues.numbers,
+        }
+        for name in self.required:
+            if nothing.get(name):
+                where = (
+                    "[watch.image].references or a [watch.chart]"
+                    if name == "image"
+                    else "[watch.issues].numbers"
+                )
+                raise ValueError(
+                    f"required lists {name!r} but there is nothing to check: "
+                    f"set {where}, or remove {name!r} from required"
+                )
+        return self
+
+    @property
+    def tag_regex(self) -> re.Pattern[str]:
+        """The compiled tag pattern."""
+        return re.compile(self.tag_pattern)
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    github: GitHubConfig = GitHubConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    registries: dict[str, str] = Field(default_factory=dict)
+    notify: NotifyConfig = NotifyConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    watch: tuple[WatchConfig, ...] = Field(min_length=1)
+
+    @field_validator("registries")
+    @classmethod
+    def _registry_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        return {host: _http_url(url) for host, url in value.items()}
+
+    @field_validator("watch")
+    @classmethod
+    def _unique_ids(cls, value: tuple[WatchConfig, ...]) -> tuple[WatchConfig, ...]:
+        seen: set[str] = set()
+        for w in value:
+            if w.id in seen:
+                raise ValueError(f"watch id {w.id!r} is used twice")
+            seen.add(w.id)
+        return value
+
+    def select(self, ids: tuple[str, ...]) -> tuple[WatchConfig, ...]:
+        """The watches named (all when none is), or a ConfigError naming the unknown one."""
+        if not ids:
+            return self.watch
+        known = {w.id: w for w in self.watch}
+        for wanted in ids:
+            if wanted not in known:
+                raise ConfigError(
+                    f"no watch named {wanted!r}",
+                    hint=f"known watches: {', '.join(known)}",
+                )
+        return tuple(known[i] for i in ids)
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def default_config_text() -> str:
+    """The built-in default configuration (the headscale peer-relay watch)."""
+    return resources.files("watcher").joinpath("default_config.toml").read_text("utf-8")
+
+
+def load_config(path: Path | None) -> Config:
+    """Read ``path`` (or the built-in default) and validate it, or raise ConfigError."""
+    if path is None:
+        return parse_config(default_config_text(), source="<built-in default>")
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file ({exc.strerror})",
+            hint="pass an existing file with --config, or omit it for the built-in default",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str) -> Config:
+    """Validate TOML text; every problem is one line naming ``source`` and the key path."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    lines = [f"{key_path(loc)}: secrets are not read from the file" for loc in _secrets(raw, ())]
+    try:
+        config = Config.model_validate(_arrays_as_tuples(raw))
+    except ValidationError as exc:
+        lines += problem_lines(_without_knock_on(exc.errors()), Config)
+    if lines:
+        hint = (
+            "set GITHUB_TOKEN (or GITHUB_TOKEN_FILE) in the environment instead"
+            if any(line.endswith("secrets are not read from the file") for line in lines)
+            else None
+        )
+        raise ConfigError("\n".join(f"{source}: {line}" for line in lines), hint=hint)
+    return config
+
+
+def _arrays_as_tuples(node: Any) -> Any:
+    # Strict validation takes a TOML array for a tuple only as a tuple.
+    if isinstance(node, dict):
+        return {key: _arrays_as_tuples(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return tuple(_arrays_as_tuples(item) for item in node)
+    return node
+
+
+def _without_knock_on(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop errors that only follow from others.
+
+    When a ``[[watch]]`` table is invalid, pydantic also says the ``watch`` array is too
+    short (the bad item does not count); that line repeats the real problem below it.
+    """
+    deeper = [tuple(e["loc"]) for e in errors]
+    return [
+        error
+        for error in errors
+        if not (
+            error["type"] == "too_short"
+            and any(
+                len(loc) > len(error["loc"]) and loc[: len(error["loc"])] == tuple(error["loc"])
+                for loc in deeper
+            )
+        )
+    ]
+
+
+def _secrets(node: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if str(key).lower() in SECRET_KEYS:
+                yield (*loc, key)
+            else:
+                yield from _secrets(value, (*loc, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _secrets(item, (*loc, i))
+
+
+def github_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The GitHub token from ``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``; None for anonymous.
+
+    The token is checked here, where it is read: one line of printable ASCII without
+    spaces (surrounding whitespace, like a file's final newline, is dropped). Anything
+    else would fail later inside the HTTP library, in an error message that quotes the
+    header (token included) and after network retries; this error never shows the value.
+    """
+    env = os.environ if environ is None else environ
+    token = env.get("GITHUB_TOKEN", "").strip()
+    if token:
+        return _checked_token(token, "GITHUB_TOKEN")
+    token_file = env.get("GITHUB_TOKEN_FILE", "").strip()
+    if not token_file:
+        return None
+    where = f"GITHUB_TOKEN_FILE={token_file}"
+    try:
+        with Path(token_file).open("rb") as handle:
+            # A token is a few dozen characters; a bound keeps /dev/zero from hanging us.
+            raw = handle.read(TOKEN_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}: cannot read it ({exc.strerror})",
+            hint="point GITHUB_TOKEN_FILE at a readable file holding the token",
+        ) from exc
+    if len(raw) > TOKEN_MAX_BYTES:
+        raise ConfigError(
+            f"{where}: the file is larger than {TOKEN_MAX_BYTES} bytes, not a token",
+            hint=_BAD_CREDENTIAL_HINT,
+        )
+    token = raw.decode("latin-1").strip()
+    if not token:
+        raise ConfigError(f"{where}: the file is empty", hint=_BAD_CREDENTIAL_HINT)
+    return _checked_token(token, where)
+
+
+TOKEN_MAX_BYTES = 4096
+_BAD_CREDENTIAL_HINT = (
+    "it must hold the token alone: one line of printable ASCII without spaces "
+    "(a trailing newline is fine); the value is not shown here"
+)
+
+
+def _checked_token(token: str, where: str) -> str:
+    """``token`` if it can go into an HTTP header as is, else a ConfigError naming ``where``."""
+    problem = None
+    if any(c in "\r\n" for c in token):
+        problem = "it has more than one line"
+    elif any(c in " \t" for c in token):
+        problem = "it contains a space or tab"
+    elif not all(" " < c < "\x7f" for c in token):
+        problem = "it contains a character that is not printable ASCII"
+    if problem:
+        raise ConfigError(f"{where}: not a valid token: {problem}", hint=_BAD_CREDENTIAL_HINT)
+    return token
+
+
+def default_database_url(environ: Mapping[str, str] | None = None) -> str:
+    """``WATCHER_DB_URL``, else SQLite under ``$XDG_STATE_HOME/watcher/watcher.db``."""
+    env = os.environ if environ is None else environ
+    if env.get("WATCHER_DB_URL"):
+        return env["WATCHER_DB_URL"]
+    return f"sqlite:///{state_directory(env) / 'watcher.db'}"
+
+
+def state_directory(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/watcher`` (default ``~/.local/state/watcher``): the default DB,
+    crash reports."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "watcher"

@@ -1,1 +1,0 @@
-"""github layer of watcher."""

@@ -1,0 +1,265 @@
+"""Writes to GitHub through PyGithub: auth, pacing, and our retry policy around each call.
+
+PyGithub paces writes itself (``seconds_between_writes``, >= 1 s by default as GitHub's
+content-creation guidance asks:
+https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#pause-between-mutative-requests).
+Its own retry is switched off so that the one policy in :mod:`watcher.net.ratelimit`
+decides; PyGithub exceptions are translated into WatcherErrors at this boundary.
+
+Exactly once in effect: a write whose answer was lost (a 5xx, a timeout, a dropped
+connection: GitHub may have applied it) is never simply sent again. The caller passes a
+``lookup``, a read that finds what the write would have made (a comment by its hidden
+marker, a pull request by its head branch, a ref by its name...), and the writer asks it
+before every retry; what it finds is the write's result. Only writes that cannot create
+anything twice (``idempotent``: git objects, addressed by their content) are repeated
+without asking. ``retry=None`` leaves PyGithub's urllib3 with ``Retry(0, read=False)``
+(requests' ``DEFAULT_RETRIES``), so nothing below this class repeats a request either.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import github
+from github import Auth, GithubException
+from requests.exceptions import ConnectTimeout, RequestException
+
+from watcher.core.errors import (
+    ActionError,
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    RateLimitedError,
+    WatcherError,
+)
+from watcher.net.http import USER_AGENT
+from watcher.net.ratelimit import Action, decide
+
+T = TypeVar("T")
+
+
+def auth_from_env(environ: Mapping[str, str]) -> Auth.Auth | None:
+    """A token (``GITHUB_TOKEN``/``_FILE``) or GitHub App installation auth; None if neither.
+
+    The App needs ``WATCHER_APP_ID``, ``WATCHER_APP_INSTALLATION_ID`` and
+    ``WATCHER_APP_PRIVATE_KEY_FILE`` (a PEM file); secrets never come from the config.
+    """
+    from watcher.config.model import github_token
+
+    app_id = environ.get("WATCHER_APP_ID", "").strip()
+    if app_id:
+        installation = environ.get("WATCHER_APP_INSTALLATION_ID", "").strip()
+        key_file = environ.get("WATCHER_APP_PRIVATE_KEY_FILE", "").strip()
+        if not installation.isdigit() or not key_file:
+            raise ConfigError(
+                "WATCHER_APP_ID is set but WATCHER_APP_INSTALLATION_ID (a number) or "
+                "WATCHER_APP_PRIVATE_KEY_FILE is missing",
+                hint="set all three for GitHub App auth, or use GITHUB_TOKEN instead",
+            )
+        try:
+            key = Path(key_file).read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: cannot read it ({exc.strerror})"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            # The message names the position only, never the key's bytes.
+            raise ConfigError(
+                f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: not a PEM text file",
+                hint="point it at the App's private key (.pem) as downloaded from GitHub",
+            ) from exc
+        return Auth.AppAuth(app_id, key).get_installation_auth(int(installation))
+    token = github_token(environ)
+    return Auth.Token(token) if token else None
+
+
+class GitHubWriter:
+    """A PyGithub client on our base URL with paced writes and translated errors."""
+
+    def __init__(
+        self,
+        api_url: str,
+        auth: Auth.Auth,
+        *,
+        write_interval: float = 1.0,
+        retries: int = 3,
+        max_wait: float = 30.0,
+        timeout: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_url = api_url
+        self.auth = auth
+        self._identity: str | None = None
+        self.gh = github.Github(
+            base_url=api_url,
+            auth=auth,
+            retry=None,
+            timeout=int(max(timeout, 1)),
+            user_agent=USER_AGENT,
+            per_page=100,
+            seconds_between_requests=None,
+            seconds_between_writes=write_interval or None,
+            lazy=False,
+        )
+        self.retries = retries
+        self.max_wait = max_wait
+        self.writes = 0
+        self.reads = 0
+        # Writes found already applied by their lookup after a lost answer.
+        self.recovered = 0
+        self._sleep = sleep
+
+    def close(self) -> None:
+        """Close PyGithub's session."""
+        self.gh.close()
+
+    def identity(self) -> str:
+        """The login watcher writes as: the token's user, or ``<app slug>[bot]`` for an App.
+
+        Read once (``GET /user``; for an App, ``GET /app/installations/{id}`` with its
+        JWT, since an installation token may not read ``/user``) and then remembered.
+        """
+        if self._identity is None:
+            auth = self.auth
+            if isinstance(auth, Auth.AppInstallationAuth):
+                integration = github.GithubIntegration(
+                    base_url=self.api_url, auth=auth._app_auth, user_agent=USER_AGENT
+                )
+                installation = self.call(
+                    "read the App installation",
+                    lambda: integration.get_app_installation(auth.installation_id),
+                    write=False,
+                )
+                self._identity = f"{installation.app_slug}[bot]"
+            else:
+                self._identity = self.call(
+                    "read the token's user", lambda: self.gh.get_user().login, write=False
+                )
+        return self._identity
+
+    def call(
+        self,
+        what: str,
+        operation: Callable[[], T],
+        *,
+        write: bool = True,
+        passthrough: tuple[int, ...] = (),
+        lookup: Callable[[], T | None] | None = None,
+        idempotent: bool = False,
+    ) -> T:
+        """Run one PyGithub call under the retry policy; ``what`` names it in errors.
+
+        Statuses in ``passthrough`` (e.g. 422 "Reference already exists") re-raise the
+        GithubException for the caller, which knows how to recover from them. For a
+        write that may have taken effect, ``lookup`` is asked before each retry (see the
+        module docstring); a write with neither ``lookup`` nor ``idempotent`` is then not
+        retried at all: the error goes up and the next cycle re-derives what to do.
+        """
+        uncertain = False  # an earlier attempt of this write may have been applied
+        for attempt in range(1, self.retries + 2):
+            if uncertain and lookup is not None:
+                found = self.call(f"{what} (looking for an earlier attempt)", lookup, write=False)
+                if found is not None:
+                    self.recovered += 1
+                    return found
+            try:
+                result = operation()
+            except GithubException as exc:
+                if exc.status in passthrough:
+                    raise
+                applied = write and exc.status >= 500
+                retryable = not applied or lookup is not None or idempotent
+                error = self._translate(what, exc, attempt, retryable)
+                if error is None:
+                    uncertain = uncertain or applied
+                    continue
+                raise error from exc
+            except RequestException as exc:
+                # A connect timeout never reached GitHub; anything later may have.
+                applied = write and not isinstance(exc, ConnectTimeout)
+                if attempt <= self.retries and (not applied or lookup or idempotent):
+                    self._sleep(
+                        decide(None, {}, attempt, time.time(), jitter=random.random()).wait_seconds
+                    )
+                    uncertain = uncertain or applied
+                    continue
+                raise ActionError(
+                    f"{what}: could not reach {self.api_url} ({type(exc).__name__})",
+                    hint="the machine may be offline; the next cycle retries",
+                ) from exc
+            if write:
+                self.writes += 1
+            else:
+                self.reads += 1
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _translate(
+        self, what: str, exc: GithubException, attempt: int, retryable: bool = True
+    ) -> WatcherError | None:
+        """None to retry (after sleeping), or the error to raise."""
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        body = str(exc.data)[:300] if exc.data else ""
+        decision = decide(
+            exc.status, headers, attempt, time.time(), body_hint=body, jitter=random.random()
+        )
+        message = error_text(exc)
+        if (
+            decision.action is Action.RETRY
+            and retryable
+            and attempt <= self.retries
+            and decision.wait_seconds <= self.max_wait
+        ):
+            self._sleep(decision.wait_seconds)
+            return None
+        if decision.rate_limited:
+            return RateLimitedError(
+                f"{what}: rate limited by GitHub ({message})", reset_at=decision.reset_at
+            )
+        if exc.status == 401:
+            return AuthError(f"{what}: 401 ({message})")
+        if exc.status == 404:
+            return NotFoundError(
+                f"{what}: 404 ({message})",
+                hint="check the chart repository name and the token's access to it",
+            )
+        if exc.status == 403:
+            return AuthError(
+                f"{what}: 403 ({message})",
+                hint="the token needs contents, pull requests and issues write access",
+            )
+        return ActionError(f"{what}: HTTP {exc.status} ({message})")
+
+
+def done(action: Callable[[], object]) -> Callable[[], bool]:
+    """``action`` (a PyGithub write that returns nothing) made to return True when done.
+
+    For :meth:`GitHubWriter.call`, whose lookups answer None for "not there".
+    """
+
+    def run() -> bool:
+        action()
+        return True
+
+    return run
+
+
+def found(condition: object) -> bool | None:
+    """A lookup's answer: True when ``condition`` is truthy, else None ("not there")."""
+    return True if condition else None
+
+
+def error_text(exc: GithubException) -> str:
+    """GitHub's message and error details of a failed call (for matching known 422s)."""
+    data: Any = exc.data
+    if isinstance(data, dict):
+        parts = [str(data.get("message", ""))]
+        parts += [
+            str(e.get("message", "")) for e in data.get("errors") or [] if isinstance(e, dict)
+        ]
+        return "; ".join(p for p in parts if p)[:300]
+    return str(data)[:300]

@@ -1,0 +1,514 @@
+"""One httpx client for every read: conditional GETs, retries by policy, request counting.
+
+Every GET that may be cached is *conditional*: the ETag / Last-Modified of each URL is
+kept in a :class:`ValidatorCache` (the database) and sent back as If-None-Match /
+If-Modified-Since, so an unchanged resource costs a 304 (free of GitHub quota when
+authenticated). Retries follow the pure policy in :mod:`watcher.net.ratelimit`;
+tenacity runs the loop (attempt bookkeeping, injectable sleep for tests).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+import weakref
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+import tenacity
+
+from watcher import PROJECT_URL, __version__
+from watcher.core.errors import (
+    AuthError,
+    NetworkError,
+    NotFoundError,
+    PayloadError,
+    RateLimitedError,
+    SourceError,
+)
+from watcher.core.models import CachedResponse
+from watcher.net import deadline
+from watcher.net.ratelimit import Action, Decision, below_floor, decide
+
+USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
+#: ``RequestStats.by_status`` key (and metric label) of a registry's expected 401 challenge.
+CHALLENGE = "challenge"
+#: An archive download may take this many times ``timeout_seconds`` in all.
+ARCHIVE_DEADLINE_FACTOR = 30
+
+# Every client not yet closed, so a shutdown can interrupt their requests.
+_OPEN: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+
+
+class ValidatorCache(Protocol):
+    """Where ETag / Last-Modified and the last body of each URL are kept."""
+
+    def get_cached(self, url: str) -> CachedResponse | None:
+        """The stored response for ``url``, if any."""
+
+    def put_cached(self, response: CachedResponse) -> None:
+        """Store (replace) the response for its URL."""
+
+    def put_many(self, responses: Sequence[CachedResponse]) -> None:
+        """Store (replace) several responses at once: all of them or, on failure, none."""
+
+
+class MemoryCache:
+    """A ValidatorCache in a dict, for one-off use without a database."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, CachedResponse] = {}
+
+    def get_cached(self, url: str) -> CachedResponse | None:
+        """The stored response for ``url``, if any."""
+        return self._items.get(url)
+
+    def put_cached(self, response: CachedResponse) -> None:
+        """Store (replace) the response for its URL."""
+        self._items[response.url] = response
+
+    def put_many(self, responses: Sequence[CachedResponse]) -> None:
+        """Store (replace) several responses at once."""
+        self._items.update((response.url, response) for response in responses)
+
+
+@dataclass
+class RequestStats:
+    """What one run cost: requests sent, 304s, quota-counted requests, by status."""
+
+    requests: int = 0
+    not_modified: int = 0
+    quota_used: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    quota_remaining: int | None = None
+    quota_reset: float | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """A body to use, whether it came over the wire or from the cache after a 304."""
+
+    url: str
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    changed: bool
+    #: What a ``deferred`` GET would have stored (a 200 answer), for :meth:`HttpClient.commit`.
+    record: CachedResponse | None = None
+
+
+class _Retry(Exception):
+    """Raised inside the tenacity loop to ask for another attempt."""
+
+    def __init__(self, decision: Decision, error: SourceError) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+        self.error = error
+
+
+@dataclass
+class HttpSettings:
+    """Knobs of the HTTP layer, from the [github] config section."""
+
+    timeout_seconds: float = 20.0
+    retries: int = 3
+    max_wait_seconds: float = 30.0
+    quota_floor: int = 0
+
+
+class HttpClient:
+    """The shared keep-alive client with conditional GETs and the retry policy."""
+
+    def __init__(
+        self,
+        cache: ValidatorCache,
+        settings: HttpSettings | None = None,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.cache = cache
+        self.settings = settings or HttpSettings()
+        self.stats = RequestStats()
+        self._validated: set[str] = set()
+        # Set by interrupt_requests(): running reads end within deadline.POLL_SECONDS.
+        self._interrupt = threading.Event()
+        self._sleep = sleep or self._interruptible_sleep
+        self._clock = clock
+        self._client = httpx.Client(
+            http1=True,
+            timeout=httpx.Timeout(self.settings.timeout_seconds),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=True,
+            transport=transport or deadline.transport(),
+        )
+        _OPEN.add(self)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        _OPEN.discard(self)
+        self._client.close()
+
+    def interrupt(self) -> None:
+        """End running and future requests of this client at once (shutdown)."""
+        self._interrupt.set()
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        if self._interrupt.wait(seconds):
+            raise _interrupted("waiting to retry a request")
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        revalidate: bool = True,
+        cache_key: str | None = None,
+        not_found_ok: bool = False,
+        quota: bool = False,
+        deferred: bool = False,
+    ) -> Response:
+        """A conditional GET; ``revalidate=False`` serves a cached copy without asking.
+
+        ``revalidate=False`` is for resources that cannot change (content at a commit
+        SHA) or that only change when another resource did. A client lives for one run,
+        so a URL already validated in this run is not asked again either (the chart is
+        read for the image signal and again for the bump plan). A 404 raises
+        NotFoundError unless ``not_found_ok`` (then a Response with status 404 is returned).
+
+        ``deferred`` stores nothing: a new answer comes back as ``Response.record`` and
+        the caller stores it with :meth:`commit`, together with the other parts of a
+        snapshot (the pages of a list), once every part was read.
+        """
+        key = cache_key or url
+        cached = self.cache.get_cached(key)
+        if cached is not None and (not revalidate or key in self._validated):
+            return Response(url, cached.status, cached.body, {}, changed=False)
+        send = dict(headers or {})
+        if cached is not None:
+            if cached.etag:
+                send["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                send["If-Modified-Since"] = cached.last_modified
+        reply = self.request("GET", url, headers=send, not_found_ok=not_found_ok, quota=quota)
+        if reply.status_code == 304 and cached is not None:
+            if not deferred:
+                self._validated.add(key)
+            return Response(url, cached.status, cached.body, reply.headers, changed=False)
+        body = reply.content
+        record = None
+        if reply.status_code == 200:
+            record = CachedResponse(
+                url=key,
+                etag=reply.headers.get("etag"),
+                last_modified=reply.headers.get("last-modified"),
+                status=reply.status_code,
+                content_type=reply.headers.get("content-type"),
+                body=body,
+            )
+            if not deferred:
+                self.commit([record], [key])
+        return Response(url, reply.status_code, body, reply.headers, changed=True, record=record)
+
+    def commit(self, records: Sequence[CachedResponse], validated: Iterable[str] = ()) -> None:
+        """Store ``records`` in one transaction; ``validated`` URLs count as asked this run."""
+        if records:
+            self.cache.put_many(records)
+        self._validated.update(validated)
+        self._validated.update(record.url for record in records)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        not_found_ok: bool = False,
+        challenge: bool = False,
+        quota: bool = False,
+    ) -> httpx.Response:
+        """Send one request under the retry policy; errors become WatcherErrors naming the URL.
+
+        With ``challenge`` a 401 is returned, not raised, and counted as an expected
+        token challenge (status ``challenge``), not as a failure.
+        ``quota`` marks requests that count against the GitHub quota and its reserve.
+        """
+        if quota:
+            self._check_reserve()
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.settings.retries + 1),
+            retry=tenacity.retry_if_exception_type(_Retry),
+            wait=self._wait_for,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    return self._attempt(
+                        method, url, headers, params, number, not_found_ok, challenge, quota
+                    )
+        except _Retry as exhausted:
+            raise exhausted.error from exhausted
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _wait_for(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if not isinstance(error, _Retry):
+            return 0.0
+        wait = error.decision.wait_seconds
+        if wait > self.settings.max_wait_seconds:
+            # Waiting longer than this command may wait: report instead of hanging.
+            raise error.error
+        return wait
+
+    @contextmanager
+    def stream(
+        self, url: str, headers: Mapping[str, str] | None = None, *, quota: bool = False
+    ) -> Iterator[httpx.Response]:
+        """Stream a GET body (tarballs); redirects are followed, nothing is retried.
+
+        The whole download, body included, must end within ``timeout_seconds`` times
+        :data:`ARCHIVE_DEADLINE_FACTOR`: archives are far larger than API answers.
+        """
+        if quota:
+            self._check_reserve()
+        seconds = self.settings.timeout_seconds * ARCHIVE_DEADLINE_FACTOR
+        with deadline.deadline(seconds, self._interrupt) as limit:
+            try:
+                with self._client.stream("GET", url, headers=dict(headers or {})) as reply:
+                    self._count(reply, quota)
+                    if reply.status_code >= 400:
+                        reply.read()
+                        raise self._error_for(reply, url, quota=quota)
+                    yield reply
+            except httpx.TransportError as exc:
+                raise _network_error(url, exc, limit) from exc
+            except (httpx.TooManyRedirects, httpx.DecodingError) as exc:
+                raise _protocol_error(url, exc) from exc
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | None,
+        attempt: int,
+        not_found_ok: bool,
+        challenge: bool,
+        quota: bool,
+    ) -> httpx.Response:
+        if self._interrupt.is_set():
+            raise _interrupted(url)
+        with deadline.deadline(self.settings.timeout_seconds, self._interrupt) as limit:
+            try:
+                reply = self._client.request(
+                    method, url, headers=dict(headers or {}), params=params
+                )
+            except httpx.TransportError as exc:
+                failure = _network_error(url, exc, limit)
+                if limit.ended is not None or _unresolvable(exc) is not None:
+                    # Interrupted, a server too slow for the deadline (asking again would
+                    # hold the cycle as long again), or a name DNS does not know: final.
+                    raise failure from exc
+                decision = decide(None, {}, attempt, self._clock(), jitter=random.random())
+                raise _Retry(decision, failure) from exc
+            except (httpx.TooManyRedirects, httpx.DecodingError) as exc:
+                raise _protocol_error(url, exc) from exc  # the same answer again: no retry
+        challenged = challenge and reply.status_code == 401
+        self._count(reply, quota, challenge=challenged)
+        if challenged or (reply.status_code == 404 and not_found_ok):
+            return reply
+        lowered = {k.lower(): v for k, v in reply.headers.items()}
+        decision = decide(
+            reply.status_code,
+            lowered,
+            attempt,
+            self._clock(),
+            body_hint=reply.text[:300] if reply.status_code in (403, 429) else "",
+            jitter=random.random(),
+        )
+        if decision.action is Action.ACCEPT:
+            return reply
+        error = self._error_for(reply, url, decision, quota=quota)
+        if decision.action is Action.RETRY:
+            raise _Retry(decision, error)
+        raise error
+
+    def _check_reserve(self) -> None:
+        stats, floor = self.stats, self.settings.quota_floor
+        if stats.quota_remaining is None:
+            return
+        reset = stats.quota_reset or 0.0
+        if below_floor(stats.quota_remaining, floor) and reset > self._clock():
+            raise RateLimitedError(
+                f"GitHub quota reserve reached ({stats.quota_remaining} left, floor {floor}); "
+                f"resets at {_when(reset)}",
+                reset_at=reset,
+            )
+
+    def _count(self, reply: httpx.Response, quota: bool, *, challenge: bool = False) -> None:
+        stats = self.stats
+        stats.requests += 1
+        # A registry's token challenge is the expected first step, not a failed request.
+        stats.by_status[CHALLENGE if challenge else str(reply.status_code)] += 1
+        if reply.status_code == 304:
+            stats.not_modified += 1
+        if quota and not (reply.status_code == 304 and "authorization" in reply.request.headers):
+            # GitHub's rule: every REST request counts, except a 304 to an authorised one
+            # (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api).
+            stats.quota_used += 1
+        remaining = reply.headers.get("x-ratelimit-remaining")
+        # Only GitHub's answers speak for the GitHub quota: a registry (or any other host)
+        # may send x-ratelimit-* headers about its own limits.
+        if quota and remaining is not None and remaining.isdigit():
+            stats.quota_remaining = int(remaining)
+            reset = reply.headers.get("x-ratelimit-reset", "")
+            stats.quota_reset = float(reset) if reset.isdigit() else stats.quota_reset
+
+    def _error_for(
+        self,
+        reply: httpx.Response,
+        url: str,
+        decision: Decision | None = None,
+        *,
+        quota: bool = False,
+    ) -> SourceError:
+        status = reply.status_code
+        message = _api_message(reply)
+        if decision is not None and decision.rate_limited:
+            reset = decision.reset_at
+            return RateLimitedError(
+                f"{url}: rate limited by the server ({message or status}); "
+                f"try again after {_when(reset)}",
+                reset_at=reset,
+                hint=_rate_limit_hint(reply, quota),
+            )
+        if status == 401:
+            return AuthError(f"{url}: 401 Unauthorized ({message or 'bad credentials'})")
+        if status == 403:
+            return AuthError(
+                f"{url}: 403 Forbidden ({message or 'no permission'})",
+                hint="the token lacks a permission for this resource, or needs SSO authorisation",
+            )
+        if status == 404:
+            return NotFoundError(f"{url}: 404 Not Found")
+        detail = f" ({message})" if message else ""
+        return SourceError(
+            f"{url}: HTTP {status}{detail} after {self.settings.retries + 1} attempt(s)",
+            hint="the server is failing; it is retried on the next poll",
+        )
+
+
+def decode_json(body: bytes, url: str) -> Any:
+    """The JSON document in ``body``; PayloadError naming ``url`` when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise PayloadError(f"{url}: the response is not valid JSON ({exc})") from exc
+
+
+def next_link(headers: Mapping[str, str], url: str) -> str | None:
+    """The absolute ``rel="next"`` URL of a ``Link`` header (RFC 8288), if any.
+
+    httpx parses the header; a relative target (as registries often send) is resolved
+    against ``url``, an absolute one (allowed by the distribution spec, and what
+    GitHub sends) is kept.
+    """
+    header = headers.get("link")
+    if not header:
+        return None
+    target = httpx.Response(200, headers={"link": header}).links.get("next", {}).get("url")
+    return str(httpx.URL(url).join(target)) if target else None
+
+
+def _rate_limit_hint(reply: httpx.Response, quota: bool) -> str | None:
+    """What helps against this limit: a token only helps GitHub reads made without one."""
+    if not quota:
+        return "wait until the reset time; this host limits requests on its own terms"
+    if "authorization" in reply.request.headers:
+        return (
+            "wait until the reset time; the token's quota is spent (every tool using the "
+            "same token shares it)"
+        )
+    return None  # RateLimitedError's default: set GITHUB_TOKEN for a larger quota
+
+
+def _api_message(reply: httpx.Response) -> str:
+    try:
+        data = reply.json()
+    except ValueError:
+        return ""
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])[:200]
+    return ""
+
+
+def _network_error(url: str, exc: httpx.TransportError, limit: deadline.Deadline) -> NetworkError:
+    if limit.ended is deadline.Ended.INTERRUPTED:
+        return _interrupted(url)
+    if limit.ended is deadline.Ended.DEADLINE:
+        return NetworkError(
+            f"{url}: timed out: no complete answer within the total deadline of "
+            f"{limit.seconds:g} s",
+            hint="the server is stalled or trickling; it is asked again on the next poll "
+            "(raise [github] timeout_seconds if it is only slow)",
+        )
+    host = _unresolvable(exc)
+    if host is not None:
+        return NetworkError(
+            f"{url}: cannot resolve the host name {host!r} ({exc})",
+            hint="the machine may be offline (no DNS), or the host name in the config "
+            "(api_url, [registries]) is wrong",
+        )
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not connect"
+    return NetworkError(f"{url}: {kind} ({type(exc).__name__}: {exc})")
+
+
+def _protocol_error(url: str, exc: httpx.TooManyRedirects | httpx.DecodingError) -> PayloadError:
+    """A server (or a proxy) that redirects in circles or sends an undecodable body."""
+    if isinstance(exc, httpx.TooManyRedirects):
+        return PayloadError(f"{url}: too many redirects (a redirect loop?)")
+    detail = " ".join(str(exc).split())[:200]
+    return PayloadError(f"{url}: the response body could not be decoded ({detail})")
+
+
+def _interrupted(what: str) -> NetworkError:
+    return NetworkError(
+        f"{what}: interrupted, watcher is stopping", hint="it is done on the next start"
+    )
+
+
+def _unresolvable(exc: BaseException) -> str | None:
+    """The host name when ``exc`` was caused by a failed DNS lookup (socket.gaierror)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            request = exc.request if isinstance(exc, httpx.RequestError) else None
+            return request.url.host if request is not None else "?"
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def interrupt_requests() -> None:
+    """Interrupt every open :class:`HttpClient`: a stuck read ends within a fraction of
+    a second and no new request starts (the daemon calls this on SIGTERM/SIGINT)."""
+    for client in list(_OPEN):
+        client.interrupt()
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "an unknown time"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,212 @@
+"""OCI distribution API reads: does a manifest exist for an image reference?
+
+Anonymous pulls on Docker Hub and ghcr.io both use the bearer-token challenge of the
+distribution spec (https://distribution.github.io/distribution/spec/auth/token/): the
+first request answers 401 with ``WWW-Authenticate: Bearer realm=...,service=...,scope=...``,
+we fetch a token from the realm and repeat the request with it. Manifests are asked for
+with HEAD and Accept headers covering OCI indexes and Docker manifest lists, so a
+multi-arch image is found without downloading it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from watcher.core.errors import (
+    AuthError,
+    NotFoundError,
+    PayloadError,
+    RateLimitedError,
+    SourceError,
+)
+from watcher.net.http import HttpClient, next_link
+
+DOCKER_HUB = "docker.io"
+MANIFEST_ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+DEFAULT_REGISTRIES = {DOCKER_HUB: "https://registry-1.docker.io", "ghcr.io": "https://ghcr.io"}
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class TokenCache:
+    """Anonymous pull tokens by (registry, scope) until shortly before they expire.
+
+    Shared by every RegistryReader of the process: the daemon opens new readers each
+    cycle, and without this each cycle would start every registry check with a 401 and
+    a token request (Docker Hub's tokens live 300 s; the spec's default is 60 s).
+    """
+
+    DEFAULT_LIFETIME = 60.0
+    MARGIN = 10.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(self, registry: str, scope: str) -> str | None:
+        """A token still valid for ``scope`` on ``registry``, if one is known."""
+        found = self._tokens.get((registry, scope))
+        if found is None or found[1] <= self._clock():
+            return None
+        return found[0]
+
+    def put(self, registry: str, scope: str, token: str, lifetime: object) -> None:
+        """Remember ``token`` for ``lifetime`` seconds (as the token endpoint said)."""
+        seconds = float(lifetime) if isinstance(lifetime, int | float) else self.DEFAULT_LIFETIME
+        self._tokens[(registry, scope)] = (token, self._clock() + max(seconds - self.MARGIN, 0.0))
+
+
+_TOKENS = TokenCache()
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A parsed image reference: registry host, repository name, tag."""
+
+    host: str
+    name: str
+    tag: str
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.name}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """What a HEAD on a present manifest tells."""
+
+    digest: str | None
+    media_type: str | None
+
+
+def parse_image_ref(reference: str) -> ImageRef:
+    """Parse ``[host/]name:tag`` with Docker Hub's conventions (``alpine`` = library/alpine)."""
+    if "@" in reference:
+        raise SourceError(f"image reference {reference!r}: digests are not supported, use a tag")
+    head, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag or not head:
+        raise SourceError(f"image reference {reference!r} has no tag", hint="write it as name:tag")
+    first, slash, rest = head.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, name = first, rest
+    else:
+        host, name = DOCKER_HUB, head
+    if host == DOCKER_HUB and "/" not in name:
+        name = f"library/{name}"
+    return ImageRef(host=host, name=name, tag=tag)
+
+
+class RegistryReader:
+    """Anonymous manifest lookups against configured registry base URLs."""
+
+    def __init__(self, http: HttpClient, registries: dict[str, str]) -> None:
+        self.http = http
+        self.registries = {**DEFAULT_REGISTRIES, **registries}
+        self._tokens = _TOKENS
+
+    def base_url(self, host: str) -> str:
+        """The API base for a registry host (configurable, e.g. for a mirror or the stand-in)."""
+        return self.registries.get(host, f"https://{host}").rstrip("/")
+
+    def manifest(self, ref: ImageRef) -> ManifestInfo | None:
+        """The manifest's digest when ``ref`` exists, None when the registry says unknown."""
+        url = f"{self.base_url(ref.host)}/v2/{ref.name}/manifests/{ref.tag}"
+        reply = self._authorized("HEAD", url, ref, {"Accept": MANIFEST_ACCEPT})
+        if reply.status_code == 404:
+            return None
+        return ManifestInfo(
+            digest=reply.headers.get("docker-content-digest"),
+            media_type=reply.headers.get("content-type"),
+        )
+
+    def tags(self, ref: ImageRef, limit: int = 10_000, page_size: int = 1000) -> list[str]:
+        """Every tag of ``ref``'s repository (``/tags/list``, following Link pagination).
+
+        The ``next`` link may be relative or absolute (the distribution spec allows both).
+        """
+        base = self.base_url(ref.host)
+        url: str | None = f"{base}/v2/{ref.name}/tags/list?n={page_size}"
+        found: list[str] = []
+        while url and len(found) < limit:
+            reply = self._authorized("GET", url, ref, {"Accept": "application/json"})
+            if reply.status_code == 404:
+                raise NotFoundError(f"{url}: repository {ref.host}/{ref.name} not found")
+            try:
+                found.extend(str(t) for t in (json.loads(reply.content).get("tags") or []))
+            except (ValueError, AttributeError) as exc:
+                raise PayloadError(f"{url}: tag list is not JSON ({exc})") from exc
+            url = next_link(reply.headers, url)
+        return found
+
+    def _authorized(
+        self, method: str, url: str, ref: ImageRef, headers: dict[str, str]
+    ) -> httpx.Response:
+        """A request with the anonymous pull token, fetched on the first 401 challenge."""
+        scope = f"repository:{ref.name}:pull"
+        token = self._tokens.get(self.base_url(ref.host), scope)
+        if token:
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+        try:
+            # A 401 here is the expected challenge (no token yet, or it expired).
+            reply = self.http.request(
+                method, url, headers=headers, not_found_ok=True, challenge=True
+            )
+            if reply.status_code != 401:
+                return reply
+            token = self._token(ref.host, url, reply.headers.get("www-authenticate", ""), scope)
+            headers = {**headers, "Authorization": f"Bearer {token}"}
+            # With the token just issued, a 401 is a real refusal and counted as one.
+            return self.http.request(method, url, headers=headers, not_found_ok=True)
+        except RateLimitedError as exc:
+            raise RateLimitedError(exc.message, exc.reset_at, hint=_limit_hint(ref.host)) from exc
+        except AuthError as exc:
+            raise AuthError(
+                f"{url}: the registry refused the anonymous token ({exc.message})",
+                hint="the image may be private; watcher only reads public images",
+            ) from exc
+
+    def _token(self, host: str, url: str, challenge: str, scope: str) -> str:
+        if not challenge.lower().startswith("bearer"):
+            raise AuthError(
+                f"{url}: 401 without a Bearer challenge "
+                f"({challenge[:80] or 'no WWW-Authenticate'})",
+                hint="the registry needs credentials watcher does not have",
+            )
+        params = dict(_CHALLENGE_PARAM.findall(challenge))
+        realm = params.get("realm")
+        if not realm:
+            raise PayloadError(f"{url}: Bearer challenge without a realm: {challenge[:120]}")
+        query = {"scope": params.get("scope", scope)}
+        if "service" in params:
+            query["service"] = params["service"]
+        reply = self.http.request("GET", realm, params=query)
+        try:
+            data = json.loads(reply.content)
+            token = data.get("token") or data.get("access_token")
+        except (ValueError, AttributeError) as exc:
+            raise PayloadError(f"{realm}: token response is not JSON ({exc})") from exc
+        if not isinstance(token, str) or not token:
+            raise PayloadError(f"{realm}: token response has no token")
+        lifetime = data.get("expires_in") if isinstance(data, dict) else None
+        self._tokens.put(self.base_url(host), scope, token, lifetime)
+        return token
+
+
+def _limit_hint(host: str) -> str:
+    """What helps when registry ``host`` rate-limits us (a GitHub token does not)."""
+    return (
+        f"the registry {host} limits anonymous requests (Docker Hub counts per IP address); "
+        f'wait until the reset time, or point [registries] "{host}" at a mirror'
+    )
