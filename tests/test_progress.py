@@ -1,6 +1,7 @@
 """Progress on a terminal only: tarball scans show bytes and rate, backtests their steps.
 
-Unit tests drive watcher.core.progress with a fake terminal and a fake clock; the end-to-end
+Unit tests drive watcher.core.progress (the hook the work calls) drawn by
+watcher.cli.progress_line with a fake terminal and a fake clock; the end-to-end
 test runs the real `watcher backtest` on a pseudo-terminal against the stand-in, and
 the same command through a pipe, where not a byte of progress may appear.
 """
@@ -8,6 +9,7 @@ the same command through a pipe, where not a byte of progress may appear.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import pty
 import re
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.standin.headscale import load_headscale
+from watcher.cli import progress_line
 from watcher.core import progress
 
 
@@ -33,7 +36,7 @@ class FakeTerminal(io.StringIO):
 @pytest.fixture(autouse=True)
 def no_progress_left_on() -> Iterator[None]:
     yield
-    progress.disable()
+    progress_line.disable()
 
 
 def ticking(step: float) -> Callable[[], float]:
@@ -51,7 +54,7 @@ def test_metered_chunks_pass_unchanged_and_the_line_ends_erased(
     chunks: list[bytes], step: float
 ) -> None:
     screen = FakeTerminal()
-    assert progress.enable(screen, clock=ticking(step))
+    assert progress_line.enable(screen, clock=ticking(step))
     assert list(progress.metered(iter(chunks), "scanning o/r@v1")) == chunks
     shown = screen.getvalue()
     if chunks:
@@ -62,18 +65,56 @@ def test_metered_chunks_pass_unchanged_and_the_line_ends_erased(
         assert drawn and float(drawn[-1]) <= total / 1_000_000 + 0.05
         assert shown.endswith("\r")
         assert shown.rsplit("\r", 2)[-2].strip() == ""
-    progress.disable()
+    progress_line.disable()
+
+
+class Recorder:
+    """A progress sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def step(self, text: str) -> None:
+        self.events.append(("step", text))
+
+    def flowed(self, label: str, total: int) -> None:
+        self.events.append(("flowed", label, str(total)))
+
+    def clear(self) -> None:
+        self.events.append(("clear",))
+
+
+@given(st.lists(st.binary(max_size=300), max_size=30), st.text(max_size=20))
+def test_the_core_hook_reports_running_totals_to_the_sink_only(
+    chunks: list[bytes], text: str
+) -> None:
+    sink = Recorder()
+    progress.register(sink)
+    progress.step(text)
+    assert list(progress.metered(iter(chunks), "scan")) == chunks
+    sums = itertools.accumulate(map(len, chunks), initial=0)
+    assert sink.events == [
+        ("step", text),
+        *(("flowed", "scan", str(total)) for total in sums),
+        ("clear",),
+    ]
+    progress.register(None)
+    progress.step(text)
+    assert list(progress.metered(iter(chunks), "scan")) == chunks
+    assert len(sink.events) == len(chunks) + 3  # nothing more once unregistered
 
 
 def test_bytes_line_has_size_and_rate() -> None:
-    assert progress.bytes_line("scanning x", 12_345_678, 2.0) == ("scanning x: 12.3 MB, 6.2 MB/s")
-    assert progress.bytes_line("scanning x", 0, 0.0) == "scanning x: 0.0 MB"
+    assert progress_line.bytes_line("scanning x", 12_345_678, 2.0) == (
+        "scanning x: 12.3 MB, 6.2 MB/s"
+    )
+    assert progress_line.bytes_line("scanning x", 0, 0.0) == "scanning x: 0.0 MB"
 
 
 @given(st.lists(st.binary(max_size=50), max_size=10), st.text(max_size=20))
 def test_nothing_is_written_off_a_terminal(chunks: list[bytes], text: str) -> None:
     pipe = io.StringIO()
-    assert not progress.enable(pipe)
+    assert not progress_line.enable(pipe)
     assert list(progress.metered(chunks, "scanning")) == chunks
     progress.step(text)
     progress.clear()
@@ -82,7 +123,7 @@ def test_nothing_is_written_off_a_terminal(chunks: list[bytes], text: str) -> No
 
 def test_a_shorter_step_overwrites_a_longer_one() -> None:
     screen = FakeTerminal()
-    progress.enable(screen)
+    progress_line.enable(screen)
     progress.step("a long first step")
     progress.step("short")
     padding = " " * (len("a long first step") - len("short"))

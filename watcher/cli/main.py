@@ -542,9 +542,9 @@ def db_upgrade(config_path: Path | None, db_url: str | None) -> None:
 
 def _show_progress() -> None:
     """Long work (tarball scans, backtest steps) shows a progress line on a terminal."""
-    from watcher.core import progress
+    from watcher.cli import progress_line
 
-    progress.enable(sys.stderr)
+    progress_line.enable(sys.stderr)
 
 
 def _load(config_path: Path | None) -> Config:

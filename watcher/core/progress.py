@@ -1,94 +1,67 @@
-"""Progress of long work (tarball downloads, backtest steps) on one terminal line.
+"""Progress of long work (tarball downloads, backtest steps): a hook, not a display.
 
-Shown only where a person watches: the CLI calls :func:`enable` with stderr, and
-nothing is written unless that stream is a TTY. Off a terminal (CI, cron, the daemon's
-JSON logs, pipes) every function here is a pass-through, so scripted output never
-carries carriage returns. The line is rewritten in place (``\\r``) at most every
-:data:`INTERVAL` seconds and erased when the work ends, leaving the output as it was.
+The work reports where it is (:func:`step`, :func:`metered`, :func:`clear`); whoever
+shows it registers a :class:`Sink` with :func:`register`. Nothing is registered unless
+the CLI runs on a terminal (watcher.cli.progress_line draws the line there), so in the
+daemon, in tests and through pipes every function here is a pass-through that writes
+nothing: the core does no I/O (docs/architecture.md, «Invariants»).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import TextIO
-
-INTERVAL = 0.2  # seconds between two redraws of the line
-
-_stream: TextIO | None = None
-_clock: Callable[[], float] = time.monotonic
-_width = 0  # characters of the line on screen, to erase it
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 
-def enable(stream: TextIO, clock: Callable[[], float] = time.monotonic) -> bool:
-    """Show progress on ``stream`` if it is a terminal; True when it will be shown."""
-    global _stream, _clock  # noqa: PLW0603 - one progress line per process
-    _stream = stream if stream.isatty() else None
-    _clock = clock
-    return _stream is not None
+class Sink(Protocol):
+    """What shows progress (one line on a terminal, in the CLI)."""
+
+    def step(self, text: str) -> None:
+        """Show ``text`` as the current step, replacing the previous one."""
+
+    def flowed(self, label: str, total: int) -> None:
+        """``total`` bytes of the transfer ``label`` have arrived (0 when it starts)."""
+
+    def clear(self) -> None:
+        """The work shown has ended: take it off the screen."""
 
 
-def disable() -> None:
-    """Stop showing progress (erasing a line left on screen)."""
-    global _stream  # noqa: PLW0603
-    clear()
-    _stream = None
+_sink: Sink | None = None
+
+
+def register(sink: Sink | None) -> None:
+    """Send progress to ``sink`` from now on; None sends it nowhere."""
+    global _sink  # noqa: PLW0603 - one progress display per process
+    _sink = sink
 
 
 def step(text: str) -> None:
-    """Show ``text`` as the current step (replaces the previous line)."""
-    _draw(text)
+    """Report ``text`` as the current step of the work."""
+    if _sink is not None:
+        _sink.step(text)
 
 
 def clear() -> None:
-    """Erase the progress line, if one is shown."""
-    global _width  # noqa: PLW0603
-    if _stream is not None and _width:
-        _stream.write("\r" + " " * _width + "\r")
-        _stream.flush()
-    _width = 0
+    """Report that the work shown has ended."""
+    if _sink is not None:
+        _sink.clear()
 
 
 def metered(chunks: Iterable[bytes], label: str) -> Iterator[bytes]:
-    """``chunks`` unchanged, showing ``label: N MB, R MB/s`` while they flow.
+    """``chunks`` unchanged, reporting the bytes that flowed under ``label``.
 
-    Without a terminal the chunks are passed through with no bookkeeping at all.
+    With no sink the chunks are passed through with no bookkeeping at all.
     """
-    if _stream is None:
+    sink = _sink
+    if sink is None:
         yield from chunks
         return
-    began = _clock()
-    last = began - INTERVAL  # the first chunk shows the line at once
     total = 0
+    sink.flowed(label, total)
     try:
         for chunk in chunks:
             total += len(chunk)
-            now = _clock()
-            if now - last >= INTERVAL:
-                last = now
-                _draw(bytes_line(label, total, now - began))
+            sink.flowed(label, total)
             yield chunk
     finally:
-        clear()
-
-
-def bytes_line(label: str, total: int, seconds: float) -> str:
-    """``label: 12.3 MB, 4.5 MB/s`` (the rate once time has passed)."""
-    text = f"{label}: {_megabytes(total)}"
-    if seconds > 0:
-        text += f", {_megabytes(int(total / seconds))}/s"
-    return text
-
-
-def _megabytes(count: int) -> str:
-    return f"{count / 1_000_000:.1f} MB"
-
-
-def _draw(text: str) -> None:
-    global _width  # noqa: PLW0603
-    if _stream is None:
-        return
-    padding = " " * max(0, _width - len(text))
-    _stream.write("\r" + text + padding)
-    _stream.flush()
-    _width = len(text)
+        sink.clear()
