@@ -78,7 +78,8 @@ class FaultSimulation(RuleBasedStateMachine):
             self.faulted_since_converge = True
         self._check([result], faulted=fired)
         if result.code == 2 and before[0] is not None:
-            # A failed poll changes nothing: the last good verdict stays (DESIGN.md §2).
+            # A failed poll changes nothing: the last good verdict stays
+            # (docs/architecture.md, «What support landed means»).
             assert self.faulty.verdict()[0] is not None, "the last good verdict was lost"
 
     @rule(writes=st.integers(1, 8))

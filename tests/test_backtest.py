@@ -1,7 +1,8 @@
 """Tests for the pure backtest: moments, replayed verdicts, conclusions, renderings.
 
 Histories are built by hand here; ``test_backtest_standin.py`` gathers them from the
-stand-in. Every trap of DESIGN.md section 2 that a history can show is in ``HISTORY``.
+stand-in. Every trap of docs/architecture.md, «What support landed means»,
+that a history can show is in ``HISTORY``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The real question, against real GitHub (opt-in: ``pytest -m live``, token from GITHUB_TOKEN).
 
 From which release, and from when, did headscale support peer relays, and what would
-the issues alone have said? DESIGN.md section 2: the default rule finds nothing at
-v0.28.0 and earlier and finds the marker from v0.29.0-beta.1 on; #2180 closed long
+the issues alone have said? As docs/architecture.md, «What support landed means»,
+says: the default rule finds nothing at v0.28.0 and earlier and finds the marker from
+v0.29.0-beta.1 on; #2180 closed long
 before a release had it, #2841 stayed open after.
 """
 

@@ -2,7 +2,8 @@
 
 The "upstream clone" here is the git repository the stand-in built for the synthetic
 headscale history: real tags (annotated, dated), real commits, and every trap of
-DESIGN.md section 2. ``python -m tests.standin.real_headscale`` must find in it what
+docs/architecture.md, «What support landed means». ``python -m tests.standin.real_headscale``
+must find in it what
 the history holds: the marker first in v0.29.0-beta.1, shipped in v0.29.0, the PR at
 v0.29.0's tag date, while issue state alone says "not supported".
 """

@@ -1,6 +1,7 @@
 """The backtest picture as a person sees it: rendered to PNG by cairo, then measured.
 
-The SVG of the stand-in's headscale-like history (every trap of DESIGN.md section 2,
+The SVG of the stand-in's headscale-like history (every trap of
+docs/architecture.md, «What support landed means»,
 with Docker Hub push times so a pending phase exists) goes through ``watcher backtest
 --format svg`` and cairosvg. Text boxes are measured with cairo's own text extents (the
 renderer cairosvg draws with), not with the layout's estimate, so a wrong estimate fails

@@ -1,6 +1,7 @@
 """``watcher backtest`` end to end against the stand-in's headscale-like history.
 
-The history (tests/standin/headscale.py) holds every trap of DESIGN.md section 2. The
+The history (tests/standin/headscale.py) holds every trap of
+docs/architecture.md, «What support landed means». The
 stand-in's registries, like real OCI registries, know no push times; a tiny Docker Hub
 API served here gives two (``tag_last_pushed``) so the timeline shows a pending phase.
 """

@@ -1,6 +1,6 @@
 """`watcher check` and `watcher status` beside a running daemon on one SQLite file.
 
-DESIGN.md §6 promises WAL and ``busy_timeout`` so the daemon can write while the
+docs/architecture.md, «State» promises WAL and ``busy_timeout`` so the daemon can write while the
 read-side commands run. This module runs the real daemon (`python -m watcher run`, a
 cycle every second) against the stand-in and, at the same time, keeps several other
 processes running `watcher check` / `watcher status` on the same database file, from

@@ -1,7 +1,7 @@
 """High availability: two real `watcher run` daemons on one PostgreSQL database.
 
-DESIGN.md §6: a lease row decides which replica acts (writes to GitHub); the other only
-polls. This module starts two real daemon processes against the stand-in and one
+docs/architecture.md, «State»: a lease row decides which replica acts (writes to GitHub);
+the other only polls. This module starts two real daemon processes against the stand-in and one
 PostgreSQL schema, lets upstream move while both run, SIGKILLs the leader and checks
 that the survivor takes over (at once: it sees the leader's process is gone), with exactly one
 pull request and one dashboard comment per recorded transition throughout.

@@ -1,4 +1,7 @@
-"""Release selection survives the traps of real upstream history (DESIGN.md section 2)."""
+"""Release selection survives the traps of real upstream history.
+
+The traps are listed in docs/architecture.md, «What support landed means».
+"""
 
 from __future__ import annotations
 

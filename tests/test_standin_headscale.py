@@ -1,4 +1,7 @@
-"""The headscale-like history: every trap of DESIGN.md section 2, stage by stage."""
+"""The headscale-like history, stage by stage.
+
+It holds every trap of docs/architecture.md, «What support landed means».
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""A headscale-like upstream history that reproduces every trap of DESIGN.md section 2.
+"""A headscale-like upstream history that reproduces every trap of real upstream history.
+
+The traps are listed in docs/architecture.md, «What support landed means».
 
 ``load_headscale(standin, stage)`` brings the stand-in to one of four stages, in order
 and incrementally (a later stage only adds what changed, so ETags of untouched

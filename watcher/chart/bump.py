@@ -1,6 +1,6 @@
 """The chart bump as a pure function: old file texts + target -> new texts + a git diff.
 
-Which keys move and how (DESIGN.md section 4):
+Which keys move and how (docs/architecture.md, «The chart bump»):
 
 - Every image the watch names (``image_keys``: dotted keys or globs over the values,
   see :mod:`watcher.chart.image_sites`) follows the target in one commit: its ``tag``

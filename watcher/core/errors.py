@@ -5,7 +5,7 @@ one-line ``message`` (what went wrong, naming the file, key, or URL) and a ``hin
 (what to do). Library errors are translated into these at the layer boundary with
 ``raise ... from``; the CLI maps them to exit code 2 without a traceback.
 
-This module imports nothing of ours (see DESIGN.md section 7).
+This module imports nothing of ours (docs/architecture.md, «Invariants»).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 required signal is missing (e.g. its image is not pushed yet). ``ready``: all required
 signals hold; the target is the newest stable release for which they do. An error in a
 signal that decides the verdict makes the verdict carry ``error``: the runner then keeps
-the last good verdict instead of recording this one (DESIGN.md section 2).
+the last good verdict instead of recording this one
+(docs/architecture.md, «What support landed means»).
 """
 
 from __future__ import annotations

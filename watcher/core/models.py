@@ -1,6 +1,6 @@
 """Frozen value objects that cross layer boundaries (sources -> evaluate -> state -> CLI).
 
-This module imports nothing of ours (see DESIGN.md section 7): every other layer
+This module imports nothing of ours (docs/architecture.md, «Invariants»): every other layer
 depends on it, never the other way round.
 """
 
@@ -12,7 +12,10 @@ from datetime import datetime
 
 
 class SignalName(enum.StrEnum):
-    """The kinds of evidence a watch can gather (DESIGN.md section 2)."""
+    """The kinds of evidence a watch can gather.
+
+    Which ones a watch requires: docs/architecture.md, «What support landed means».
+    """
 
     RELEASE = "release"
     FEATURE = "feature"
@@ -31,7 +34,7 @@ class SignalStatus(enum.StrEnum):
 
 
 class VerdictState(enum.StrEnum):
-    """The per-watch state machine of DESIGN.md section 2."""
+    """The per-watch state machine of docs/architecture.md, «What support landed means»."""
 
     WAITING = "waiting"
     PENDING = "pending"

@@ -1,4 +1,6 @@
-"""Stream a release tarball and look for a feature marker in its source (DESIGN.md section 2).
+"""Stream a release tarball and look for a feature marker in its source.
+
+Why the source and not the notes: docs/architecture.md, «What support landed means».
 
 The body of ``GET /repos/{o}/{r}/tarball/{tag}`` arrives as byte chunks. It is a
 gzip-compressed tar as ``git archive`` writes it: a pax global header whose
