@@ -15,35 +15,19 @@ Usage: ``python -m benchmarks.check_cycle`` from the repository root.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
+from benchmarks._standin_check import standin_check, timed, watcher_command
 from benchmarks._traffic import describe
-from tests.standin.chart import load_chart
-from tests.standin.headscale import READ_TOKEN, load_headscale
+from tests.standin.headscale import READ_TOKEN
 from tests.standin.server import StandIn
-from tests.standin.watcher_config import standin_config
 
 RUNS = 5
 
 
-def watcher_command() -> list[str]:
-    """The installed console script next to this interpreter, else `python -m watcher`."""
-    script = Path(sys.executable).with_name("watcher")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "watcher"]
-
-
 def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall time and exit code of one CLI run."""
-    began = time.perf_counter()
-    code = subprocess.run(
-        [*watcher_command(), *args], env=env, capture_output=True, check=False
-    ).returncode
-    return time.perf_counter() - began, code
+    return timed([*watcher_command(), *args], env)
 
 
 def best(args: list[str], env: dict[str, str]) -> float:
@@ -61,29 +45,19 @@ def idle_cycle(standin: StandIn, args: list[str], env: dict[str, str]) -> str:
 
 def main() -> int:
     """Print the figures."""
-    workdir = Path(tempfile.mkdtemp(prefix="watcher-bench-"))
-    try:
-        with StandIn() as standin:
-            load_headscale(standin, "ready")
-            load_chart(standin)
-            config = workdir / "watcher.toml"
-            config.write_text(standin_config(standin))
-            base = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)}
-            for label, token in (("token", READ_TOKEN), ("anonymous", "")):
-                db = f"sqlite:///{workdir / f'{label}.db'}"
-                env = {**base, "GITHUB_TOKEN": token}
-                args = ["check", "--config", str(config), "--db", db]
-                print(f"idle cycle ({label}): {idle_cycle(standin, args, env)}")
-            env = {**base, "GITHUB_TOKEN": READ_TOKEN}
-            db = f"sqlite:///{workdir / 'token.db'}"
-            help_time = best(["--help"], env)
-            check_time = best(["check", "--config", str(config), "--db", db], env)
-            print(f"watcher --help: {help_time * 1000:.0f} ms (best of {RUNS}; goal < 300 ms)")
-            print(
-                f"warm watcher check: {check_time * 1000:.0f} ms (best of {RUNS}; goal < 1000 ms)"
-            )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with standin_check() as setup:
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": str(setup.workdir)}
+        for label, token in (("token", READ_TOKEN), ("anonymous", "")):
+            env = {**base, "GITHUB_TOKEN": token}
+            args = ["check", "--config", str(setup.config), "--db", setup.db_url(label)]
+            print(f"idle cycle ({label}): {idle_cycle(setup.standin, args, env)}")
+        env = {**base, "GITHUB_TOKEN": READ_TOKEN}
+        help_time = best(["--help"], env)
+        check_time = best(
+            ["check", "--config", str(setup.config), "--db", setup.db_url("token")], env
+        )
+        print(f"watcher --help: {help_time * 1000:.0f} ms (best of {RUNS}; goal < 300 ms)")
+        print(f"warm watcher check: {check_time * 1000:.0f} ms (best of {RUNS}; goal < 1000 ms)")
     return 0
 
 

@@ -1,0 +1,160 @@
+"""Benchmark start-up: `watcher check` and `watcher status` as ratios to a bare interpreter.
+
+Against the stand-in of :mod:`benchmarks.check_cycle` (untimed set-up, one untimed
+check to warm the database and the HTTP cache), the three commands run interleaved,
+ROUNDS rounds with the order rotated each round so that a busy moment on the machine
+spreads over all of them:
+
+- ``python -c pass`` with this interpreter (the venv's): the bare start;
+- a warm ``watcher check`` (goal: median <= 4x the bare start);
+- ``watcher status`` (goal: median <= 2.5x the bare start).
+
+Then, for check and status, ``python -X importtime`` (median of IMPORT_RUNS runs per
+package): the top-level packages (watcher's own by part, ``watcher.state`` ...) by
+cumulative import time (the first import of the
+package, everything it pulled in included) and their own time (their modules alone;
+the own times add up to the whole import time).
+
+Usage: ``python -m benchmarks.startup`` from the repository root (``--rounds N``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+
+from benchmarks._standin_check import CheckSetup, standin_check, timed, watcher_command
+from tests.standin.headscale import READ_TOKEN
+
+ROUNDS = 15
+IMPORT_RUNS = 3
+TOP = 15
+GOALS = {"check": 4.0, "status": 2.5}
+
+
+def watcher_args(setup: CheckSetup) -> dict[str, list[str]]:
+    """The arguments of the measured watcher commands, by label (one database for both)."""
+    common = ["--config", str(setup.config), "--db", setup.db_url("startup")]
+    return {label: [label, *common] for label in GOALS}
+
+
+def interleaved(runs: dict[str, list[str]], env: dict[str, str], rounds: int) -> dict[str, float]:
+    """Median wall time of each command over ``rounds`` rotated rounds; exit 2 is fatal."""
+    times: dict[str, list[float]] = defaultdict(list)
+    labels = list(runs)
+    for round_no in range(rounds):
+        shift = round_no % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            seconds, code = timed(runs[label], env)
+            if code not in (0, 1):
+                raise SystemExit(f"{label} exited {code}: {' '.join(runs[label])}")
+            times[label].append(seconds)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def import_times(stderr: str) -> dict[str, tuple[float, float]]:
+    """Per top-level package: (cumulative, own) import time in ms, from ``-X importtime``.
+
+    The lines come children first; read backwards they are parent first, and the depth
+    of a module is its indentation. A package's cumulative time is the sum over its
+    outermost imports (those with no ancestor of the same package).
+    """
+    entries: list[tuple[int, int, str]] = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "imported package" in line:
+            continue
+        head, total, module = line.split("|", 2)
+        entries.append((int(head.removeprefix("import time:")), int(total), module[1:]))
+    cumulative: dict[str, float] = defaultdict(float)
+    own: dict[str, float] = defaultdict(float)
+    ancestors: list[str] = []
+    for self_us, cumulative_us, name in reversed(entries):
+        depth = (len(name) - len(name.lstrip(" "))) // 2
+        package = _package(name.strip())
+        del ancestors[depth:]
+        if package not in ancestors:
+            cumulative[package] += cumulative_us / 1000
+        own[package] += self_us / 1000
+        ancestors.append(package)
+    return {package: (cumulative[package], own[package]) for package in own}
+
+
+def _package(module: str) -> str:
+    """The package a module is counted under: its top level, ``watcher.<part>`` for ours."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "watcher" else parts[0]
+
+
+def median_import_times(args: list[str], env: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """:func:`import_times` of IMPORT_RUNS runs of ``watcher args``, the median per package."""
+    samples = []
+    for _ in range(IMPORT_RUNS):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "watcher", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        samples.append(import_times(done.stderr))
+    packages = set().union(*samples)
+    return {
+        package: (
+            statistics.median(s.get(package, (0.0, 0.0))[0] for s in samples),
+            statistics.median(s.get(package, (0.0, 0.0))[1] for s in samples),
+        )
+        for package in packages
+    }
+
+
+def top_list(label: str, packages: dict[str, tuple[float, float]]) -> Iterable[str]:
+    """Lines: the import total, then the TOP packages by cumulative time."""
+    total = sum(own for _, own in packages.values())
+    yield f"-X importtime, watcher {label}: {total:.0f} ms importing {len(packages)} packages"
+    yield f"  {'package':<24}{'cumulative':>12}{'own':>10}"
+    ranked = sorted(packages.items(), key=lambda item: item[1][0], reverse=True)
+    for package, (cumulative, own) in ranked[:TOP]:
+        yield f"  {package:<24}{cumulative:>9.0f} ms{own:>7.0f} ms"
+
+
+def main() -> int:
+    """Print the medians, the ratios with their goals, and the import breakdowns."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    rounds = parser.parse_args().rounds
+    with standin_check() as setup:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(setup.workdir),
+            "GITHUB_TOKEN": READ_TOKEN,
+        }
+        args = watcher_args(setup)
+        runs = {
+            "bare": [sys.executable, "-c", "pass"],
+            **{label: [*watcher_command(), *args[label]] for label in GOALS},
+        }
+        timed(runs["check"], env)  # warm: database migrated, HTTP cache filled
+        medians = interleaved(runs, env, rounds)
+        bare = medians["bare"]
+        print(f"median of {rounds} interleaved rounds:")
+        print(f"  python -c pass: {bare * 1000:.0f} ms")
+        for label, goal in GOALS.items():
+            ratio = medians[label] / bare
+            verdict = "meets" if ratio <= goal else "misses"
+            print(
+                f"  watcher {label}: {medians[label] * 1000:.0f} ms = {ratio:.1f}x bare "
+                f"({verdict} the goal <= {goal}x)"
+            )
+        for label in GOALS:
+            for line in top_list(label, median_import_times(args[label], env)):
+                print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
