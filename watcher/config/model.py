@@ -117,9 +117,8 @@ class FeatureConfig(_Model):
 
 
 def _image_reference(value: str, fields: Mapping[str, str]) -> object:
-    # Imported here: the registry client pulls in httpx, and `watcher --help` stays fast.
     from watcher.core.errors import SourceError
-    from watcher.net.registry import parse_image_ref
+    from watcher.core.image_ref import parse_image_ref
 
     try:
         return parse_image_ref(fill_placeholders(value, fields))

@@ -23,11 +23,23 @@ from watcher.core.errors import (
     NotFoundError,
     PayloadError,
     RateLimitedError,
-    SourceError,
 )
+from watcher.core.image_ref import DOCKER_HUB, ImageRef, parse_image_ref
 from watcher.net.http import HttpClient, next_link
 
-DOCKER_HUB = "docker.io"
+# The image reference lives in the pure core (the configuration parses it without the
+# HTTP stack); it stays importable from here beside the reader that resolves it.
+__all__ = [
+    "DEFAULT_REGISTRIES",
+    "DOCKER_HUB",
+    "MANIFEST_ACCEPT",
+    "ImageRef",
+    "ManifestInfo",
+    "RegistryReader",
+    "TokenCache",
+    "parse_image_ref",
+]
+
 MANIFEST_ACCEPT = ", ".join(
     (
         "application/vnd.oci.image.index.v1+json",
@@ -72,40 +84,11 @@ _TOKENS = TokenCache()
 
 
 @dataclass(frozen=True)
-class ImageRef:
-    """A parsed image reference: registry host, repository name, tag."""
-
-    host: str
-    name: str
-    tag: str
-
-    def __str__(self) -> str:
-        return f"{self.host}/{self.name}:{self.tag}"
-
-
-@dataclass(frozen=True)
 class ManifestInfo:
     """What a HEAD on a present manifest tells."""
 
     digest: str | None
     media_type: str | None
-
-
-def parse_image_ref(reference: str) -> ImageRef:
-    """Parse ``[host/]name:tag`` with Docker Hub's conventions (``alpine`` = library/alpine)."""
-    if "@" in reference:
-        raise SourceError(f"image reference {reference!r}: digests are not supported, use a tag")
-    head, sep, tag = reference.rpartition(":")
-    if not sep or "/" in tag or not head:
-        raise SourceError(f"image reference {reference!r} has no tag", hint="write it as name:tag")
-    first, slash, rest = head.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        host, name = first, rest
-    else:
-        host, name = DOCKER_HUB, head
-    if host == DOCKER_HUB and "/" not in name:
-        name = f"library/{name}"
-    return ImageRef(host=host, name=name, tag=tag)
 
 
 class RegistryReader:
