@@ -68,7 +68,10 @@ class DatabaseConfig(_Model):
 
 
 class ScanCaps(_Model):
-    """Limits that keep a tarball scan bounded, far above a real release (DESIGN.md 2)."""
+    """Limits that keep a tarball scan bounded, far above a real release.
+
+    See docs/architecture.md, «What support landed means».
+    """
 
     max_download_bytes: int = Field(default=1024 * MiB, gt=0)
     max_total_bytes: int = Field(default=8192 * MiB, gt=0)

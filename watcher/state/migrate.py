@@ -1,4 +1,6 @@
-"""Connect to a database and bring it to the schema this code expects (DESIGN.md §6).
+"""Connect to a database and bring it to the schema this code expects.
+
+See docs/architecture.md, «State».
 
 :func:`make_engine` builds the one kind of engine watcher uses (SQLite pragmas and
 transaction handling included), for the store and for Alembic's ``env.py`` alike.

@@ -1,4 +1,6 @@
-"""The database schema of watcher, as typed SQLAlchemy 2 ORM classes (DESIGN.md section 6).
+"""The database schema of watcher, as typed SQLAlchemy 2 ORM classes.
+
+See docs/architecture.md, «State».
 
 These classes describe the schema; Alembic migrations in ``migrations/`` create it.
 A test compares the two, so a column added here without a migration fails the suite.
@@ -208,7 +210,9 @@ class ImageCheckRow(Base):
 
 
 class OutboxRow(Base):
-    """A notification to deliver (DESIGN.md section 5), written with what it announces.
+    """A notification to deliver, written with what it announces.
+
+    See docs/architecture.md, «Notifications».
 
     ``sent_at`` stays NULL until delivery succeeded; ``attempts`` counts deliveries
     begun, so a deliverer seeing more than one knows an earlier try may have posted.
@@ -262,7 +266,10 @@ class KeyValueRow(Base):
 
 
 class LeaseRow(Base):
-    """Which replica acts (DESIGN.md section 6): held by ``holder`` until ``expires_at``."""
+    """Which replica acts: held by ``holder`` until ``expires_at``.
+
+    See docs/architecture.md, «State».
+    """
 
     __tablename__ = "lease"
 
