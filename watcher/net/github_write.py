@@ -4,7 +4,8 @@ PyGithub paces writes itself (``seconds_between_writes``, >= 1 s by default as G
 content-creation guidance asks:
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#pause-between-mutative-requests).
 Its own retry is switched off so that the one policy in :mod:`watcher.net.ratelimit`
-decides; PyGithub exceptions are translated into WatcherErrors at this boundary.
+decides, run by the same loop as every read (:mod:`watcher.net.retry`; docs/architecture.md,
+«Talking to GitHub»); PyGithub exceptions are translated into WatcherErrors at this boundary.
 
 Exactly once in effect: a write whose answer was lost (a 5xx, a timeout, a dropped
 connection: GitHub may have applied it) is never simply sent again. The caller passes a
@@ -18,7 +19,6 @@ without asking. ``retry=None`` leaves PyGithub's urllib3 with ``Retry(0, read=Fa
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,7 +37,8 @@ from watcher.core.errors import (
     WatcherError,
 )
 from watcher.net.http import USER_AGENT
-from watcher.net.ratelimit import Action, decide
+from watcher.net.ratelimit import Action, Decision
+from watcher.net.retry import Retry, judge, run
 
 T = TypeVar("T")
 
@@ -159,80 +160,81 @@ class GitHubWriter:
         module docstring); a write with neither ``lookup`` nor ``idempotent`` is then not
         retried at all: the error goes up and the next cycle re-derives what to do.
         """
-        uncertain = False  # an earlier attempt of this write may have been applied
-        for attempt in range(1, self.retries + 2):
-            if uncertain and lookup is not None:
-                found = self.call(f"{what} (looking for an earlier attempt)", lookup, write=False)
-                if found is not None:
-                    self.recovered += 1
-                    return found
+
+        def attempt(number: int) -> T:
             try:
                 result = operation()
             except GithubException as exc:
                 if exc.status in passthrough:
                     raise
-                applied = write and exc.status >= 500
-                retryable = not applied or lookup is not None or idempotent
-                error = self._translate(what, exc, attempt, retryable)
-                if error is None:
-                    uncertain = uncertain or applied
-                    continue
-                raise error from exc
+                raise _failure(what, exc, number, applied=write and exc.status >= 500) from exc
             except RequestException as exc:
                 # A connect timeout never reached GitHub; anything later may have.
-                applied = write and not isinstance(exc, ConnectTimeout)
-                if attempt <= self.retries and (not applied or lookup or idempotent):
-                    self._sleep(
-                        decide(None, {}, attempt, time.time(), jitter=random.random()).wait_seconds
-                    )
-                    uncertain = uncertain or applied
-                    continue
-                raise ActionError(
+                unreachable = ActionError(
                     f"{what}: could not reach {self.api_url} ({type(exc).__name__})",
                     hint="the machine may be offline; the next cycle retries",
-                ) from exc
+                )
+                applied = write and not isinstance(exc, ConnectTimeout)
+                decision = judge(None, {}, number, time.time())
+                raise Retry(decision, unreachable, applied=applied) from exc
             if write:
                 self.writes += 1
             else:
                 self.reads += 1
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _translate(
-        self, what: str, exc: GithubException, attempt: int, retryable: bool = True
-    ) -> WatcherError | None:
-        """None to retry (after sleeping), or the error to raise."""
-        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        body = str(exc.data)[:300] if exc.data else ""
-        decision = decide(
-            exc.status, headers, attempt, time.time(), body_hint=body, jitter=random.random()
+        return run(
+            attempt,
+            retries=self.retries,
+            max_wait=self.max_wait,
+            sleep=self._sleep,
+            lookup=None if lookup is None else self._recovery(what, lookup),
+            idempotent=idempotent,
         )
-        message = error_text(exc)
-        if (
-            decision.action is Action.RETRY
-            and retryable
-            and attempt <= self.retries
-            and decision.wait_seconds <= self.max_wait
-        ):
-            self._sleep(decision.wait_seconds)
-            return None
-        if decision.rate_limited:
-            return RateLimitedError(
-                f"{what}: rate limited by GitHub ({message})", reset_at=decision.reset_at
-            )
-        if exc.status == 401:
-            return AuthError(f"{what}: 401 ({message})")
-        if exc.status == 404:
-            return NotFoundError(
-                f"{what}: 404 ({message})",
-                hint="check the chart repository name and the token's access to it",
-            )
-        if exc.status == 403:
-            return AuthError(
-                f"{what}: 403 ({message})",
-                hint="the token needs contents, pull requests and issues write access",
-            )
-        return ActionError(f"{what}: HTTP {exc.status} ({message})")
+
+    def _recovery(self, what: str, lookup: Callable[[], T | None]) -> Callable[[], T | None]:
+        """``lookup`` as a read under the policy; what it finds counts in ``recovered``."""
+
+        def look() -> T | None:
+            found = self.call(f"{what} (looking for an earlier attempt)", lookup, write=False)
+            if found is not None:
+                self.recovered += 1
+            return found
+
+        return look
+
+
+def _failure(what: str, exc: GithubException, attempt: int, *, applied: bool) -> Exception:
+    """The error to raise for ``exc``, wrapped in a Retry when the policy says to retry."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    body = str(exc.data)[:300] if exc.data else ""
+    decision = judge(exc.status, headers, attempt, time.time(), body_hint=body)
+    error = _error(what, exc, decision)
+    if decision.action is Action.RETRY:
+        return Retry(decision, error, applied=applied)
+    return error
+
+
+def _error(what: str, exc: GithubException, decision: Decision) -> WatcherError:
+    """The WatcherError telling the user about a failed call."""
+    message = error_text(exc)
+    if decision.rate_limited:
+        return RateLimitedError(
+            f"{what}: rate limited by GitHub ({message})", reset_at=decision.reset_at
+        )
+    if exc.status == 401:
+        return AuthError(f"{what}: 401 ({message})")
+    if exc.status == 404:
+        return NotFoundError(
+            f"{what}: 404 ({message})",
+            hint="check the chart repository name and the token's access to it",
+        )
+    if exc.status == 403:
+        return AuthError(
+            f"{what}: 403 ({message})",
+            hint="the token needs contents, pull requests and issues write access",
+        )
+    return ActionError(f"{what}: HTTP {exc.status} ({message})")
 
 
 def done(action: Callable[[], object]) -> Callable[[], bool]:

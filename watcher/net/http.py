@@ -3,14 +3,14 @@
 Every GET that may be cached is *conditional*: the ETag / Last-Modified of each URL is
 kept in a :class:`ValidatorCache` (the database) and sent back as If-None-Match /
 If-Modified-Since, so an unchanged resource costs a 304 (free of GitHub quota when
-authenticated). Retries follow the pure policy in :mod:`watcher.net.ratelimit`;
-tenacity runs the loop (attempt bookkeeping, injectable sleep for tests).
+authenticated). Retries follow the pure policy in :mod:`watcher.net.ratelimit`, run by
+the loop in :mod:`watcher.net.retry` that the GitHub writer shares (docs/architecture.md,
+«Talking to GitHub»); the sleep between attempts is cut short by a shutdown.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import socket
 import threading
 import time
@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-import tenacity
 
 from watcher import PROJECT_URL, __version__
 from watcher.core.errors import (
@@ -36,7 +35,8 @@ from watcher.core.errors import (
 )
 from watcher.core.models import CachedResponse
 from watcher.net import deadline
-from watcher.net.ratelimit import Action, Decision, below_floor, decide
+from watcher.net.ratelimit import Action, Decision, below_floor
+from watcher.net.retry import Retry, judge, run
 
 USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
 #: ``RequestStats.by_status`` key (and metric label) of a registry's expected 401 challenge.
@@ -103,15 +103,6 @@ class Response:
     changed: bool
     #: What a ``deferred`` GET would have stored (a 200 answer), for :meth:`HttpClient.commit`.
     record: CachedResponse | None = None
-
-
-class _Retry(Exception):
-    """Raised inside the tenacity loop to ask for another attempt."""
-
-    def __init__(self, decision: Decision, error: SourceError) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
-        self.error = error
 
 
 @dataclass
@@ -245,33 +236,14 @@ class HttpClient:
         """
         if quota:
             self._check_reserve()
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.settings.retries + 1),
-            retry=tenacity.retry_if_exception_type(_Retry),
-            wait=self._wait_for,
+        return run(
+            lambda number: self._attempt(
+                method, url, headers, params, number, not_found_ok, challenge, quota
+            ),
+            retries=self.settings.retries,
+            max_wait=self.settings.max_wait_seconds,
             sleep=self._sleep,
-            reraise=True,
         )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    number = attempt.retry_state.attempt_number
-                    return self._attempt(
-                        method, url, headers, params, number, not_found_ok, challenge, quota
-                    )
-        except _Retry as exhausted:
-            raise exhausted.error from exhausted
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    def _wait_for(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if not isinstance(error, _Retry):
-            return 0.0
-        wait = error.decision.wait_seconds
-        if wait > self.settings.max_wait_seconds:
-            # Waiting longer than this command may wait: report instead of hanging.
-            raise error.error
-        return wait
 
     @contextmanager
     def stream(
@@ -322,8 +294,7 @@ class HttpClient:
                     # Interrupted, a server too slow for the deadline (asking again would
                     # hold the cycle as long again), or a name DNS does not know: final.
                     raise failure from exc
-                decision = decide(None, {}, attempt, self._clock(), jitter=random.random())
-                raise _Retry(decision, failure) from exc
+                raise Retry(judge(None, {}, attempt, self._clock()), failure) from exc
             except (httpx.TooManyRedirects, httpx.DecodingError) as exc:
                 raise _protocol_error(url, exc) from exc  # the same answer again: no retry
         challenged = challenge and reply.status_code == 401
@@ -331,19 +302,18 @@ class HttpClient:
         if challenged or (reply.status_code == 404 and not_found_ok):
             return reply
         lowered = {k.lower(): v for k, v in reply.headers.items()}
-        decision = decide(
+        decision = judge(
             reply.status_code,
             lowered,
             attempt,
             self._clock(),
             body_hint=reply.text[:300] if reply.status_code in (403, 429) else "",
-            jitter=random.random(),
         )
         if decision.action is Action.ACCEPT:
             return reply
         error = self._error_for(reply, url, decision, quota=quota)
         if decision.action is Action.RETRY:
-            raise _Retry(decision, error)
+            raise Retry(decision, error)
         raise error
 
     def _check_reserve(self) -> None:
