@@ -53,6 +53,7 @@ from watcher.core.errors import RateLimitedError
 from watcher.net.http import interrupt_requests
 from watcher.net.ratelimit import below_floor
 from watcher.runner.crash import report_hint
+from watcher.service.allocator import release_free_memory
 from watcher.service.health import HealthServer, HealthState
 from watcher.service.logconfig import log_evaluation
 from watcher.service.metrics import Metrics
@@ -285,6 +286,9 @@ class Daemon:
             if self._stop.is_set():
                 return
             result = self._run_cycle()
+            # What the cycle freed goes back to the OS, so an idle daemon is not held at
+            # its busiest cycle's high-water mark (watcher.service.allocator).
+            release_free_memory()
             if not self._stop.is_set():
                 self._pace(result)
 
