@@ -57,8 +57,9 @@ def watcher_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "watcher"]
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall time and exit code of one run of ``command`` in a subprocess."""
+def timed(command: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, int]:
+    """Wall time and exit code of one run of ``command`` in a subprocess (in ``cwd``)."""
     began = time.perf_counter()
-    code = subprocess.run(command, env=env, capture_output=True, check=False).returncode
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, check=False)
+    code = done.returncode
     return time.perf_counter() - began, code

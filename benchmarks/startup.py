@@ -15,7 +15,13 @@ cumulative import time (the first import of the
 package, everything it pulled in included) and their own time (their modules alone;
 the own times add up to the whole import time).
 
-Usage: ``python -m benchmarks.startup`` from the repository root (``--rounds N``).
+With ``--compare DIR`` (another checkout of watcher, e.g. a worktree of an older
+commit, using this interpreter's packages) its check and status run in the same rounds,
+both trees through ``python -m watcher`` started in the tree: before and after side by
+side, under the same load.
+
+Usage: ``python -m benchmarks.startup`` from the repository root (``--rounds N``,
+``--compare DIR``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
 from benchmarks._standin_check import CheckSetup, standin_check, timed, watcher_command
 from tests.standin.headscale import READ_TOKEN
@@ -43,17 +50,26 @@ def watcher_args(setup: CheckSetup) -> dict[str, list[str]]:
     return {label: [label, *common] for label in GOALS}
 
 
-def interleaved(runs: dict[str, list[str]], env: dict[str, str], rounds: int) -> dict[str, float]:
-    """Median wall time of each command over ``rounds`` rotated rounds; exit 2 is fatal."""
+# A timed command and the directory it starts in (None: this one).
+Run = tuple[list[str], Path | None]
+
+
+def timed_run(label: str, run: Run, env: dict[str, str]) -> float:
+    """Wall time of one run; exit 2 (an error, not a verdict) stops the benchmark."""
+    seconds, code = timed(run[0], env, run[1])
+    if code not in (0, 1):
+        raise SystemExit(f"{label} exited {code}: {' '.join(run[0])}")
+    return seconds
+
+
+def interleaved(runs: dict[str, Run], env: dict[str, str], rounds: int) -> dict[str, float]:
+    """Median wall time of each command over ``rounds`` rotated rounds."""
     times: dict[str, list[float]] = defaultdict(list)
     labels = list(runs)
     for round_no in range(rounds):
         shift = round_no % len(labels)
         for label in labels[shift:] + labels[:shift]:
-            seconds, code = timed(runs[label], env)
-            if code not in (0, 1):
-                raise SystemExit(f"{label} exited {code}: {' '.join(runs[label])}")
-            times[label].append(seconds)
+            times[label].append(timed_run(label, runs[label], env))
     return {label: statistics.median(values) for label, values in times.items()}
 
 
@@ -126,7 +142,9 @@ def main() -> int:
     """Print the medians, the ratios with their goals, and the import breakdowns."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--compare", type=Path, default=None, help="another watcher checkout")
+    options = parser.parse_args()
+    rounds, other = options.rounds, options.compare
     with standin_check() as setup:
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -134,20 +152,26 @@ def main() -> int:
             "GITHUB_TOKEN": READ_TOKEN,
         }
         args = watcher_args(setup)
-        runs = {
-            "bare": [sys.executable, "-c", "pass"],
-            **{label: [*watcher_command(), *args[label]] for label in GOALS},
-        }
-        timed(runs["check"], env)  # warm: database migrated, HTTP cache filled
+        # Both trees alike when comparing: `python -m watcher`, started in the tree.
+        here = [sys.executable, "-m", "watcher"] if other else watcher_command()
+        runs: dict[str, Run] = {"bare": ([sys.executable, "-c", "pass"], None)}
+        for label in GOALS:
+            runs[label] = ([*here, *args[label]], Path.cwd() if other else None)
+            if other:
+                runs[f"{label} ({other.name})"] = ([*here, *args[label]], other)
+        for label, run in runs.items():
+            if label.startswith("check"):
+                timed_run(label, run, env)  # warm: database migrated, HTTP cache filled
         medians = interleaved(runs, env, rounds)
-        bare = medians["bare"]
+        bare = medians.pop("bare")
         print(f"median of {rounds} interleaved rounds:")
         print(f"  python -c pass: {bare * 1000:.0f} ms")
-        for label, goal in GOALS.items():
-            ratio = medians[label] / bare
+        for label, seconds in medians.items():
+            goal = GOALS[label.split()[0]]
+            ratio = seconds / bare
             verdict = "meets" if ratio <= goal else "misses"
             print(
-                f"  watcher {label}: {medians[label] * 1000:.0f} ms = {ratio:.1f}x bare "
+                f"  watcher {label}: {seconds * 1000:.0f} ms = {ratio:.1f}x bare "
                 f"({verdict} the goal <= {goal}x)"
             )
         for label in GOALS:
