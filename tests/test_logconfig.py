@@ -14,9 +14,10 @@ import structlog
 from watcher import ISSUES_URL
 from watcher.config.model import FeatureConfig, WatchConfig
 from watcher.core.models import Release, Verdict, VerdictState
+from watcher.core.redact import redact_text
 from watcher.runner.crash import Crash, report_hint
 from watcher.runner.cycle import WatchOutcome
-from watcher.service.logconfig import configure, log_evaluation, redact_text
+from watcher.service.logconfig import configure, log_evaluation
 
 PAT = "ghp_" + "A1b2C3d4E5" * 4
 FINE = "github_pat_11ABCDEFG0" + "x1Y2z3" * 8

@@ -1,11 +1,12 @@
 """Unexpected exceptions (bugs): one line for the user, the full traceback kept aside.
 
-The runner's per-watch boundary turns any exception that is not a
-:class:`~watcher.core.errors.WatcherError` into a :class:`Crash`: a one-line summary that is
-recorded as the watch's error like any other, and the traceback, which the shells put
-where a user can find it (the daemon's log line, a crash report file for one-shot
-commands). The user always sees the one line and where to report it, never only a
-traceback. Secrets are scrubbed from the traceback text before it is kept anywhere.
+The runner's error boundaries (:mod:`watcher.runner.boundary`) turn any exception that
+is not a :class:`~watcher.core.errors.WatcherError` into a :class:`Crash`: a one-line
+summary that is recorded as the watch's error like any other, and the traceback, which
+the shells put where a user can find it (the daemon's log line, a crash report file for
+one-shot commands). The user always sees the one line and where to report it, never
+only a traceback. Secrets are scrubbed from the traceback text before it is kept
+anywhere (docs/architecture.md, «Invariants»).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from watcher import ISSUES_URL
+from watcher.core.redact import redact_text
 
 # An exception message can be a whole response body; the summary stays one short line.
 SUMMARY_LIMIT = 200
@@ -32,8 +34,6 @@ class Crash:
     @classmethod
     def of(cls, exc: BaseException) -> Crash:
         """The crash of ``exc`` (call inside the ``except`` block that caught it)."""
-        from watcher.service.logconfig import redact_text
-
         text = " ".join(str(exc).split())  # one line, whatever the message held
         if len(text) > SUMMARY_LIMIT:
             text = text[: SUMMARY_LIMIT - 1] + "…"

@@ -3,44 +3,29 @@
 Everything goes through the standard :mod:`logging` machinery with one handler on the
 root logger whose :class:`structlog.stdlib.ProcessorFormatter` renders both our own
 structlog events and "foreign" records (APScheduler, httpx, alembic) the same way, so
-a log collector sees one format and the redaction below covers every line.
+a log collector sees one format and the redaction covers every line.
 
 Redaction runs last before rendering, over every field of every event (nested dicts and
-lists included, exception tracebacks after formatting): a token must never reach a log
-even when it sneaks into an error message or a URL.
+lists included, exception tracebacks after formatting) with the pure rules of
+:mod:`watcher.core.redact`: a token must never reach a log even when it sneaks into an
+error message or a URL.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
+
+from watcher.core.redact import redact_field
 
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor
 
     from watcher.runner.cycle import WatchOutcome
 
-REDACTED = "[REDACTED]"
-# Keys whose values are secrets whatever they look like (headers dicts, config dumps).
-SECRET_KEY_PARTS = ("authorization", "token", "password", "secret", "private_key", "cookie")
-# (pattern, replacement) applied in order to every string.
-SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # A header written out ("Authorization: Bearer ..."): the whole value goes.
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+"), rf"\1{REDACTED}"),
-    # GitHub's prefixed tokens: personal (ghp_), OAuth (gho_), user-to-server (ghu_),
-    # installation (ghs_), refresh (ghr_) and fine-grained personal (github_pat_).
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,})"), REDACTED),
-    # Scheme + credential ("Bearer <jwt>", "token <40 hex>"). Real credentials are long;
-    # the length floor keeps prose such as "token expired" readable.
-    (re.compile(r"(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}"), rf"\1\2{REDACTED}"),
-    # Passwords in URLs (postgresql://user:secret@host/db).
-    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{REDACTED}@"),
-)
 # Libraries that log at INFO on every poll or start (Alembic's "Context impl SQLiteImpl",
 # "Will assume non-transactional DDL"); their news is already in our own lines (one per
 # watch evaluation, `watcher db upgrade`'s answer) and in /metrics.
@@ -75,37 +60,9 @@ class _SkippedRunFilter(logging.Filter):
 _skipped_run_filter = _SkippedRunFilter()
 
 
-def redact_text(text: str) -> str:
-    """``text`` with every token-like substring replaced by ``[REDACTED]``."""
-    for pattern, replacement in SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-def _redact_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_text(value)
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, Mapping):
-        return {k: _redact_field(str(k), v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_redact_value(v) for v in value]
-    # Anything else is rendered through str()/repr() later; scrub that text now, since
-    # objects such as httpx.Headers or exceptions can carry a credential.
-    return redact_text(str(value))
-
-
-def _redact_field(key: str, value: Any) -> Any:
-    lowered = key.lower().replace("-", "_")
-    if value is not None and any(part in lowered for part in SECRET_KEY_PARTS):
-        return REDACTED
-    return _redact_value(value)
-
-
 def redact(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: redact secrets from every field of the event."""
-    return {k: _redact_field(k, v) for k, v in event_dict.items()}
+    return {k: redact_field(k, v) for k, v in event_dict.items()}
 
 
 def configure(
