@@ -32,7 +32,7 @@ from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from watcher.backtest.command import backtest_command
 from watcher.config.model import Config, parse_config
-from watcher.runner.cycle import open_readers
+from watcher.runner.readers import open_readers
 from watcher.state.store import Store
 
 REPO = "juanfont/headscale"

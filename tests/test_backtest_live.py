@@ -17,7 +17,7 @@ import pytest
 
 from watcher.backtest.command import backtest_command
 from watcher.config.model import load_config
-from watcher.runner.cycle import open_readers
+from watcher.runner.readers import open_readers
 from watcher.state.store import Store
 
 pytestmark = pytest.mark.live

@@ -23,7 +23,7 @@ from tests.standin.watcher_config import standin_config
 from watcher.config.model import DaemonConfig, parse_config
 from watcher.core.errors import RateLimitedError
 from watcher.net.http import RequestStats
-from watcher.runner.cycle import RunReport
+from watcher.runner.report import RunReport
 from watcher.service.daemon import (
     MAX_PAUSE,
     RESET_MARGIN,

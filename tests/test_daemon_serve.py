@@ -23,7 +23,7 @@ from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from watcher.config.model import DaemonConfig, parse_config
 from watcher.net.github_write import GitHubWriter
-from watcher.runner.cycle import Actor
+from watcher.runner.act import Actor
 from watcher.service.daemon import LEASE_NAME, serve
 from watcher.state.store import Store
 

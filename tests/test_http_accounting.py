@@ -20,7 +20,7 @@ from tests.standin.server import StandIn
 from watcher.core.errors import NetworkError, RateLimitedError
 from watcher.net.http import HttpClient, HttpSettings, MemoryCache
 from watcher.net.registry import ImageRef, RegistryReader
-from watcher.runner.cycle import RunReport
+from watcher.runner.report import RunReport
 from watcher.service.metrics import Metrics
 
 

@@ -16,7 +16,7 @@ from watcher.config.model import FeatureConfig, WatchConfig
 from watcher.core.models import Release, Verdict, VerdictState
 from watcher.core.redact import redact_text
 from watcher.runner.crash import Crash, report_hint
-from watcher.runner.cycle import WatchOutcome
+from watcher.runner.report import WatchOutcome
 from watcher.service.logconfig import configure, log_evaluation
 
 PAT = "ghp_" + "A1b2C3d4E5" * 4

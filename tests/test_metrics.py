@@ -13,7 +13,7 @@ from watcher.config.model import FeatureConfig, WatchConfig
 from watcher.core.errors import StateError
 from watcher.core.models import Release, Verdict, VerdictState
 from watcher.net.http import RequestStats
-from watcher.runner.cycle import RunReport, WatchOutcome
+from watcher.runner.report import RunReport, WatchOutcome
 from watcher.service.metrics import Metrics
 from watcher.state.store import Event
 

@@ -30,7 +30,7 @@ from tests.webhook import Receiver, webhook
 from watcher.config.model import default_config_text, parse_config
 from watcher.net.http import RequestStats
 from watcher.notify.targets import AppriseTarget, apprise_targets, mask
-from watcher.runner.cycle import RunReport
+from watcher.runner.report import RunReport
 from watcher.service.metrics import Metrics
 from watcher.state.deliveries import TargetSpec, TargetStatus
 from watcher.state.store import Store

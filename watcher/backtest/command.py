@@ -20,13 +20,14 @@ from watcher.backtest.gather import (
 from watcher.backtest.replay import Backtest, backtest
 from watcher.backtest.svg import backtest_svg
 from watcher.backtest.text import backtest_json, backtest_text
-from watcher.cli.render import EXIT_NOT_READY, EXIT_READY
 from watcher.config.model import Config, WatchConfig
 from watcher.core import progress
 from watcher.core.errors import ConfigError
+from watcher.core.exit_codes import EXIT_NOT_READY, EXIT_READY
 from watcher.core.models import READY_STATES
 from watcher.net.registry import DEFAULT_REGISTRIES, DOCKER_HUB
-from watcher.runner.cycle import Readers, store_scan_cache
+from watcher.runner.caches import store_scan_cache
+from watcher.runner.readers import Readers
 from watcher.state.store import Store
 
 FORMATS = ("text", "json", "svg")

@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from watcher.cli.render import EXIT_ERROR
 from watcher.core.errors import ConfigError
+from watcher.core.exit_codes import EXIT_ERROR
 
 if TYPE_CHECKING:
     from watcher.config.model import Config
     from watcher.notify.targets import AppriseTarget
+    from watcher.runner.act import Actor
     from watcher.runner.crash import Crash
-    from watcher.runner.cycle import Actor, RunReport
+    from watcher.runner.report import RunReport
     from watcher.state.store import Store
 
 P = ParamSpec("P")
@@ -201,7 +202,8 @@ def check(
     Never writes to GitHub. Exit 0 when every selected watch is ready, 1 when any is
     not, 2 on error.
     """
-    from watcher.runner.cycle import open_readers, run_once
+    from watcher.runner.cycle import run_once
+    from watcher.runner.readers import open_readers
 
     _show_progress()
     config = _load(config_path)
@@ -251,7 +253,8 @@ def run(
     write access to the chart repository. With --once: exit 0 when the cycle completed,
     whatever the verdicts, 2 on error.
     """
-    from watcher.runner.cycle import open_readers, run_once
+    from watcher.runner.cycle import run_once
+    from watcher.runner.readers import open_readers
     from watcher.state.lease import actor_lease
 
     config = _load(config_path)
@@ -318,7 +321,7 @@ def _serve(
 def _actor(config: Config) -> Actor:
     """PyGithub writer with credentials from the environment, or a ConfigError."""
     from watcher.net.github_write import GitHubWriter, auth_from_env
-    from watcher.runner.cycle import Actor
+    from watcher.runner.act import Actor
 
     auth = auth_from_env(os.environ)
     if auth is None:
@@ -364,8 +367,9 @@ def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> 
     from dataclasses import replace
 
     from watcher.cli import render
+    from watcher.runner.report import action_exit_code, exit_code
 
-    code = render.action_exit_code(report) if action else render.exit_code(report)
+    code = action_exit_code(report) if action else exit_code(report)
     notify_hint = "notifications are retried on the next cycle"
     if report.crashes:
         crash_hint = _crash_hint(report.crashes)
@@ -479,7 +483,7 @@ def backtest(
     Reads only (caches aside). Exit 0 when the replay ends ready, 1 when not, 2 on error.
     """
     from watcher.backtest.command import backtest_command
-    from watcher.runner.cycle import open_readers
+    from watcher.runner.readers import open_readers
 
     if as_json and fmt not in ("text", "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two outputs; give one")

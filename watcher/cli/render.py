@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from watcher.core.models import READY_STATES, Release, Signal, SignalName, Verdict
+from watcher.core.models import Release, Signal, SignalName, Verdict
 
 if TYPE_CHECKING:
     from watcher.actions.planning import Plan
     from watcher.config.model import WatchConfig
-    from watcher.runner.cycle import RunReport, WatchOutcome
+    from watcher.runner.report import RunReport, WatchOutcome
     from watcher.state.deliveries import TargetStatus
     from watcher.state.store import Event, StoredVerdict
 
@@ -23,26 +23,6 @@ if TYPE_CHECKING:
 # with the marker, the changelog lines), and how many lines of it `check` shows.
 QUOTED_SIGNALS = frozenset({SignalName.FEATURE, SignalName.CHANGELOG})
 QUOTED_LINES = 2
-
-# The documented exit codes of `check`, `run --once` and `backtest` (README, "Exit codes").
-EXIT_READY, EXIT_NOT_READY, EXIT_ERROR = 0, 1, 2
-
-
-def exit_code(report: RunReport) -> int:
-    """Ready when every watch is ready (or beyond), not ready when any is not, error
-    when any watch or the notifications failed."""
-    outcomes = report.outcomes
-    if report.notify_error or any(o.error for o in outcomes):
-        return EXIT_ERROR
-    if all(o.verdict is not None and o.verdict.state in READY_STATES for o in outcomes):
-        return EXIT_READY
-    return EXIT_NOT_READY
-
-
-def action_exit_code(report: RunReport) -> int:
-    """`run --once` is an action, not a question: 0 when its cycle completed, whatever
-    the verdicts (a CronJob must not fail while a watch waits), 2 on error."""
-    return EXIT_ERROR if exit_code(report) == EXIT_ERROR else EXIT_READY
 
 
 def check_text(report: RunReport) -> str:

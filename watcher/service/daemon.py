@@ -47,12 +47,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher.cli.render import EXIT_ERROR, exit_code
 from watcher.config.model import Config, DaemonConfig
 from watcher.core.errors import RateLimitedError
+from watcher.core.exit_codes import EXIT_ERROR
 from watcher.net.http import interrupt_requests
 from watcher.net.ratelimit import below_floor
 from watcher.runner.crash import report_hint
+from watcher.runner.report import exit_code
 from watcher.service.allocator import release_free_memory
 from watcher.service.health import HealthServer, HealthState
 from watcher.service.logconfig import log_evaluation
@@ -61,7 +62,8 @@ from watcher.state.lease import ACTOR_LEASE, lease_ttl, process_holder
 
 if TYPE_CHECKING:
     from watcher.net.http import RequestStats
-    from watcher.runner.cycle import Actor, RunReport
+    from watcher.runner.act import Actor
+    from watcher.runner.report import RunReport
     from watcher.state.store import Store
 
 log = structlog.stdlib.get_logger(__name__)
@@ -362,7 +364,8 @@ class RunCycle:
 
     def __call__(self) -> CycleResult:
         """Evaluate (and act, when this replica holds the lease), log, prune."""
-        from watcher.runner.cycle import open_readers, run_once
+        from watcher.runner.cycle import run_once
+        from watcher.runner.readers import open_readers
 
         actor = self.actor if self.actor is not None and self._lead() else None
         with open_readers(self.config, self.store) as readers:

@@ -24,7 +24,7 @@ from watcher.core.redact import redact_field
 if TYPE_CHECKING:
     from structlog.typing import EventDict, Processor
 
-    from watcher.runner.cycle import WatchOutcome
+    from watcher.runner.report import WatchOutcome
 
 # Libraries that log at INFO on every poll or start (Alembic's "Context impl SQLiteImpl",
 # "Will assume non-transactional DDL"); their news is already in our own lines (one per

@@ -6,7 +6,7 @@ keeps ``/metrics`` to what watcher means to expose and lets every test build a f
 cycle with :meth:`Metrics.observe_run` (or :meth:`Metrics.observe_error` when a cycle
 did not produce a report); the health server renders it with :meth:`Metrics.exposition`.
 
-``observe_run`` expects the :class:`~watcher.runner.cycle.RunReport` of one cycle whose
+``observe_run`` expects the :class:`~watcher.runner.report.RunReport` of one cycle whose
 ``stats`` count that cycle alone, which holds when the readers are opened per cycle
 (as :mod:`watcher.service.daemon` does).
 """
@@ -28,7 +28,7 @@ from prometheus_client import (
 from watcher.core.models import VerdictState
 
 if TYPE_CHECKING:
-    from watcher.runner.cycle import RunReport, WatchOutcome
+    from watcher.runner.report import RunReport, WatchOutcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Cycles range from a handful of 304s (well under a second) to a cold tarball scan of

@@ -1,0 +1,84 @@
+"""The store-backed caches the read side benefits from, handed to sources as callables.
+
+Sources never touch the database (docs/architecture.md, «Invariants»): feature scans by
+commit SHA, image presence and pin resolutions are looked up in the store here and
+passed in, so an idle poll asks the network only what may have changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from watcher.chart.bump import ImagePin
+from watcher.net.registry import ImageRef, ManifestInfo, RegistryReader
+from watcher.sources import feature
+from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
+from watcher.state.store import PIN_KEY_PREFIX
+
+if TYPE_CHECKING:
+    from watcher.actions.planning import PinResolver
+    from watcher.config.model import PinConfig, WatchConfig
+    from watcher.state.store import Store
+
+# A pushed image tag is re-checked this often; until then a positive answer is reused
+# so an idle poll sends no registry request (missing images are asked every poll).
+IMAGE_RECHECK = timedelta(hours=6)
+
+
+def store_scan_cache(store: Store, watch: WatchConfig) -> feature.ScanCache:
+    """The store's feature-scan cache for ``watch``'s repository and rule (check, backtest)."""
+    key = feature.rule_key(watch.feature)
+    return feature.ScanCache(
+        get=lambda sha: store.get_feature_scan(watch.repo, sha, key),
+        put=lambda sha, scan: store.put_feature_scan(watch.repo, sha, key, scan),
+    )
+
+
+def cached_manifest(
+    store: Store, registry: RegistryReader
+) -> Callable[[ImageRef], ManifestInfo | None]:
+    """The registry's manifest lookup, a present image's answer kept for IMAGE_RECHECK."""
+
+    def lookup(ref: ImageRef) -> ManifestInfo | None:
+        known = store.get_image_check(str(ref))
+        if known is not None and datetime.now(UTC) - known[1] < IMAGE_RECHECK:
+            return ManifestInfo(digest=known[0], media_type=None)
+        info = registry.manifest(ref)
+        if info is not None:
+            store.put_image_check(str(ref), info.digest or "", info.media_type)
+        return info
+
+    return lookup
+
+
+def cached_pin_resolver(store: Store) -> PinResolver:
+    """resolve_pin with answers kept for IMAGE_RECHECK in the store's kv table.
+
+    The answer depends only on the pin and where the chart points it now, so it is keyed
+    by those; registry tags move slowly, and the PR body says "today".
+    """
+
+    def resolve(registry: RegistryReader, site: PinSite, pin: PinConfig) -> ResolvedPin:
+        key = PIN_KEY_PREFIX + json.dumps(
+            [site.image, site.current, pin.key, pin.minimum], separators=(",", ":")
+        )
+        stored = store.get_value(key)
+        if stored is not None:
+            doc = json.loads(stored)
+            if time.time() - float(doc["at"]) < IMAGE_RECHECK.total_seconds():
+                pinned = ImagePin(pin.key, pin.minimum, doc["resolved"])
+                return ResolvedPin(pinned, site.image, site.current, doc["floating"])
+        answer = resolve_pin(registry, site, pin)
+        doc = {
+            "at": time.time(),
+            "resolved": answer.pin.resolved,
+            "floating": answer.floating_resolves_to,
+        }
+        store.set_value(key, json.dumps(doc))
+        return answer
+
+    return resolve

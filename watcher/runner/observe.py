@@ -1,0 +1,184 @@
+"""Observing one watch: gather every signal from the sources, reusing the store's caches.
+
+The read side of a run (docs/architecture.md, «What support landed means»): it reads
+GitHub and the registries and fills caches, and never writes anywhere else. It imports
+nothing of the write side (PyGithub, the GitHub writer, pull requests, notifications),
+so ``watcher check`` starts without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from watcher.core.errors import SourceError
+from watcher.core.evaluate import done_looking
+from watcher.core.models import (
+    CandidateObservation,
+    Release,
+    Signal,
+    SignalName,
+    Verdict,
+    WatchObservation,
+)
+from watcher.runner.boundary import guard_signal
+from watcher.runner.caches import cached_manifest, cached_pin_resolver, store_scan_cache
+from watcher.sources import changelog, feature, image, issue, release
+from watcher.sources.chart import ChartFiles, deployed_images, fetch_chart
+
+if TYPE_CHECKING:
+    from watcher.actions.planning import Plan
+    from watcher.config.model import WatchConfig
+    from watcher.net.github_read import GitHubReader
+    from watcher.runner.readers import Readers
+    from watcher.state.store import Store
+
+
+def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservation:
+    """Gather every signal of one watch (raises SourceError when the releases can't be read)."""
+    gh = readers.github
+    fetched = release.fetch_releases(gh, watch.repo)
+    source = gh.url(f"/repos/{watch.repo}/releases")
+    releases = release.parse_releases(fetched.data, watch.tag_regex, source)
+    stable = release.stable(releases)
+    shas = release.fetch_tag_commits(gh, watch.repo, revalidate=fetched.changed)
+    required = frozenset(SignalName(name) for name in watch.required)
+    candidates: list[CandidateObservation] = []
+    # The image reference the chart deploys only matters when a release may be new, so
+    # an idle poll does not re-read the chart (`watcher run` re-reads it before acting).
+    chart = _ChartOnce(watch, readers.github, revalidate=fetched.changed)
+    for candidate in stable[: watch.max_candidates]:
+        observed = _observe_candidate(watch, store, readers, candidate, stable[0], shas, chart)
+        candidates.append(observed)
+        if done_looking(observed, required):
+            break
+    general: tuple[Signal, ...] = ()
+    if watch.issues.numbers:
+        general = (_issue_signal(watch, gh),)
+    return WatchObservation(
+        watch_id=watch.id,
+        required=required,
+        candidates=tuple(candidates),
+        general=general,
+        prerelease_hint=_prerelease_hint(watch, store, readers, releases, stable, shas),
+    )
+
+
+def plan_proposal(
+    watch: WatchConfig, verdict: Verdict, store: Store, readers: Readers
+) -> Plan | None:
+    """The chart bump a ready verdict calls for, None when there is nothing to plan.
+
+    Reads only; extra image pins are resolved through the store's cache.
+    """
+    # Only `check --plan` and acting runs plan: a plain `check` never imports the planner.
+    from watcher.actions.planning import plan_for
+
+    resolve = cached_pin_resolver(store)
+    return plan_for(watch, verdict, readers.github, readers.registry, resolve)
+
+
+def _observe_candidate(
+    watch: WatchConfig,
+    store: Store,
+    readers: Readers,
+    candidate: Release,
+    newest: Release,
+    shas: dict[str, str],
+    chart: _ChartOnce,
+) -> CandidateObservation:
+    tag = candidate.tag
+    signals = [release.release_signal(candidate, newest)]
+    feature_sig = guard_signal(
+        SignalName.FEATURE, lambda: _feature(watch, store, readers, candidate, shas), tag
+    )
+    signals.append(feature_sig)
+    if feature_sig.holds:
+        signals.append(
+            guard_signal(
+                SignalName.IMAGE, lambda: _image(watch, store, readers, candidate, chart), tag
+            )
+        )
+        signals.append(
+            guard_signal(
+                SignalName.CHANGELOG, lambda: _changelog(watch, readers, candidate, shas), tag
+            )
+        )
+    return CandidateObservation(candidate, tuple(signals))
+
+
+def _feature(
+    watch: WatchConfig, store: Store, readers: Readers, candidate: Release, shas: dict[str, str]
+) -> Signal:
+    scan, _ = feature.cached_scan(
+        readers.github,
+        watch.repo,
+        candidate,
+        sha=shas.get(candidate.tag),
+        rule=watch.feature,
+        cache=store_scan_cache(store, watch),
+    )
+    return feature.feature_signal(scan, candidate, watch.feature)
+
+
+class _ChartOnce:
+    """The watch's chart files, read at most once per run and only when needed."""
+
+    def __init__(self, watch: WatchConfig, github: GitHubReader, revalidate: bool) -> None:
+        self.watch, self.github, self.revalidate = watch, github, revalidate
+        self._files: ChartFiles | None = None
+
+    def deployed_images(self, candidate: Release) -> list[str]:
+        """Every image reference the bump to ``candidate`` would deploy (none: no chart)."""
+        chart = self.watch.chart
+        if chart is None:
+            return []
+        if self._files is None:
+            self._files = fetch_chart(self.github, chart, self.revalidate)
+        return deployed_images(self._files, chart, candidate)
+
+
+def _image(
+    watch: WatchConfig, store: Store, readers: Readers, candidate: Release, chart: _ChartOnce
+) -> Signal:
+    templates = list(watch.image.references)
+    # Always check every reference the bump will make the chart deploy
+    # (docs/architecture.md, «What support landed means»).
+    templates[:0] = chart.deployed_images(candidate)
+    refs = image.image_refs(templates, candidate)
+    refs = list(dict.fromkeys(refs))
+    return image.image_signal(refs, candidate, cached_manifest(store, readers.registry))
+
+
+def _changelog(
+    watch: WatchConfig, readers: Readers, candidate: Release, shas: dict[str, str]
+) -> Signal:
+    return changelog.gather_changelog(readers.github, watch, candidate, shas.get(candidate.tag))
+
+
+def _issue_signal(watch: WatchConfig, gh: GitHubReader) -> Signal:
+    def gather() -> Signal:
+        statuses = [issue.fetch_issue(gh, watch.repo, n) for n in watch.issues.numbers]
+        return issue.issue_signal(statuses, watch.repo)
+
+    return guard_signal(SignalName.ISSUE, gather)
+
+
+def _prerelease_hint(
+    watch: WatchConfig,
+    store: Store,
+    readers: Readers,
+    releases: list[Release],
+    stable: list[Release],
+    shas: dict[str, str],
+) -> str | None:
+    """ "Coming soon" evidence: the feature already in a prerelease newer than any stable."""
+    pre = release.newest_prerelease_above(releases, stable[0] if stable else None)
+    if pre is None:
+        return None
+    try:
+        signal = _feature(watch, store, readers, pre, shas)
+    except SourceError:
+        return None  # a hint is never worth failing the watch for
+    if not signal.holds:
+        return None
+    return f"{signal.summary} (prerelease, not counted)"

@@ -1,0 +1,58 @@
+"""The network side of a run: one HTTP client shared by the GitHub and registry readers.
+
+Reads only; the write side (PyGithub) is built apart, by the shells, for runs that act
+(docs/architecture.md, «Talking to GitHub»).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watcher.config.model import Config, github_token
+from watcher.net.github_read import GitHubReader
+from watcher.net.http import HttpClient, HttpSettings
+from watcher.net.registry import RegistryReader
+
+if TYPE_CHECKING:
+    from watcher.state.store import Store
+
+
+@dataclass
+class Readers:
+    """The network side of a run: one HTTP client shared by GitHub and registry reads."""
+
+    http: HttpClient
+    github: GitHubReader
+    registry: RegistryReader
+
+    @classmethod
+    def build(
+        cls, config: Config, store: Store, *, sleep: Callable[[float], None] | None = None
+    ) -> Readers:
+        """Readers configured from ``config``; the token comes from the environment only."""
+        gh = config.github
+        settings = HttpSettings(
+            timeout_seconds=gh.timeout_seconds,
+            retries=gh.retries,
+            max_wait_seconds=gh.max_wait_seconds,
+            quota_floor=gh.quota_floor,
+        )
+        http = HttpClient(store, settings, sleep=sleep)
+        return cls(
+            http=http,
+            github=GitHubReader(http, gh.api_url, github_token()),
+            registry=RegistryReader(http, dict(config.registries)),
+        )
+
+
+@contextmanager
+def open_readers(config: Config, store: Store) -> Iterator[Readers]:
+    """Readers for one run, closed afterwards."""
+    readers = Readers.build(config, store)
+    try:
+        yield readers
+    finally:
+        readers.http.close()
