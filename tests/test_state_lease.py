@@ -1,4 +1,4 @@
-"""Tests of the replica lease in watcher.state.store (docs/architecture.md, «State»).
+"""Tests of the replica lease in watcher.state.leases (docs/architecture.md, «State»).
 
 A lease decides which of several replicas sharing one database acts. The race tests
 start real processes (spawned, so each has its own engine and connections) that call

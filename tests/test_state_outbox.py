@@ -1,4 +1,4 @@
-"""Tests of the notification outbox in watcher.state.store (docs/architecture.md, «Notifications»).
+"""Tests of the notification outbox, watcher.state.outbox (docs/architecture.md, «Notifications»).
 
 Transitions and error episodes write outbox rows in the same transaction as what they
 announce; delivery is counted before posting and marked afterwards. ``db_url``,

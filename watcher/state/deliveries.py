@@ -2,7 +2,8 @@
 
 A part of :class:`~watcher.state.store.Store` (it inherits :class:`DeliveryStore`),
 kept in its own module because it is its own job: the outbox row is written with what
-it announces (``store.py``); this module fans it out to every target configured then.
+it announces (``verdicts.py``, ``outbox.py``); this module fans it out to every target
+configured then (docs/architecture.md, «Notifications»).
 
 - A target is *registered* every cycle (:meth:`DeliveryStore.register_targets`); the
   first time, it remembers the newest outbox id, and receives only rows after it.
@@ -18,18 +19,14 @@ it announces (``store.py``); this module fans it out to every target configured 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
 
+from watcher.state.db import Database, insert_for
 from watcher.state.tables import NotifyTargetRow, OutboxDeliveryRow, OutboxRow
-
-if TYPE_CHECKING:
-    from sqlalchemy.dialects import postgresql, sqlite
 
 
 @dataclass(frozen=True)
@@ -72,17 +69,8 @@ class TargetStatus:
     last_error: str | None
 
 
-class DeliveryStore:
-    """Store methods for Apprise deliveries (mixed into ``Store``)."""
-
-    if TYPE_CHECKING:
-
-        def _transaction(self, *, write: bool = False) -> AbstractContextManager[Session]: ...
-        def _now(self) -> datetime: ...
-        @staticmethod
-        def _insert_for(
-            session: Session, table: type[Any]
-        ) -> postgresql.Insert | sqlite.Insert: ...
+class DeliveryStore(Database):
+    """The ``notify_targets`` and ``outbox_deliveries`` tables (Apprise deliveries)."""
 
     def register_targets(self, targets: Sequence[TargetSpec]) -> None:
         """Record the configured targets; a new one starts after the newest outbox row."""
@@ -92,7 +80,7 @@ class DeliveryStore:
             newest = session.scalar(select(func.coalesce(func.max(OutboxRow.id), 0))) or 0
             for target in targets:
                 watches = sorted(target.watches) if target.watches is not None else None
-                stmt = self._insert_for(session, NotifyTargetRow).values(
+                stmt = insert_for(session, NotifyTargetRow).values(
                     key=target.key,
                     label=target.label,
                     watches=watches,
@@ -135,7 +123,7 @@ class DeliveryStore:
         """
         now = self._now()
         with self._transaction(write=True) as session:
-            blank = self._insert_for(session, OutboxDeliveryRow).values(
+            blank = insert_for(session, OutboxDeliveryRow).values(
                 outbox_id=outbox_id, target=key, attempts=0
             )
             session.execute(blank.on_conflict_do_nothing(index_elements=["outbox_id", "target"]))

@@ -1,9 +1,11 @@
 """The actor lease: which of several watcher processes on one database writes to GitHub.
 
 Daemons renew it every cycle; `watcher run --once` takes it for its one cycle and gives
-it back. A process that does not get it only evaluates (DESIGN.md §6). The lease lasts
-three regular cycle gaps, so a brief hiccup does not hand the pull requests to another
-process, while a dead holder is replaced within minutes.
+it back. A process that does not get it only evaluates (docs/architecture.md, «State»).
+The lease lasts three regular cycle gaps, so a brief hiccup does not hand the pull
+requests to another process, while a dead holder is replaced within minutes. The lease
+rows themselves are :class:`~watcher.state.leases.LeaseStore`'s; this module names
+holders, judges whether one has died, and sets the actor lease's length.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from watcher.config.model import DaemonConfig
-    from watcher.state.store import Store
+    from watcher.state.leases import LeaseStore
 
 ACTOR_LEASE = "actor"
 
@@ -70,7 +72,7 @@ def lease_ttl(settings: DaemonConfig) -> timedelta:
 
 
 @contextmanager
-def actor_lease(store: Store, holder: str, settings: DaemonConfig) -> Iterator[bool]:
+def actor_lease(store: LeaseStore, holder: str, settings: DaemonConfig) -> Iterator[bool]:
     """Take the actor lease for one cycle; yields whether it was taken, gives it back after."""
     leading = store.acquire_lease(ACTOR_LEASE, holder, lease_ttl(settings))
     try:
