@@ -14,7 +14,7 @@ Only glibc has it: on musl (Alpine), macOS and Windows the trimmer is a no-op.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import sys
 from collections.abc import Callable
 from functools import cache
 
@@ -22,16 +22,13 @@ from functools import cache
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """``malloc_trim`` of the C library this interpreter runs on, or None without one."""
-    name = ctypes.util.find_library("c")
-    if name is None:
+    if sys.platform != "linux":
         return None
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return None
-    trim = getattr(libc, "malloc_trim", None)
+    # dlopen(NULL): the symbols already loaded into this process, libc's among them. Not
+    # ctypes.util.find_library, which runs ldconfig: no subprocess in a cycle's thread.
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if trim is None:
-        return None
+        return None  # musl
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
     return trim  # type: ignore[no-any-return]
