@@ -84,9 +84,10 @@ def run_watch(
 ) -> WatchOutcome:
     """Do ``work`` for one watch inside its boundary; what it came to, with its cost.
 
-    Any exception but BaseException-only ones (Ctrl-C) stops at this boundary: a
+    Every Exception stops here (Ctrl-C and exits go on to :func:`closing_run`): a
     WatcherError keeps its message and hint, anything else is a bug and becomes a Crash.
-    A failure is recorded as the watch's error; a failed poll changes no verdict.
+    A failure is recorded as the watch's error; a failed poll changes no verdict. What
+    ``work`` put in its :class:`WatchWork` before failing (a plan) is kept.
     """
     began = time.monotonic()
     requests, not_modified = readers.http.stats.requests, readers.http.stats.not_modified
