@@ -176,3 +176,52 @@ def test_any_forbidden_import_from_any_source_module_is_caught(
     source = next(s for s in CONTRACTS[contract]["source_modules"] if module.startswith(s))
     assert f"{source} is not allowed to import {forbidden}:" in output
     assert f"{module} -> {forbidden} (l." in output
+
+
+# The map (docs/architecture.md) must stay true to the code it describes.
+ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+CODE_SPANS = re.findall(r"`([^`\n]+)`", ARCHITECTURE)
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def test_the_map_states_the_layers_that_are_checked() -> None:
+    (layers,) = (c["layers"] for c in CONTRACTS.values() if c["type"] == "layers")
+    stated = " > ".join(" | ".join(f"`{m.strip()}`" for m in layer.split("|")) for layer in layers)
+    assert stated.removeprefix("`__main__` > ") in " ".join(ARCHITECTURE.split())
+
+
+def test_the_map_names_every_folder_of_watcher() -> None:
+    folders = {p.parent.name for p in (ROOT / "watcher").glob("*/__init__.py")}
+    assert folders, "no package found"
+    for folder in folders:
+        assert f"`watcher/{folder}/`" in ARCHITECTURE
+
+
+def test_every_file_the_map_cites_exists() -> None:
+    files = [span for span in CODE_SPANS if re.fullmatch(r"[\w./]+\.py", span)]
+    assert files
+    everything = [
+        p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py") if ".venv" not in p.parts
+    ]
+    for name in files:
+        assert any(f"/{path}".endswith(f"/{name}") for path in everything), name
+
+
+def test_every_name_the_map_cites_occurs_in_the_code() -> None:
+    # Names: dotted, snake_case or CamelCase spans (file names are checked above).
+    names = [
+        span
+        for span in CODE_SPANS
+        if IDENTIFIER.fullmatch(span)
+        and not re.search(r"\.(py|md|toml|txt|yaml)$", span)
+        and ("_" in span or "." in span or span[0].isupper())
+    ]
+    assert names
+    corpus = " ".join(
+        p.read_text(encoding="utf-8")
+        for folder in ("watcher", "tests", "migrations")
+        for p in (ROOT / folder).rglob("*.py")
+    ) + (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    for name in names:
+        for part in name.split("."):
+            assert re.search(rf"\b{re.escape(part)}\b", corpus), name
