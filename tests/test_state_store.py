@@ -38,6 +38,7 @@ from watcher.core.models import (
     VerdictState,
 )
 from watcher.state import store as store_module
+from watcher.state.db import Database
 from watcher.state.migrate import HEAD_REVISION, make_engine
 from watcher.state.store import PIN_KEY_PREFIX, PullRequestRecord, RunStats, Store
 from watcher.state.tables import (
@@ -266,6 +267,23 @@ def test_unreachable_server_is_a_state_error_without_the_password() -> None:
     assert "hunter2-secret" not in caught.value.message
     assert "watcher:***@127.0.0.1:1" in caught.value.message
     assert "cannot open database" in caught.value.message
+
+
+# -- the facade ------------------------------------------------------------------------
+
+
+def test_each_store_method_comes_from_exactly_one_table_group() -> None:
+    """Store inherits every table group: a name two groups define would hide one of them."""
+    groups = [cls for cls in Store.__mro__[1:] if cls not in (Database, object)]
+    owners: dict[str, list[str]] = {}
+    for group in groups:
+        for name in vars(group):
+            if not name.startswith("__"):
+                owners.setdefault(name, []).append(group.__name__)
+    assert "record_verdict" in owners and "acquire_lease" in owners
+    assert {name: who for name, who in owners.items() if len(who) > 1} == {}
+    # The facade itself only opens the database; it overrides no group's method.
+    assert not {name for name in vars(Store) if not name.startswith("__")} & owners.keys()
 
 
 # -- HTTP cache, feature scans, image checks ---------------------------------------

@@ -18,7 +18,12 @@ The methods live with their tables, one module per group, each a subclass of
 - ``deliveries``: fan-out of outbox rows to Apprise targets.
 
 ``Store`` inherits them all, so callers keep one object with one set of method names,
-and this module also exports the records those methods take and return.
+and this module also exports the records those methods take and return. Inheritance
+rather than a facade that forwards to group objects: forwarding would repeat every
+signature (about forty), while each group class is still type-checked against its
+own bases alone, so a group cannot lean on a sibling unnoticed (an outbox claim is a
+lease, hence ``OutboxStore`` extends ``LeaseStore``), and a test checks that no two
+groups define the same name.
 """
 
 from __future__ import annotations
