@@ -17,13 +17,14 @@ from tests.conftest import WatcherRun
 from tests.standin.headscale import READ_TOKEN, load_headscale
 
 # Alembic only migrates; PyGithub (``github``), JWT and Apprise only act; structlog and
-# the logging set-up only when a logging option is given.
+# the logging set-up only when a logging option is given; the database here is SQLite.
 NOT_FOR_CHECK = frozenset(
     {
         "alembic",
         "apprise",
         "github",
         "jwt",
+        "sqlalchemy.dialects.postgresql",
         "structlog",
         "watcher.actions.pull_request",
         "watcher.backtest",
