@@ -9,9 +9,9 @@ spreads over all of them:
 - a warm ``watcher check`` (goal: median <= 4x the bare start);
 - ``watcher status`` (goal: median <= 2.5x the bare start).
 
-Then, for check and status, ``python -X importtime`` (median of IMPORT_RUNS runs per
-package): the top-level packages (watcher's own by part, ``watcher.state`` ...) by
-cumulative import time (the first import of the
+Then, for check and status (of both trees when comparing), ``python -X importtime``
+(median of IMPORT_RUNS runs per package): the top-level packages (watcher's own by
+part, ``watcher.state`` ...) by cumulative import time (the first import of the
 package, everything it pulled in included) and their own time (their modules alone;
 the own times add up to the whole import time).
 
@@ -106,13 +106,17 @@ def _package(module: str) -> str:
     return ".".join(parts[:2]) if parts[0] == "watcher" else parts[0]
 
 
-def median_import_times(args: list[str], env: dict[str, str]) -> dict[str, tuple[float, float]]:
-    """:func:`import_times` of IMPORT_RUNS runs of ``watcher args``, the median per package."""
+def median_import_times(
+    args: list[str], env: dict[str, str], cwd: Path | None = None
+) -> dict[str, tuple[float, float]]:
+    """:func:`import_times` of IMPORT_RUNS runs of ``watcher args`` (started in ``cwd``),
+    the median per package."""
     samples = []
     for _ in range(IMPORT_RUNS):
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "watcher", *args],
             env=env,
+            cwd=cwd,
             capture_output=True,
             text=True,
             check=False,
@@ -174,9 +178,11 @@ def main() -> int:
                 f"  watcher {label}: {seconds * 1000:.0f} ms = {ratio:.1f}x bare "
                 f"({verdict} the goal <= {goal}x)"
             )
-        for label in GOALS:
-            for line in top_list(label, median_import_times(args[label], env)):
-                print(line)
+        for label, (_, cwd) in runs.items():
+            if label != "bare":
+                command = label.split()[0]
+                for line in top_list(label, median_import_times(args[command], env, cwd)):
+                    print(line)
     return 0
 
 
