@@ -440,6 +440,9 @@ def main() -> int:
                 "PATH": os.environ.get("PATH", ""),
                 "HOME": str(workdir),
                 "GITHUB_TOKEN": CHART_TOKEN,
+                # glibc tunables (the Dockerfile sets MALLOC_ARENA_MAX) reach the daemon,
+                # so their effect on its RSS can be measured here.
+                **{k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "GLIBC_"))},
             }
             command = [
                 *watcher_command(),
@@ -543,6 +546,9 @@ def report(
     end = samples[-1]
     peak = max(samples, key=lambda s: s.rss_kib)
     growth = (end.rss_kib - baseline.rss_kib) / 1024
+    tunables = " ".join(
+        f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith(("MALLOC_", "GLIBC_"))
+    )
     startup = "n/a" if reader.startup_kib is None else f"{reader.startup_kib / 1024:.1f} MiB"
     # The last stretch without any change: a leak per idle cycle shows here undiluted.
     last_change = changes[-1].after_cycle if changes else 0
@@ -561,6 +567,7 @@ def report(
     rows = [
         ("cycles (by exit code)", f"{len(cycles)} ({dict(sorted(codes.items()))})"),
         ("wall time", f"{wall:.1f} s ({wall / len(cycles) * 1000:.0f} ms per cycle)"),
+        ("allocator settings passed on", tunables or "none (glibc defaults)"),
         ("RSS at start-up", startup),
         (
             "RSS after warm-up",
