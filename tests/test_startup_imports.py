@@ -4,11 +4,13 @@ Start-up time is mostly imports (benchmarks/startup.py measures it); a heavy pac
 imported at the top of a module a command loads would undo that quietly. These tests
 run the real commands in a subprocess with ``PYTHONPROFILEIMPORTTIME`` (the environment
 form of ``-X importtime``) and read the imported modules off its report. No timings are
-asserted: they would flake on a busy machine.
+asserted: they would flake on a busy machine. One more test checks that the garbage
+collector gets back, after a command, what the command froze for the length of its work.
 """
 
 from __future__ import annotations
 
+import gc
 import subprocess
 
 import pytest
@@ -101,3 +103,12 @@ def test_status_imports_no_network_and_no_migration_code(ready: WatcherRun) -> N
     modules = imported_modules(run)
     assert {"watcher.state.store", "watcher.config.model"} <= modules
     assert found(modules, NOT_FOR_STATUS) == []
+
+
+def test_check_in_process_gives_the_frozen_objects_back(ready: WatcherRun) -> None:
+    # check freezes what start-up built for the duration of its work (fewer objects for
+    # the collector to walk); an in-process caller must get a collectable heap back.
+    assert gc.get_freeze_count() == 0
+    result = ready("check")
+    assert result.exit_code == 0, result.output
+    assert gc.get_freeze_count() == 0
