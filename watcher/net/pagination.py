@@ -1,4 +1,4 @@
-"""A paginated GitHub list read as one snapshot (DESIGN.md section 3).
+"""A paginated GitHub list read as one snapshot (docs/architecture.md, «Talking to GitHub»).
 
 The list and the validators of all its pages are stored together, in one transaction,
 and only after every page was read. A failure anywhere (a 502 on page 2, a timeout)
