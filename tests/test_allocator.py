@@ -6,8 +6,6 @@ import platform
 import sys
 from pathlib import Path
 
-import pytest
-
 from watcher.service.allocator import release_free_memory
 
 GLIBC = sys.platform == "linux" and platform.libc_ver()[0] == "glibc"
@@ -22,7 +20,6 @@ def anonymous_rss() -> int:
     raise AssertionError("no RssAnon in /proc/self/status")
 
 
-@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
 def test_freed_pages_pinned_by_live_blocks_go_back_to_the_os() -> None:
     # 48 MiB in 8 KiB blocks (malloc'ed from the heap, below the mmap threshold); every
     # 64th stays alive, so the heap cannot shrink from the top: only malloc_trim can
@@ -37,6 +34,7 @@ def test_freed_pages_pinned_by_live_blocks_go_back_to_the_os() -> None:
     assert len(keep) == 96
 
 
-@pytest.mark.skipif(GLIBC, reason="only without glibc")
-def test_without_glibc_it_says_so() -> None:
-    assert release_free_memory() is False
+def test_it_says_whether_it_could_trim() -> None:
+    # The suite runs on glibc (Debian, like the image); elsewhere the trimmer is a no-op
+    # that says so, and the RSS test above is the one that fails there.
+    assert release_free_memory() is GLIBC
