@@ -76,7 +76,7 @@ def test_serve_acts_reports_health_and_stops_on_sigterm(
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: stray.append(signum))
     helper.start()
     try:
-        code = serve(config, db_url, settings=settings, actor=Actor(writer, config.notify))
+        code = serve(config, db_url, settings=settings, actor=Actor(lambda: writer, config.notify))
     finally:
         done.set()
         helper.join(timeout=DEADLINE)

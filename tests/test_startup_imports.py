@@ -105,6 +105,22 @@ def test_status_imports_no_network_and_no_migration_code(ready: WatcherRun) -> N
     assert found(modules, NOT_FOR_STATUS) == []
 
 
+def test_an_acting_run_loads_pygithub_only_when_it_writes(acting: WatcherRun) -> None:
+    # A daemon waiting for a release spends its life in idle cycles: they must not load
+    # PyGithub (with requests, PyJWT and cryptography, about 20 MiB resident).
+    load_headscale(acting.standin, "waiting")
+    first = profiled(acting, "run", "--once")  # new verdict: dashboard written
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert found(imported_modules(first), frozenset({"github"}))  # the probe sees it
+    idle = profiled(acting, "run", "--once")
+    assert idle.returncode == 0, idle.stderr[-2000:]
+    modules = imported_modules(idle)
+    assert "watcher.runner.act" in modules  # it was an acting run
+    assert (
+        found(modules, frozenset({"github", "jwt", "requests", "watcher.net.github_write"})) == []
+    )
+
+
 def test_check_in_process_gives_the_frozen_objects_back(ready: WatcherRun) -> None:
     # check freezes what start-up built for the duration of its work (fewer objects for
     # the collector to walk); an in-process caller must get a collectable heap back.

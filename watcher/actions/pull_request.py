@@ -36,7 +36,8 @@ from packaging.version import Version
 from watcher.actions.proposal import Proposal, parse_marker
 from watcher.config.model import ChartConfig
 from watcher.core.models import VerdictState
-from watcher.net.github_write import GitHubWriter, done, error_text, found
+from watcher.net.github_write import GitHubWriter, error_text
+from watcher.net.retry import done, found
 
 AUTHOR = ("watcher", "watcher@users.noreply.github.com")
 HUMAN_PUSH_MARK = "<!-- watcher:human-push head={sha} -->"

@@ -34,6 +34,8 @@ from watcher.core.exit_codes import EXIT_ERROR
 
 if TYPE_CHECKING:
     from watcher.config.model import Config
+    from watcher.net.credentials import Credentials
+    from watcher.net.github_write import GitHubWriter
     from watcher.notify.targets import AppriseTarget
     from watcher.runner.act import Actor
     from watcher.runner.crash import Crash
@@ -270,7 +272,7 @@ def run(
         try:
             code = _serve(config, db_url, actor, watch_ids, bind, health_port)
         finally:
-            actor.writer.close()
+            actor.close()
         sys.exit(code)
     _show_progress()
     try:
@@ -288,7 +290,7 @@ def run(
                     config, store, readers, watch_ids, actor=actor if leading else None
                 )
     finally:
-        actor.writer.close()
+        actor.close()
     _print_report(report, as_json, action=True)
 
 
@@ -328,12 +330,15 @@ def _serve(
 
 
 def _actor(config: Config) -> Actor:
-    """PyGithub writer with credentials from the environment, or a ConfigError."""
-    from watcher.net.github_write import GitHubWriter, auth_from_env
+    """The write side, with credentials from the environment (checked now), or a ConfigError.
+
+    The PyGithub writer itself is built at the first write (see :class:`Actor`).
+    """
+    from watcher.net.credentials import read_credentials
     from watcher.runner.act import Actor
 
-    auth = auth_from_env(os.environ)
-    if auth is None:
+    credentials = read_credentials(os.environ)
+    if credentials is None:
         raise ConfigError(
             "watcher run writes to GitHub and needs credentials",
             hint="set GITHUB_TOKEN (or WATCHER_APP_ID, WATCHER_APP_INSTALLATION_ID and "
@@ -341,18 +346,26 @@ def _actor(config: Config) -> Actor:
         )
     targets = _apprise_targets(config)
     gh = config.github
-    writer = GitHubWriter(
+    # A claim outlives one write with every retry and wait the writer may spend on it.
+    claim = (gh.retries + 1) * (gh.timeout_seconds + gh.max_wait_seconds)
+    claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
+    connect = functools.partial(_writer, config, credentials)
+    return Actor(connect, config.notify, targets, claim_ttl=claim_ttl)
+
+
+def _writer(config: Config, credentials: Credentials) -> GitHubWriter:
+    """The PyGithub writer for ``[github]`` of the config (imports PyGithub)."""
+    from watcher.net.github_write import GitHubWriter, auth_for
+
+    gh = config.github
+    return GitHubWriter(
         gh.api_url,
-        auth,
+        auth_for(credentials),
         write_interval=gh.write_interval_seconds,
         retries=gh.retries,
         max_wait=gh.max_wait_seconds,
         timeout=gh.timeout_seconds,
     )
-    # A claim outlives one write with every retry and wait the writer may spend on it.
-    claim = (gh.retries + 1) * (gh.timeout_seconds + gh.max_wait_seconds)
-    claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
-    return Actor(writer, config.notify, targets, claim_ttl=claim_ttl)
 
 
 def _apprise_targets(config: Config) -> tuple[AppriseTarget, ...]:

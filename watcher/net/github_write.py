@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 import github
@@ -31,11 +30,11 @@ from requests.exceptions import ConnectTimeout, RequestException
 from watcher.core.errors import (
     ActionError,
     AuthError,
-    ConfigError,
     NotFoundError,
     RateLimitedError,
     WatcherError,
 )
+from watcher.net.credentials import Credentials, read_credentials
 from watcher.net.http import USER_AGENT
 from watcher.net.ratelimit import Action, Decision
 from watcher.net.retry import Retry, judge, run
@@ -43,39 +42,20 @@ from watcher.net.retry import Retry, judge, run
 T = TypeVar("T")
 
 
+def auth_for(credentials: Credentials) -> Auth.Auth:
+    """PyGithub's auth for credentials read by :func:`read_credentials`."""
+    if credentials.app_id is not None:
+        assert credentials.installation_id is not None and credentials.private_key is not None
+        app = Auth.AppAuth(credentials.app_id, credentials.private_key)
+        return app.get_installation_auth(credentials.installation_id)
+    assert credentials.token is not None
+    return Auth.Token(credentials.token)
+
+
 def auth_from_env(environ: Mapping[str, str]) -> Auth.Auth | None:
-    """A token (``GITHUB_TOKEN``/``_FILE``) or GitHub App installation auth; None if neither.
-
-    The App needs ``WATCHER_APP_ID``, ``WATCHER_APP_INSTALLATION_ID`` and
-    ``WATCHER_APP_PRIVATE_KEY_FILE`` (a PEM file); secrets never come from the config.
-    """
-    from watcher.config.model import github_token
-
-    app_id = environ.get("WATCHER_APP_ID", "").strip()
-    if app_id:
-        installation = environ.get("WATCHER_APP_INSTALLATION_ID", "").strip()
-        key_file = environ.get("WATCHER_APP_PRIVATE_KEY_FILE", "").strip()
-        if not installation.isdigit() or not key_file:
-            raise ConfigError(
-                "WATCHER_APP_ID is set but WATCHER_APP_INSTALLATION_ID (a number) or "
-                "WATCHER_APP_PRIVATE_KEY_FILE is missing",
-                hint="set all three for GitHub App auth, or use GITHUB_TOKEN instead",
-            )
-        try:
-            key = Path(key_file).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: cannot read it ({exc.strerror})"
-            ) from exc
-        except UnicodeDecodeError as exc:
-            # The message names the position only, never the key's bytes.
-            raise ConfigError(
-                f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: not a PEM text file",
-                hint="point it at the App's private key (.pem) as downloaded from GitHub",
-            ) from exc
-        return Auth.AppAuth(app_id, key).get_installation_auth(int(installation))
-    token = github_token(environ)
-    return Auth.Token(token) if token else None
+    """:func:`auth_for` the credentials in ``environ``; None if it has none."""
+    credentials = read_credentials(environ)
+    return None if credentials is None else auth_for(credentials)
 
 
 class GitHubWriter:
@@ -235,24 +215,6 @@ def _error(what: str, exc: GithubException, decision: Decision) -> WatcherError:
             hint="the token needs contents, pull requests and issues write access",
         )
     return ActionError(f"{what}: HTTP {exc.status} ({message})")
-
-
-def done(action: Callable[[], object]) -> Callable[[], bool]:
-    """``action`` (a PyGithub write that returns nothing) made to return True when done.
-
-    For :meth:`GitHubWriter.call`, whose lookups answer None for "not there".
-    """
-
-    def run() -> bool:
-        action()
-        return True
-
-    return run
-
-
-def found(condition: object) -> bool | None:
-    """A lookup's answer: True when ``condition`` is truthy, else None ("not there")."""
-    return True if condition else None
 
 
 def error_text(exc: GithubException) -> str:

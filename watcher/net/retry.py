@@ -101,3 +101,22 @@ def _policy_wait(state: tenacity.RetryCallState) -> float:
     """The wait the last attempt's decision asked for."""
     error = state.outcome.exception() if state.outcome else None
     return error.decision.wait_seconds if isinstance(error, Retry) else 0.0
+
+
+def done(action: Callable[[], object]) -> Callable[[], bool]:
+    """``action`` (a PyGithub write that returns nothing) made to return True when done.
+
+    For :meth:`watcher.net.github_write.GitHubWriter.call`, whose lookups answer None
+    for "not there".
+    """
+
+    def run() -> bool:
+        action()
+        return True
+
+    return run
+
+
+def found(condition: object) -> bool | None:
+    """A lookup's answer: True when ``condition`` is truthy, else None ("not there")."""
+    return True if condition else None

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-
-from github.Issue import Issue
-from github.Repository import Repository
+from typing import TYPE_CHECKING
 
 from watcher.config.model import WatchConfig
 from watcher.core.models import Verdict
 from watcher.core.sanitize import sanitize
-from watcher.net.github_write import GitHubWriter, done, found
+from watcher.net.retry import done, found
 from watcher.state.deliveries import TargetStatus
+
+if TYPE_CHECKING:
+    # Types only: an idle cycle renders the dashboard to compare its hash without
+    # loading PyGithub (about 20 MiB), which only a write needs.
+    from github.Issue import Issue
+    from github.Repository import Repository
+
+    from watcher.net.github_write import GitHubWriter
 
 DASHBOARD_MARK = "<!-- watcher:dashboard -->"
 

@@ -11,14 +11,16 @@ retried.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
-
-from github.Issue import Issue
-from github.IssueComment import IssueComment
+from typing import TYPE_CHECKING, Any
 
 from watcher.core.sanitize import sanitize
-from watcher.net.github_write import GitHubWriter
 from watcher.state.store import OutboxItem, Store
+
+if TYPE_CHECKING:
+    from github.Issue import Issue
+    from github.IssueComment import IssueComment
+
+    from watcher.net.github_write import GitHubWriter
 
 # How far before an item's last attempt its comment is looked for (clock differences).
 LOOKBACK = timedelta(hours=1)

@@ -6,6 +6,7 @@ request code are imported only when a run acts, so read-only commands never load
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -27,15 +28,31 @@ if TYPE_CHECKING:
 class Actor:
     """The write side of a run (``watcher run``): PyGithub writer plus notification settings.
 
+    ``connect`` builds the writer at its first use: PyGithub with requests, PyJWT and
+    cryptography is about 20 MiB of a daemon's resident memory, and a daemon waiting for
+    a release (most of its life) writes nothing, so it never loads them.
     ``holder`` names this process in database claims (outbox items, dashboard creation);
     a claim lasts ``claim_ttl``, longer than one write with all its retries may take.
     """
 
-    writer: GitHubWriter
+    connect: Callable[[], GitHubWriter]
     notify: NotifyConfig
     targets: tuple[AppriseTarget, ...] = ()
     holder: str = field(default_factory=process_holder)
     claim_ttl: timedelta = timedelta(minutes=5)
+    _writer: GitHubWriter | None = field(default=None, init=False, repr=False)
+
+    @property
+    def writer(self) -> GitHubWriter:
+        """The PyGithub writer, built by ``connect`` the first time a write needs it."""
+        if self._writer is None:
+            self._writer = self.connect()
+        return self._writer
+
+    def close(self) -> None:
+        """Close the writer's session, if one was ever opened."""
+        if self._writer is not None:
+            self._writer.close()
 
 
 def act(
