@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.daemon_process import start_daemon
 from tests.standin.chart import CHART_TOKEN
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
+from watcher.state.migrate import HEAD_REVISION
 
 
 def test_a_busy_port_fails_before_the_database_is_touched(watcher: WatcherRun) -> None:
@@ -70,3 +72,55 @@ def test_sighup_is_logged_and_ignored(standin: StandIn, tmp_path: Path) -> None:
     ignored = [line for line in lines if line["event"] == "SIGHUP ignored"]
     assert len(ignored) == 2
     assert all(x["level"] == "warning" and "restart the daemon" in x["hint"] for x in ignored)
+
+
+def imported(log_path: Path) -> set[str]:
+    """Modules the daemon imported, from its ``-X importtime`` lines in the log."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in log_path.read_text().splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
+
+
+def test_a_new_database_is_migrated_in_a_child_so_alembic_never_loads(
+    standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Alembic is ~10 MiB a daemon would otherwise carry for life after one migration.
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # the child's report is not logged
+    config = tmp_path / "watcher.toml"
+    config.write_text(standin_config(standin))
+    log_path, db_path = tmp_path / "daemon.log", tmp_path / "w.db"
+    daemon = start_daemon(str(config), f"sqlite:///{db_path}", CHART_TOKEN, log_path)
+    try:
+        wait_for_log(daemon, log_path, "cycle finished", 1)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    modules = imported(log_path)
+    assert "watcher.service.migration" in modules  # the probe reads this process's imports
+    assert not {m for m in modules if m == "alembic" or m.startswith("alembic.")}
+    with sqlite3.connect(db_path) as db:
+        (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert revision == HEAD_REVISION
+
+
+def test_a_failed_child_migration_stops_the_daemon_with_its_message(
+    standin: StandIn, tmp_path: Path
+) -> None:
+    config = tmp_path / "watcher.toml"
+    config.write_text(standin_config(standin))
+    db_path = tmp_path / "w.db"
+    with sqlite3.connect(db_path) as db:  # as if a newer watcher had migrated it
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version VALUES ('9999')")
+    log_path = tmp_path / "daemon.log"
+    daemon = start_daemon(str(config), f"sqlite:///{db_path}", CHART_TOKEN, log_path)
+    assert daemon.wait(timeout=60) == 2
+    log = log_path.read_text()
+    assert "schema revision 9999, which this version of watcher does not know" in log
+    assert "upgrade watcher" in log  # the child's hint
+    assert "Traceback" not in log

@@ -437,6 +437,7 @@ def serve(
     The port is bound before the database is opened: a second daemon started by mistake
     fails on the port without creating or migrating anything.
     """
+    from watcher.service.migration import migrate_in_child
     from watcher.state.store import Store
 
     settings = settings or DaemonConfig()
@@ -447,6 +448,9 @@ def serve(
         if not once:
             server = HealthServer(health, metrics, settings.bind, settings.health_port)
             cleanup.enter_context(server)
+        if not once:
+            # Alembic stays out of the daemon's memory for good (see service/migration.py).
+            migrate_in_child(store_url)
         store = Store.open(store_url)
         cleanup.callback(store.close)
         cycle = RunCycle(config, store, settings, watch_ids=watch_ids, actor=actor)
