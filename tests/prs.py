@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +81,12 @@ def install_app(
         "WATCHER_APP_INSTALLATION_ID": str(installation),
         "WATCHER_APP_PRIVATE_KEY_FILE": str(key_file),
     }
+
+
+@contextmanager
+def pushable_repo(repo: str, token: str) -> Iterator[StandIn]:
+    """A stand-in holding ``repo``, which ``token`` may push to."""
+    with StandIn() as standin:
+        standin.github.add_repo(repo)
+        standin.github.add_token(token, push_to=[repo])
+        yield standin

@@ -8,6 +8,8 @@ import socket
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,24 +52,31 @@ def wait_for_log(process: subprocess.Popen[bytes], log_path: Path, event: str, c
         time.sleep(0.05)
 
 
-def test_sighup_is_logged_and_ignored(standin: StandIn, tmp_path: Path) -> None:
-    """SIGHUP used to end the daemon at once with 129 and no log line."""
-    config = tmp_path / "watcher.toml"
-    config.write_text(standin_config(standin))
-    log_path = tmp_path / "daemon.log"
-    daemon = start_daemon(str(config), f"sqlite:///{tmp_path / 'w.db'}", CHART_TOKEN, log_path)
+@contextmanager
+def terminated_after(daemon: subprocess.Popen[bytes]) -> Iterator[None]:
+    """SIGTERM after the block, which must end the daemon with 0; killed if the block fails."""
     try:
-        wait_for_log(daemon, log_path, "cycle finished", 1)
-        for count in (1, 2):
-            daemon.send_signal(signal.SIGHUP)
-            wait_for_log(daemon, log_path, "SIGHUP ignored", count)
-        assert daemon.poll() is None
+        yield
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
     finally:
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
+
+
+def test_sighup_is_logged_and_ignored(standin: StandIn, tmp_path: Path) -> None:
+    """SIGHUP used to end the daemon at once with 129 and no log line."""
+    config = tmp_path / "watcher.toml"
+    config.write_text(standin_config(standin))
+    log_path = tmp_path / "daemon.log"
+    daemon = start_daemon(str(config), f"sqlite:///{tmp_path / 'w.db'}", CHART_TOKEN, log_path)
+    with terminated_after(daemon):
+        wait_for_log(daemon, log_path, "cycle finished", 1)
+        for count in (1, 2):
+            daemon.send_signal(signal.SIGHUP)
+            wait_for_log(daemon, log_path, "SIGHUP ignored", count)
+        assert daemon.poll() is None
     lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
     ignored = [line for line in lines if line["event"] == "SIGHUP ignored"]
     assert len(ignored) == 2
@@ -92,14 +101,8 @@ def test_a_new_database_is_migrated_in_a_child_so_alembic_never_loads(
     config.write_text(standin_config(standin))
     log_path, db_path = tmp_path / "daemon.log", tmp_path / "w.db"
     daemon = start_daemon(str(config), f"sqlite:///{db_path}", CHART_TOKEN, log_path)
-    try:
+    with terminated_after(daemon):
         wait_for_log(daemon, log_path, "cycle finished", 1)
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=30) == 0
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
     modules = imported(log_path)
     assert "watcher.service.migration" in modules  # the probe reads this process's imports
     assert not {m for m in modules if m == "alembic" or m.startswith("alembic.")}

@@ -27,6 +27,7 @@ from github import Auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.prs import pushable_repo
 from tests.standin.github_api import SECONDARY_LIMIT_MESSAGE
 from tests.standin.server import StandIn
 from watcher.core.errors import WatcherError
@@ -99,9 +100,7 @@ EXAMPLES = settings(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[StandIn]:
-    with StandIn() as standin:
-        standin.github.add_repo(REPO)
-        standin.github.add_token(TOKEN, push_to=[REPO])
+    with pushable_repo(REPO, TOKEN) as standin:
         yield standin
 
 

@@ -17,6 +17,7 @@ from github import Auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.prs import pushable_repo
 from tests.standin.server import StandIn
 from watcher.core.errors import WatcherError
 from watcher.net.github_write import GitHubWriter
@@ -34,9 +35,7 @@ FAULTS = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[StandIn]:
-    with StandIn() as standin:
-        standin.github.add_repo(REPO)
-        standin.github.add_token(TOKEN, push_to=[REPO])
+    with pushable_repo(REPO, TOKEN) as standin:
         yield standin
 
 
