@@ -21,13 +21,20 @@ from watcher.core.models import (
     WatchObservation,
 )
 from watcher.runner.boundary import guard_signal
-from watcher.runner.caches import cached_manifest, cached_pin_resolver, store_scan_cache
+from watcher.runner.caches import (
+    cached_deployed_images,
+    cached_manifest,
+    cached_pin_resolver,
+    store_scan_cache,
+)
 from watcher.sources import changelog, feature, image, issue, release
-from watcher.sources.chart import ChartFiles, deployed_images, fetch_chart
+from watcher.sources.chart import ChartFiles, fetch_chart
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from watcher.actions.planning import Plan
-    from watcher.config.model import WatchConfig
+    from watcher.config.model import ChartConfig, WatchConfig
     from watcher.net.github_read import GitHubReader
     from watcher.runner.readers import Readers
     from watcher.state.store import Store
@@ -45,7 +52,9 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     candidates: list[CandidateObservation] = []
     # The image reference the chart deploys only matters when a release may be new, so
     # an idle poll does not re-read the chart (`watcher run` re-reads it before acting).
-    chart = _ChartOnce(watch, readers.github, revalidate=fetched.changed)
+    chart = _ChartOnce(
+        watch, readers.github, fetched.changed, cached_deployed_images(store, watch.id)
+    )
     for candidate in stable[: watch.max_candidates]:
         observed = _observe_candidate(watch, store, readers, candidate, stable[0], shas, chart)
         candidates.append(observed)
@@ -123,8 +132,15 @@ def _feature(
 class _ChartOnce:
     """The watch's chart files, read at most once per run and only when needed."""
 
-    def __init__(self, watch: WatchConfig, github: GitHubReader, revalidate: bool) -> None:
+    def __init__(
+        self,
+        watch: WatchConfig,
+        github: GitHubReader,
+        revalidate: bool,
+        images: Callable[[ChartFiles, ChartConfig, Release], list[str]],
+    ) -> None:
         self.watch, self.github, self.revalidate = watch, github, revalidate
+        self._images = images
         self._files: ChartFiles | None = None
 
     def deployed_images(self, candidate: Release) -> list[str]:
@@ -134,7 +150,7 @@ class _ChartOnce:
             return []
         if self._files is None:
             self._files = fetch_chart(self.github, chart, self.revalidate)
-        return deployed_images(self._files, chart, candidate)
+        return self._images(self._files, chart, candidate)
 
 
 def _image(
