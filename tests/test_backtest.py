@@ -32,9 +32,9 @@ from watcher.backtest.svg import backtest_svg
 from watcher.backtest.text import backtest_json, backtest_text
 from watcher.config.model import default_config_text, parse_config
 from watcher.core.errors import ConfigError
+from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release, Signal, SignalName, SignalStatus, VerdictState
 from watcher.net.http import HttpClient, MemoryCache
-from watcher.net.registry import ImageRef
 
 MARKER = "tailscale.com/cap/relay"
 REPO = "up/stream"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from watcher.core.errors import SourceError
+from watcher.core.image_ref import ImageRef, parse_image_ref
 from watcher.core.models import Release
-from watcher.net.registry import ImageRef, parse_image_ref
 from watcher.sources.image import image_refs
 
 

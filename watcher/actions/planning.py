@@ -15,9 +15,10 @@ from watcher.actions.proposal import Proposal, propose
 from watcher.chart.bump import BumpResult, ImageTarget, image_targets, plan_bump
 from watcher.config.model import ChartConfig, PinConfig, WatchConfig
 from watcher.core.errors import NotFoundError
+from watcher.core.image_ref import parse_image_ref
 from watcher.core.models import Signal, Verdict
 from watcher.net.github_read import GitHubReader
-from watcher.net.registry import RegistryReader, parse_image_ref
+from watcher.net.registry import RegistryReader
 from watcher.sources.chart import ChartFiles, bump_request, fetch_chart
 from watcher.sources.pins import PinSite, ResolvedPin, pin_site, resolve_pin
 

@@ -24,8 +24,9 @@ from watcher.config.model import Config, WatchConfig
 from watcher.core import progress
 from watcher.core.errors import ConfigError
 from watcher.core.exit_codes import EXIT_NOT_READY, EXIT_READY
+from watcher.core.image_ref import DOCKER_HUB
 from watcher.core.models import READY_STATES
-from watcher.net.registry import DEFAULT_REGISTRIES, DOCKER_HUB
+from watcher.net.registry import DEFAULT_REGISTRIES
 from watcher.runner.caches import store_scan_cache
 from watcher.runner.readers import Readers
 from watcher.state.store import Store

@@ -34,10 +34,11 @@ from packaging.version import InvalidVersion, Version
 
 from watcher.config.model import FeatureConfig, WatchConfig
 from watcher.core.errors import PayloadError, SourceError
+from watcher.core.image_ref import DOCKER_HUB, ImageRef
 from watcher.core.models import Release, Signal, SignalName, SignalStatus
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient
-from watcher.net.registry import DOCKER_HUB, ImageRef, RegistryReader
+from watcher.net.registry import RegistryReader
 from watcher.sources import changelog, feature, image, issue, release
 
 DOCKER_HUB_API = "https://hub.docker.com"

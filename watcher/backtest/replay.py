@@ -22,6 +22,7 @@ from packaging.version import Version
 
 from watcher.backtest.gather import History, IssueFact, ReleaseFact
 from watcher.core.evaluate import done_looking, evaluate
+from watcher.core.image_ref import ImageRef
 from watcher.core.models import (
     READY_STATES,
     CandidateObservation,
@@ -34,7 +35,7 @@ from watcher.core.models import (
     VerdictState,
     WatchObservation,
 )
-from watcher.net.registry import ImageRef, ManifestInfo
+from watcher.net.registry import ManifestInfo
 from watcher.sources import image, issue, release
 
 ASSUMED_IMAGE_TIME = "image time assumed = release time"

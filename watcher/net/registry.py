@@ -24,21 +24,8 @@ from watcher.core.errors import (
     PayloadError,
     RateLimitedError,
 )
-from watcher.core.image_ref import DOCKER_HUB, ImageRef, parse_image_ref
+from watcher.core.image_ref import DOCKER_HUB, ImageRef
 from watcher.net.http import HttpClient, next_link
-
-# The image reference lives in the pure core (the configuration parses it without the
-# HTTP stack); it stays importable from here beside the reader that resolves it.
-__all__ = [
-    "DEFAULT_REGISTRIES",
-    "DOCKER_HUB",
-    "MANIFEST_ACCEPT",
-    "ImageRef",
-    "ManifestInfo",
-    "RegistryReader",
-    "TokenCache",
-    "parse_image_ref",
-]
 
 MANIFEST_ACCEPT = ", ".join(
     (

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.chart.bump import ImagePin
+from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release
-from watcher.net.registry import ImageRef, ManifestInfo, RegistryReader
+from watcher.net.registry import ManifestInfo, RegistryReader
 from watcher.sources import feature
 from watcher.sources.chart import ChartFiles, deployed_images
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin

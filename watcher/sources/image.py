@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from watcher.config.model import fill_placeholders
+from watcher.core.image_ref import ImageRef, parse_image_ref
 from watcher.core.models import Release, Signal, SignalName, SignalStatus
-from watcher.net.registry import ImageRef, ManifestInfo, parse_image_ref
+from watcher.net.registry import ManifestInfo
 
 
 def image_refs(templates: Sequence[str], release: Release) -> list[ImageRef]:

@@ -16,7 +16,8 @@ from watcher.chart.bump import ImagePin
 from watcher.chart.yaml_edit import find_scalar
 from watcher.config.model import PinConfig
 from watcher.core.errors import ChartError, SourceError
-from watcher.net.registry import RegistryReader, parse_image_ref
+from watcher.core.image_ref import parse_image_ref
+from watcher.net.registry import RegistryReader
 
 _RELEASE_TAG = re.compile(r"^v?\d+\.\d+\.\d+$")
 FLOATING_PROBES = 5
