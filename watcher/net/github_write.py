@@ -20,7 +20,7 @@ without asking. ``retry=None`` leaves PyGithub's urllib3 with ``Retry(0, read=Fa
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import github
@@ -34,7 +34,7 @@ from watcher.core.errors import (
     RateLimitedError,
     WatcherError,
 )
-from watcher.net.credentials import Credentials, read_credentials
+from watcher.net.credentials import Credentials
 from watcher.net.http import USER_AGENT
 from watcher.net.ratelimit import Action, Decision
 from watcher.net.retry import Retry, judge, run
@@ -43,19 +43,13 @@ T = TypeVar("T")
 
 
 def auth_for(credentials: Credentials) -> Auth.Auth:
-    """PyGithub's auth for credentials read by :func:`read_credentials`."""
+    """PyGithub's auth for :func:`watcher.net.credentials.read_credentials`' answer."""
     if credentials.app_id is not None:
         assert credentials.installation_id is not None and credentials.private_key is not None
         app = Auth.AppAuth(credentials.app_id, credentials.private_key)
         return app.get_installation_auth(credentials.installation_id)
     assert credentials.token is not None
     return Auth.Token(credentials.token)
-
-
-def auth_from_env(environ: Mapping[str, str]) -> Auth.Auth | None:
-    """:func:`auth_for` the credentials in ``environ``; None if it has none."""
-    credentials = read_credentials(environ)
-    return None if credentials is None else auth_for(credentials)
 
 
 class GitHubWriter:
