@@ -448,10 +448,8 @@ def serve(
         if not once:
             server = HealthServer(health, metrics, settings.bind, settings.health_port)
             cleanup.enter_context(server)
-        if not once:
-            # Alembic stays out of the daemon's memory for good (see service/migration.py).
-            migrate_in_child(store_url)
-        store = Store.open(store_url)
+        # Alembic stays out of the daemon's memory for good (see service/migration.py).
+        store = Store.open(store_url, migrator=None if once else migrate_in_child)
         cleanup.callback(store.close)
         cycle = RunCycle(config, store, settings, watch_ids=watch_ids, actor=actor)
         cleanup.callback(cycle.close)

@@ -1,12 +1,12 @@
 """Migrate the daemon's database in a short-lived child interpreter.
 
-Alembic with its script directory is about 10 MiB of resident memory that a
-long-running process would carry for its whole life after using it once, on its first
-start or after an upgrade. So the daemon first asks, with SQLAlchemy alone, whether the
-schema is at :data:`~watcher.state.migrate.HEAD_REVISION`; only when it is not does it
-run ``python -m watcher.service.migration`` and wait for it. The child reads the URL
-from its environment (never from argv, where ``ps`` would show a password) and answers
-a failure as one JSON line, which becomes the same ``StateError`` an in-process
+Alembic with its script directory is about 10 MiB of resident memory that a long-running
+process would carry for its whole life after using it once, on its first start or after
+an upgrade. So the daemon opens its store with :func:`migrate_in_child` as the migrator:
+``Store.open`` compares the schema revision with SQLAlchemy alone and, only when it is
+behind, this runs ``python -m watcher.service.migration`` and waits. The child reads the
+URL from its environment (never from argv, where ``ps`` would show a password) and
+answers a failure as one JSON line, which becomes the same ``StateError`` an in-process
 migration raises. One-shot commands (``check``, ``run --once``) migrate in process: they
 exit right after.
 """
@@ -25,27 +25,12 @@ URL_VARIABLE = "WATCHER_MIGRATE_URL"
 CHILD_TIMEOUT_SECONDS = 600
 
 
-def at_head(url: str) -> bool:
-    """Whether the database at ``url`` exists at this code's schema revision."""
-    from watcher.state.migrate import HEAD_REVISION, current_revision, make_engine
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return current_revision(conn) == HEAD_REVISION
-    except Exception:  # noqa: BLE001 - the store's own open reports it with its hint
-        return False
-    finally:
-        engine.dispose()
-
-
 def migrate_in_child(url: str) -> None:
     """Bring the database to the head revision without importing Alembic here.
 
+    The store calls it only for a schema that is behind (``Store.open(migrator=...)``).
     Raises ``StateError`` with the child's message and hint when it fails.
     """
-    if at_head(url):
-        return
     env = {**os.environ, URL_VARIABLE: url}
     try:
         child = subprocess.run(

@@ -28,6 +28,8 @@ groups define the same name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -78,23 +80,37 @@ class Store(
     """Typed access to watcher's database; open it with :meth:`Store.open`."""
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True, clock: Clock | None = None) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        clock: Clock | None = None,
+        migrator: Callable[[str], None] | None = None,
+    ) -> Store:
         """Open the database at ``url``, creating and migrating it when ``migrate`` is true.
 
         The stored schema revision is compared with ``HEAD_REVISION`` first, so Alembic
         is only imported when there is something to do. With ``migrate=False`` a
-        database that is not at the head revision raises ``StateError``.
+        database that is not at the head revision raises ``StateError``. ``migrator``
+        (called with ``url``) replaces the in-process upgrade: the daemon passes one that
+        migrates in a child process, so Alembic never enters its memory.
         """
         engine = make_engine(url)
         try:
-            cls._ensure_schema(engine, migrate)
+            if cls._needs_migration(engine, migrate):
+                if migrator is None:
+                    upgrade(engine)
+                else:
+                    migrator(url)
         except BaseException:
             engine.dispose()
             raise
         return cls(engine, clock or utc_now)
 
     @staticmethod
-    def _ensure_schema(engine: Engine, migrate: bool) -> None:
+    def _needs_migration(engine: Engine, migrate: bool) -> bool:
+        """Whether the schema is behind (and may be migrated); StateError if unreadable."""
         shown = engine.url.render_as_string(hide_password=True)
         try:
             with engine.connect() as conn:
@@ -105,11 +121,11 @@ class Store(
                 hint="check that the location is writable and the server reachable; " + URL_HINT,
             ) from exc
         if revision == HEAD_REVISION:
-            return
+            return False
         if not migrate:
             raise StateError(
                 f"database {shown} is at schema revision {revision or '(none)'}, "
                 f"this watcher needs {HEAD_REVISION}",
                 hint="run `watcher db upgrade`",
             )
-        upgrade(engine)
+        return True
