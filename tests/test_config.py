@@ -135,3 +135,22 @@ def test_token_from_env_or_file(tmp_path: Path) -> None:
 def test_default_database_under_xdg_state_home() -> None:
     assert default_database_url({"XDG_STATE_HOME": "/s"}) == "sqlite:////s/watcher/watcher.db"
     assert default_database_url({"WATCHER_DB_URL": "sqlite:///x.db"}) == "sqlite:///x.db"
+
+
+def test_instance_defaults_to_the_config_file_name(tmp_path: Path) -> None:
+    """Two config files on one machine get two instance names unless they set one."""
+    platform = tmp_path / "Platform Team.toml"
+    platform.write_text(MINIMAL, "utf-8")
+    assert load_config(platform).instance == "platform-team"
+    named = tmp_path / "other.toml"
+    named.write_text('instance = "edge"\n' + MINIMAL, "utf-8")
+    assert load_config(named).instance == "edge"
+    assert load_config(None).instance == "watcher"
+
+
+def test_instance_name_is_checked(tmp_path: Path) -> None:
+    """An instance name goes into issue markers and file names: a bad one is refused."""
+    bad = tmp_path / "c.toml"
+    bad.write_text('instance = "no spaces/or slashes"\n' + MINIMAL, "utf-8")
+    with pytest.raises(ConfigError, match="instance"):
+        load_config(bad)

@@ -354,9 +354,21 @@ class WatchConfig(_Model):
         return re.compile(self.tag_pattern)
 
 
-class Config(_Model):
-    """The whole configuration file."""
+INSTANCE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+DEFAULT_INSTANCE = "watcher"
 
+
+class Config(_Model):
+    """The whole configuration file.
+
+    ``instance`` names this watcher among others on the same repositories and machine:
+    its dashboard issue's marker and its default database file carry it, so two configs
+    never adopt each other's dashboard or share state by accident. Unset, it is the config
+    file's name without its suffix (``platform.toml`` -> ``platform``), and ``watcher``
+    for the built-in default.
+    """
+
+    instance: str = Field(default=DEFAULT_INSTANCE, pattern=INSTANCE_PATTERN)
     github: GitHubConfig = GitHubConfig()
     database: DatabaseConfig = DatabaseConfig()
     registries: dict[str, str] = Field(default_factory=dict)
@@ -417,16 +429,23 @@ def load_config(path: Path | None) -> Config:
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    return parse_config(text, source=str(path))
+    return parse_config(text, source=str(path), default_instance=instance_from_path(path))
 
 
-def parse_config(text: str, source: str) -> Config:
+def instance_from_path(path: Path) -> str:
+    """The instance name a config file gets when it sets none: its stem, made a valid name."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._")[:63]
+    return name or DEFAULT_INSTANCE
+
+
+def parse_config(text: str, source: str, default_instance: str = DEFAULT_INSTANCE) -> Config:
     """Validate TOML text; every problem is one line naming ``source`` and the key path."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     lines = [f"{key_path(loc)}: secrets are not read from the file" for loc in _secrets(raw, ())]
+    raw.setdefault("instance", default_instance)
     try:
         config = Config.model_validate(_arrays_as_tuples(raw))
     except ValidationError as exc:
