@@ -106,7 +106,7 @@ def test_daemon_config_defaults() -> None:
     assert (settings.bind, settings.health_port, settings.retention_days) == (
         "127.0.0.1",
         9464,
-        None,
+        90.0,
     )
 
 

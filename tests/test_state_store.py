@@ -420,7 +420,41 @@ def test_same_verdict_again_is_no_event_and_keeps_changed_at(
     assert stored.verdict.evaluated_at == later
     assert stored.verdict.reasons == ("image still missing",)
     assert len(store.history("headscale-peer-relay")) == 1
-    assert count_rows(db_url, ObservationRow) == 4
+    # The second poll saw what the first saw: observations are a change log, no new row.
+    assert count_rows(db_url, ObservationRow) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(polls=st.lists(st.sampled_from([None, "v0.28.0", "v0.29.0"]), min_size=1, max_size=12))
+def test_observations_log_each_change_once_and_replay_to_the_current_signals(
+    polls: list[str | None],
+) -> None:
+    """Whatever the sequence of polls, a signal is logged exactly when it differs from the
+    stored one, and the newest logged row of each signal is the current signal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/w.db"
+        with Store.open(url, clock=FakeClock(T0)) as fresh:
+            expected = 0
+            previous: tuple[Signal, ...] = ()
+            for tag in polls:
+                state = VerdictState.READY if tag else VerdictState.WAITING
+                polled = verdict(state, tag)
+                expected += sum(1 for sig in polled.signals if sig not in previous)
+                previous = polled.signals
+                fresh.record_verdict(fresh.start_run(), polled)
+            assert count_rows(url, ObservationRow) == expected
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(
+                        ObservationRow.signal, ObservationRow.release_tag, ObservationRow.status
+                    ).order_by(ObservationRow.id)
+                ).all()
+            engine.dispose()
+            newest = {signal: (tag, status) for signal, tag, status in rows}
+            assert newest == {
+                sig.name.value: (sig.release_tag, sig.status.value) for sig in previous
+            }
 
 
 def test_state_and_target_changes_are_events(store: Store, clock: FakeClock) -> None:
@@ -574,7 +608,7 @@ def test_prune_deletes_old_observations_and_runs_but_keeps_events(
     store.finish_run(old_run, "ok", RunStats(2, 1, 1))
     clock.advance(timedelta(days=40))
     new_run = store.start_run()
-    store.record_verdict(new_run, verdict(VerdictState.READY, "v0.29.0"))
+    store.record_verdict(new_run, verdict(VerdictState.READY, "v0.29.1"))
     store.finish_run(new_run, "ok", RunStats(2, 1, 1))
     live_run = store.start_run()
 

@@ -289,6 +289,9 @@ def run(
                 report = run_once(
                     config, store, readers, watch_ids, actor=actor if leading else None
                 )
+            if leading:
+                # A CronJob's storage is bounded like the daemon's (which prunes hourly).
+                store.prune(timedelta(days=config.daemon.retention_days))
     finally:
         actor.close()
     _print_report(report, as_json, action=True)

@@ -263,7 +263,10 @@ class DaemonConfig(_Model):
     jitter_seconds: Annotated[float, duration(0, DAY)] = 15.0
     health_port: int = Field(default=9464, ge=0, le=65535)
     bind: str = "127.0.0.1"
-    retention_days: Annotated[float, duration(0, 36500, "days", above_low=True)] | None = None
+    # Bounded storage by default: what `history`, the dashboard and `backtest` read
+    # (verdicts, events, caches of immutable answers) is never pruned; runs, the
+    # observation change log, sent notifications and revalidatable caches older than this are.
+    retention_days: Annotated[float, duration(0, 36500, "days", above_low=True)] = 90.0
 
     @model_validator(mode="after")
     def _jitter_below_interval(self) -> Self:

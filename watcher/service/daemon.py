@@ -400,8 +400,6 @@ class RunCycle:
 
     def _prune(self) -> None:
         days = self.settings.retention_days
-        if days is None:
-            return
         retention = timedelta(days=days)
         # Hourly suits a retention in days; a shorter one (hours, or a soak test's
         # seconds) would otherwise be exceeded many times over between two prunes.

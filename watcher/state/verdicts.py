@@ -75,9 +75,10 @@ class VerdictStore(Database):
         """Store ``verdict`` as the watch's current one, with its observations and event.
 
         In one transaction: the ``verdicts`` row is replaced (its error becomes
-        ``verdict.error``, normally None), one ``observations`` row is added per signal,
-        and when the state or the target tag differs from the previous verdict (or
-        there was none) an event is appended and returned. ``changed_at`` moves only
+        ``verdict.error``, normally None), one ``observations`` row is added per signal
+        that differs from the stored verdict's (so an idle poll adds none), and when the
+        state or the target tag differs from the previous verdict (or there was none) an
+        event is appended and returned. ``changed_at`` moves only
         then, together with an ``outbox`` row of kind ``"transition"`` announcing it.
         Any error episode ends (see :meth:`record_error`). Times are
         ``verdict.evaluated_at`` when set, else the clock's now.
@@ -116,6 +117,7 @@ class VerdictStore(Database):
                 or previous_state != verdict.state.value
                 or previous_target != target_tag
             )
+            previous_signals = row.signals or []
             row.state = verdict.state.value
             row.target_tag = target_tag
             row.target = release_to_json(verdict.target) if verdict.target is not None else None
@@ -141,7 +143,10 @@ class VerdictStore(Database):
                     evidence=list(signal.evidence),
                     observed_at=at,
                 )
-                for signal in verdict.signals
+                for signal, stored in zip(verdict.signals, row.signals, strict=True)
+                # Observations are a change log: an idle poll, which sees what the last one
+                # saw, adds no row (a year of idle cycles would otherwise be ~550 MB).
+                if stored not in previous_signals
             )
             if not changed:
                 return None
