@@ -1,5 +1,6 @@
 """Upstream text copied into our PRs, issues and comments pings nobody, closes nothing,
-runs no HTML, loads no image and forges no marker, in time linear in its length.
+runs no HTML, loads no image and forges no marker, in time linear in its length; words
+that act on nothing pass unchanged; plain-text targets get no HTML entity.
 
 GitHub's own renderer (cmark-gfm, through cmarkgfm) is the oracle for what the output
 looks like once rendered; it runs with raw HTML allowed so that anything our sanitizer
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.actions.proposal import MARKER_RE, parse_marker
-from watcher.core.sanitize import sanitize
+from watcher.core.sanitize import sanitize, sanitize_plain
 
 REPO = "juanfont/headscale"
 KEYWORDS = ["close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"]
@@ -27,12 +28,12 @@ BIDI = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 # keyword, separators (what GitHub skips or markdown renders as nothing), a reference
 CLOSING = re.compile(
     r"(?<![A-Za-z0-9])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
-    r"[\s:*_~]*(?:#\d|[\w.-]+/[\w.-]+#\d|https?://)",
+    r"[\s:*_~]*(?:#\d|GH-\d|[\w.-]+/[\w.-]+#\d|https?://)",
     re.IGNORECASE,
 )
 MENTION = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9]")
-# GitHub links #N only as a whole word: "#0A" and "#1x" stay text.
-BARE_REF = re.compile(r"(?<![A-Za-z0-9])#\d+(?![A-Za-z0-9_])")
+# GitHub links #N (and GH-N) only as a whole word: "#0A" and "#1x" stay text.
+BARE_REF = re.compile(r"(?<![A-Za-z0-9])(?:#|GH-)\d+(?![A-Za-z0-9_])", re.IGNORECASE)
 ALLOWED_TAGS = {"p", "a", "code", "em", "strong", "del"}
 
 
@@ -98,6 +99,30 @@ def test_closing_keywords_in_every_form_are_neutralised() -> None:
     for phrase in forms:
         out = sanitize(phrase, REPO)
         assert problems(out) == [], (phrase, out)
+
+
+def test_words_that_act_on_nothing_stay_searchable() -> None:
+    # Our own issue line once read "c&#8203;losed": only closing forms are broken.
+    for text in [
+        "Issue 2841 closed (completed) on 2026-01-28",
+        "Fixed a crash when the DERP map is empty.",
+        "This resolves the long-standing confusion; it was fixed, then closed.",
+        "the `fix` flag, prefixes and enclosed values",
+        "Fixed in juanfont/headscale by the grants rewrite, see the docs.",
+    ]:
+        assert sanitize(text, REPO) == text
+
+
+def test_closing_forms_across_lines_are_broken() -> None:
+    # Quoted line by line: a keyword ending one line meets "#12" starting the next.
+    lines = [sanitize(line, REPO) for line in ("this fixes", "#12 for good")]
+    assert problems(lines[0]) == [] and "f&#8203;ixes" in lines[0]
+    assert problems(" ".join(lines)) == []
+
+
+def test_gh_references_point_upstream_or_break() -> None:
+    out = sanitize("closes GH-12, see GH-13 and GHz-1", REPO)
+    assert problems(out) == [] and "GHz-1" in out
 
 
 def test_html_comments_images_and_scripts_are_inert() -> None:
@@ -227,6 +252,9 @@ FRAGMENTS = [
     "\t",
     "\x00",
     "é",
+    "GH-",
+    "closed",
+    ".",
 ]
 
 
@@ -242,3 +270,36 @@ def test_output_respects_the_limit(text: str, limit: int) -> None:
     out = sanitize(text, REPO, limit)
     assert len(out.removesuffix(" … (truncated)")) <= limit
     assert problems(out) == []
+
+
+ORDINARY = "Fixed CLOSED enclosed prefix resolver the bug GH a-b x/y 2841 v0.29.0 é ( ) ' \" - / %"
+WORDS = [*KEYWORDS, *ORDINARY.split(" ")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from([" ", ", ", ". ", ": "]))))
+def test_ordinary_words_pass_unchanged(pairs: list[tuple[str, str]]) -> None:
+    text = "".join(word + sep for word, sep in pairs) + "end."
+    assert sanitize(text, REPO, limit=len(text)) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=40).map("".join))
+def test_plain_text_has_no_entities_and_no_mentions(text: str) -> None:
+    out = sanitize_plain(text)
+    assert not MENTION.search(out) and not re.search(r"<[!@#]", out)
+    assert "&#8203;" not in out or "&#8203;" in text  # no entity of ours
+    assert not any(c in out for c in BIDI) and "\n" not in out and "\r" not in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), max_size=200))
+def test_plain_text_keeps_words_without_mentions(text: str) -> None:
+    text = text.replace("@", " ").replace("<", " ")
+    assert sanitize_plain(text, limit=len(text) + 1) == text
+
+
+def test_plain_text_breaks_mentions_with_a_character() -> None:
+    out = sanitize_plain("ping @here and <!channel> & @kradalby; me@example.com", 200)
+    assert out == ("ping @\u200bhere and <\u200b!channel> & @\u200bkradalby; me@example.com")
+    assert sanitize_plain("x" * 50, 10) == "x" * 10 + " … (truncated)"

@@ -9,16 +9,28 @@ load images, run raw HTML (``<details>``, an unterminated ``<!--`` that hides th
 the body), reorder text with bidi overrides, or forge the ``<!-- watcher:... -->`` markers
 by which watcher recognises its own pull requests and comments.
 
-The text is first cut to ``limit`` characters (so the work is bounded whatever arrives),
-then rewritten in one left-to-right pass over tokens matched by a regular expression
-whose alternatives are plain character-class runs (no backtracking: time is linear in the
-input). The output never contains ``<``; ``&`` and ``\\`` are escaped; every closing
-keyword gets a zero-width space after its first letter, every ``@`` that could start a
-mention one after it; a bare ``#N`` is qualified as ``owner/repo#N`` (upstream); ``![``
-becomes a plain link; ``javascript:`` / ``vbscript:`` / ``data:`` are broken. A code
-span whose content is harmless is kept as written (``#1`` in backticks stays ``#1``);
-any other backtick is escaped. Line breaks become spaces, so nothing can start a block
-(a fence, a heading, a table) inside the caller's line. Links are kept.
+Only what would act is defused, so upstream's words stay searchable in the PR: "closed",
+"fixed" or "resolves" in a sentence are kept as written; a closing keyword is broken
+only in a closing form, followed (across spaces and emphasis) by a reference (``#12``,
+``owner/repo#3``, an URL) or by the end of the text (the caller may put a reference
+after it, e.g. on the next quoted line).
+
+:func:`sanitize` writes GitHub Markdown. The text is first cut to ``limit`` characters
+(so the work is bounded whatever arrives), then rewritten in one left-to-right pass over
+tokens matched by a regular expression whose alternatives are plain character-class runs
+(no backtracking: time is linear in the input). The output never contains ``<``; ``&``
+and ``\\`` are escaped; a closing keyword in a closing form gets a zero-width space after
+its first letter, every ``@`` that could start a mention one after it; a bare ``#N`` is
+qualified as ``owner/repo#N`` (upstream); ``![`` becomes a plain link; ``javascript:`` /
+``vbscript:`` / ``data:`` are broken. A code span whose content is harmless is kept as
+written (``#1`` in backticks stays ``#1``); any other backtick is escaped. Line breaks
+become spaces, so nothing can start a block (a fence, a heading, a table) inside the
+caller's line. Links are kept.
+
+:func:`sanitize_plain` writes plain text (Apprise: chat, e-mail), where an HTML entity
+would show as ``&#8203;``: the same controls are removed and the same length cap holds,
+and a mention (``@user``, ``@here``, Slack's ``<!channel>`` / ``<@U1>``) is broken by a
+real zero-width space character instead of an entity. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -28,8 +40,9 @@ from bisect import bisect_right
 from collections import defaultdict
 
 # Renovate's trick: a zero-width space entity keeps the text readable but stops GitHub
-# from resolving a mention or recognising a keyword.
+# from resolving a mention or recognising a keyword. Plain text gets the character.
 _ZWSP = "&#8203;"
+_ZWSP_CHAR = "\u200b"
 DEFAULT_LIMIT = 4000
 TRUNCATED = " … (truncated)"
 
@@ -58,13 +71,25 @@ _TICKS = re.compile(r"`+")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _UNSAFE_IN_CODE = frozenset("<&\\")
+# What may follow a closing keyword for GitHub to read a closing form: separators
+# (spaces, a colon, emphasis, backticks and brackets, broadly) then a reference, or the
+# end of the text. Possessive and bounded quantifiers keep it linear (the separator run
+# cannot give back what it took, and stops at an alphanumeric or ``#``).
+_CLOSING_REF = r"[^A-Za-z0-9#.,;!?]*+(?:#\d|GH-\d|[A-Za-z0-9-]{1,39}+/[\w.-]{1,100}+#\d|https?://"
+_CLOSING_AFTER = re.compile(_CLOSING_REF + "|$)")
+# Inside a code span GitHub reads no keyword; only a reference in the span itself counts.
+_CLOSING_IN_CODE = re.compile(_CLOSING_REF + ")")
 # A keyword inside a kept URL, in a closing form (``…/fix #1`` once ``#1`` is
-# qualified, ``…/fixes#1``): broken too. Possessive and bounded quantifiers keep it linear.
+# qualified, ``…/fixes#1``): broken too.
 _URL_CLOSING = re.compile(
     r"(?<![A-Za-z0-9])(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?![A-Za-z0-9])"
     r"(?=[:*_~]*+(?:#\d|[A-Za-z0-9-]{1,39}+/[\w.-]{1,100}+#\d|https?://)|$)",
     re.IGNORECASE,
 )
+_GH_REF = re.compile(r"-\d")
+# Plain text: an ``@`` that may start a mention, and Slack's ``<!here>``, ``<@U1>``,
+# ``<#C1>`` special forms.
+_PLAIN_MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])|<(?=[!@#])")
 
 
 def sanitize(text: str, upstream_repo: str, limit: int = DEFAULT_LIMIT) -> str:
@@ -77,6 +102,18 @@ def sanitize(text: str, upstream_repo: str, limit: int = DEFAULT_LIMIT) -> str:
     out = _Output(limit)
     _render(text.translate(_NORMALISE), upstream_repo, out)
     return "".join(out.pieces) + (TRUNCATED if cut or out.full else "")
+
+
+def sanitize_plain(text: str, limit: int = DEFAULT_LIMIT) -> str:
+    """``text`` for a plain-text medium (see the module docstring); at most ``limit`` out.
+
+    One line, as :func:`sanitize` makes it, and cut the same way.
+    """
+    text, cut = _cap(text, limit)
+    text = _PLAIN_MENTION.sub(lambda m: m.group() + _ZWSP_CHAR, text.translate(_NORMALISE))
+    if len(text) > limit:  # the inserted characters may not push it over
+        text, cut = text[:limit], True
+    return text + (TRUNCATED if cut else "")
 
 
 def _cap(text: str, limit: int) -> tuple[str, bool]:
@@ -123,18 +160,20 @@ def _render(text: str, repo: str, out: _Output) -> None:
         elif kind == "ticks":
             out.add("\\`" * len(token))
         elif kind == "word":
-            out.add(_word(token, text[match.end() : match.end() + 1]))
+            out.add(_word(token, text, match.end()))
         else:
             out.add(_char(text, pos, repo))
         pos = match.end()
 
 
-def _word(word: str, following: str) -> str:
+def _word(word: str, text: str, end: int) -> str:
     lower = word.lower()
-    if lower in KEYWORDS:
+    if lower in KEYWORDS and _CLOSING_AFTER.match(text, end):
         return _break(word)
-    if lower in _SCHEMES and following == ":":
+    if lower in _SCHEMES and text[end : end + 1] == ":":
         return word + _ZWSP
+    if word.upper() == "GH" and _GH_REF.match(text, end):
+        return _break(word)  # GitHub links "GH-12" to the chart's own issue 12
     return word
 
 
@@ -193,4 +232,7 @@ def _harmless_code(content: str) -> bool:
     """Content GitHub shows literally in a code span and that says nothing we forbid."""
     if any(c in _UNSAFE_IN_CODE for c in content):
         return False
-    return not any(w.lower() in KEYWORDS for w in _WORD.findall(content))
+    return not any(
+        w.group().lower() in KEYWORDS and _CLOSING_IN_CODE.match(content, w.end())
+        for w in _WORD.finditer(content)
+    )
