@@ -29,14 +29,10 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from watcher.core.errors import ConfigError
 from watcher.core.exit_codes import EXIT_ERROR
 
 if TYPE_CHECKING:
     from watcher.config.model import Config
-    from watcher.net.credentials import Credentials
-    from watcher.net.github_write import GitHubWriter
-    from watcher.notify.targets import AppriseTarget
     from watcher.runner.act import Actor
     from watcher.runner.crash import Crash
     from watcher.runner.report import RunReport
@@ -261,13 +257,14 @@ def run(
     write access to the chart repository. With --once: exit 0 when the cycle completed,
     whatever the verdicts, 2 on error.
     """
+    from watcher.runner.act import Actor
     from watcher.runner.cycle import run_once
     from watcher.runner.readers import open_readers
     from watcher.state.lease import actor_lease
 
     config = _load(config_path)
     config.select(watch_ids)
-    actor = _actor(config)
+    actor = Actor.build(config, os.environ)
     if not once:
         try:
             code = _serve(config, db_url, actor, watch_ids, bind, health_port)
@@ -330,57 +327,6 @@ def _serve(
     return serve(
         config, _db_url(config, db_url), settings=settings, watch_ids=watch_ids, actor=actor
     )
-
-
-def _actor(config: Config) -> Actor:
-    """The write side, with credentials from the environment (checked now), or a ConfigError.
-
-    The PyGithub writer itself is built at the first write (see :class:`Actor`).
-    """
-    from watcher.net.credentials import read_credentials
-    from watcher.runner.act import Actor
-
-    credentials = read_credentials(os.environ)
-    if credentials is None:
-        raise ConfigError(
-            "watcher run writes to GitHub and needs credentials",
-            hint="set GITHUB_TOKEN (or WATCHER_APP_ID, WATCHER_APP_INSTALLATION_ID and "
-            "WATCHER_APP_PRIVATE_KEY_FILE); `watcher check --plan` shows what it would do",
-        )
-    targets = _apprise_targets(config)
-    gh = config.github
-    # A claim outlives one write with every retry and wait the writer may spend on it.
-    claim = (gh.retries + 1) * (gh.timeout_seconds + gh.max_wait_seconds)
-    claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
-    connect = functools.partial(_writer, config, credentials)
-    return Actor(connect, config.notify, targets, claim_ttl=claim_ttl)
-
-
-def _writer(config: Config, credentials: Credentials) -> GitHubWriter:
-    """The PyGithub writer for ``[github]`` of the config (imports PyGithub)."""
-    from watcher.net.github_write import GitHubWriter, auth_for
-
-    gh = config.github
-    return GitHubWriter(
-        gh.api_url,
-        auth_for(credentials),
-        write_interval=gh.write_interval_seconds,
-        retries=gh.retries,
-        max_wait=gh.max_wait_seconds,
-        timeout=gh.timeout_seconds,
-    )
-
-
-def _apprise_targets(config: Config) -> tuple[AppriseTarget, ...]:
-    """The Apprise URLs from the environment, checked by Apprise (imported only if any)."""
-    from watcher.notify.targets import apprise_targets
-
-    targets = tuple(apprise_targets(config))
-    if targets:
-        from watcher.notify.apprise import validate
-
-        validate(targets)
-    return targets
 
 
 def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> None:

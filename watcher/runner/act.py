@@ -6,18 +6,18 @@ request code are imported only when a run acts, so read-only commands never load
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from watcher.core.errors import SourceError
+from watcher.core.errors import ConfigError, SourceError
 from watcher.core.models import Verdict, VerdictState
 from watcher.state.lease import process_holder
 
 if TYPE_CHECKING:
     from watcher.actions.planning import Plan
-    from watcher.config.model import NotifyConfig
+    from watcher.config.model import Config, NotifyConfig
     from watcher.net.github_write import GitHubWriter
     from watcher.notify.targets import AppriseTarget
     from watcher.runner.readers import Readers
@@ -48,6 +48,47 @@ class Actor:
         if self._writer is None:
             self._writer = self.connect()
         return self._writer
+
+    @classmethod
+    def build(cls, config: Config, environ: Mapping[str, str]) -> Actor:
+        """The write side configured from ``config``, the twin of ``Readers.build``.
+
+        Credentials and Apprise URLs come from ``environ`` and are checked now (a
+        ConfigError); the PyGithub writer itself is built at the first write.
+        """
+        from watcher.net.credentials import read_credentials
+        from watcher.notify.targets import apprise_targets
+
+        credentials = read_credentials(environ)
+        if credentials is None:
+            raise ConfigError(
+                "watcher run writes to GitHub and needs credentials",
+                hint="set GITHUB_TOKEN (or WATCHER_APP_ID, WATCHER_APP_INSTALLATION_ID and "
+                "WATCHER_APP_PRIVATE_KEY_FILE); `watcher check --plan` shows what it would do",
+            )
+        targets = tuple(apprise_targets(config))
+        if targets:
+            from watcher.notify.apprise import validate  # Apprise only loads when used
+
+            validate(targets)
+        gh = config.github
+        # A claim outlives one write with every retry and wait the writer may spend on it.
+        claim = (gh.retries + 1) * (gh.timeout_seconds + gh.max_wait_seconds)
+        claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
+
+        def connect() -> GitHubWriter:
+            from watcher.net.github_write import GitHubWriter, auth_for
+
+            return GitHubWriter(
+                gh.api_url,
+                auth_for(credentials),
+                write_interval=gh.write_interval_seconds,
+                retries=gh.retries,
+                max_wait=gh.max_wait_seconds,
+                timeout=gh.timeout_seconds,
+            )
+
+        return cls(connect, config.notify, targets, claim_ttl=claim_ttl)
 
     def close(self) -> None:
         """Close the writer's session, if one was ever opened."""

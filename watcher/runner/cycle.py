@@ -9,30 +9,26 @@ shells over :func:`run_once` (docs/architecture.md, «Bird's-eye view»).
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING
 
 from watcher.core.evaluate import evaluate
 from watcher.core.models import VerdictState
 from watcher.runner.act import Actor, act
-from watcher.runner.boundary import (
-    WatchWork,
-    closing_run,
-    error_verdict_failure,
-    notifications_boundary,
-    run_watch,
-)
+from watcher.runner.boundary import Failure, closing_run, notifications_boundary
 from watcher.runner.deliver import deliver
 from watcher.runner.observe import observe, plan_proposal
-from watcher.runner.report import Delivery, RunReport
+from watcher.runner.report import Delivery, RunReport, WatchOutcome
 from watcher.state.store import RunStats
 
 if TYPE_CHECKING:
+    from watcher.actions.planning import Plan
     from watcher.config.model import Config, WatchConfig
+    from watcher.core.models import Verdict
     from watcher.runner.readers import Readers
-    from watcher.state.store import Store
+    from watcher.state.store import Event, Store
 
 
 def run_once(
@@ -65,24 +61,15 @@ def _run(
     plan: bool,
 ) -> RunReport:
     start = replace(readers.http.stats)
-    error_after = timedelta(minutes=config.notify.error_after_minutes)
     if actor is not None:
         # Before evaluating: a target new in this run gets this run's transitions.
         store.register_targets([t.spec() for t in actor.targets])
-    outcomes = tuple(
-        run_watch(
-            watch,
-            store,
-            readers,
-            run_id,
-            error_after,
-            partial(_watch_work, watch, store, readers, run_id, actor, plan),
-        )
-        for watch in watches
-    )
+    error_after = timedelta(minutes=config.notify.error_after_minutes)
+    step = WatchStep(store, readers, run_id, actor, plan, error_after)
+    outcomes = tuple(step(watch) for watch in watches)
     delivery = Delivery()
     if actor is not None:
-        delivery = notifications_boundary(partial(deliver, config, store, actor))
+        delivery = notifications_boundary(lambda: deliver(config, store, actor))
     stats = readers.http.stats
     used = RunStats(
         requests=stats.requests - start.requests,
@@ -94,29 +81,77 @@ def _run(
     return RunReport(run_id, outcomes, stats, delivery.error, delivery.targets, delivery.crash)
 
 
-def _watch_work(
-    watch: WatchConfig,
-    store: Store,
-    readers: Readers,
-    run_id: int,
-    actor: Actor | None,
-    plan: bool,
-    done: WatchWork,
-) -> None:
-    """Observe and evaluate one watch, plan its chart bump when ready, then act or record."""
-    verdict = evaluate(observe(watch, store, readers))
-    if verdict.error:
-        done.failure = error_verdict_failure(verdict)
-        return
-    verdict = replace(verdict, evaluated_at=datetime.now(UTC))
-    previous = store.get_verdict(watch.id)
-    proposal = None
-    if verdict.state is VerdictState.READY and (plan or actor) and watch.chart:
-        proposal = plan_proposal(watch, verdict, store, readers)
-        done.plan = proposal if plan else None
-    if actor is not None and proposal is not None:
-        done.event = act(store, run_id, actor, proposal, verdict, previous, readers)
-    else:
+@dataclass(frozen=True)
+class WatchStep:
+    """One watch's step of a run, ``(watch) -> WatchOutcome``: what every watch shares."""
+
+    store: Store
+    readers: Readers
+    run_id: int
+    actor: Actor | None
+    plan: bool
+    error_after: timedelta
+
+    def __call__(self, watch: WatchConfig) -> WatchOutcome:
+        """Observe and evaluate one watch, plan its chart bump when ready, then act or record.
+
+        This is the watch's error boundary (:mod:`~watcher.runner.boundary`): every
+        Exception stops here (Ctrl-C and exits go on to :func:`closing_run`) and is
+        recorded as the watch's error beside its last good verdict, which stays; a plan
+        made before the failure is kept.
+        """
+        began = time.monotonic()
+        stats = replace(self.readers.http.stats)
+        store, proposal, event, failure = self.store, None, None, None
+        try:
+            verdict = evaluate(observe(watch, store, self.readers))
+            if verdict.error:
+                failure = Failure.of_verdict(verdict)  # never recorded as a verdict
+            else:
+                verdict = replace(verdict, evaluated_at=datetime.now(UTC))
+                proposal = self._propose(watch, verdict)
+                event = self._record(verdict, proposal)
+        except Exception as exc:  # noqa: BLE001 - the watch's boundary: the run goes on
+            failure = Failure.of(exc)
+        if failure is not None and failure.message:
+            # A failed poll changes nothing: the last good verdict stays, the error beside it.
+            store.record_error(
+                self.run_id,
+                watch.id,
+                failure.message,
+                notify_after=self.error_after,
+                hint=failure.hint,
+            )
+        stored = store.get_verdict(watch.id)
+        now = self.readers.http.stats
+        return WatchOutcome(
+            watch=watch,
+            verdict=stored.verdict if stored else None,
+            error=failure.message if failure else None,
+            hint=failure.hint if failure else None,
+            event=event,
+            seconds=time.monotonic() - began,
+            requests=now.requests - stats.requests,
+            not_modified=now.not_modified - stats.not_modified,
+            plan=proposal if self.plan else None,
+            error_class=failure.error_class if failure else None,
+            retry_at=failure.retry_at if failure else None,
+            crash=failure.crash if failure else None,
+        )
+
+    def _propose(self, watch: WatchConfig, verdict: Verdict) -> Plan | None:
+        """The chart bump of a ready watch, when this run shows or acts on one."""
+        if verdict.state is VerdictState.READY and (self.plan or self.actor) and watch.chart:
+            return plan_proposal(watch, verdict, self.store, self.readers)
+        return None
+
+    def _record(self, verdict: Verdict, proposal: Plan | None) -> Event | None:
+        """Act on the proposal (a writing run), or record the verdict as it is."""
+        if self.actor is not None and proposal is not None:
+            previous = self.store.get_verdict(verdict.watch_id)
+            return act(
+                self.store, self.run_id, self.actor, proposal, verdict, previous, self.readers
+            )
         # A read-only run must not undo `proposed`/`done` that a writing run recorded,
         # even one that recorded it a moment ago: the store decides under the row lock.
-        done.event = store.record_verdict(run_id, verdict, keep_action_state=True)
+        return self.store.record_verdict(self.run_id, verdict, keep_action_state=True)

@@ -1,7 +1,7 @@
 """The network side of a run: one HTTP client shared by the GitHub and registry readers.
 
-Reads only; the write side (PyGithub) is built apart, by the shells, for runs that act
-(docs/architecture.md, «Talking to GitHub»).
+Reads only; the write side, its twin, is :meth:`watcher.runner.act.Actor.build`, for runs
+that act (docs/architecture.md, «Talking to GitHub»).
 """
 
 from __future__ import annotations
