@@ -53,6 +53,12 @@ class StandIn:
         self.now = now
         self.faults = Faults()
         self.log = RequestLog()
+        #: Seconds added before every answer (a far-away server), on top of any fault delay.
+        self.latency = 0.0
+        #: Requests being answered now, and the most at once since the start (under _busy_lock).
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._busy_lock = threading.Lock()
         self.github = GitHubState(self.workdir, now)
         self.registry = RegistryState()
         self._stopping = threading.Event()
@@ -151,7 +157,19 @@ class StandIn:
 
     def dispatch(self, request: Request) -> Plan:
         """Apply fault rules, route the request, and record it."""
+        with self._busy_lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return self._dispatch(request)
+        finally:
+            with self._busy_lock:
+                self.in_flight -= 1
+
+    def _dispatch(self, request: Request) -> Plan:
         arrived = self.now()
+        if self.latency:
+            self._stopping.wait(self.latency)
         fault = self.faults.take(request.method, request.path, request.headers, request.query)
         if fault is not None and fault.delay:
             # Interruptible, so stopping the server never waits for a long delay.

@@ -17,7 +17,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -130,7 +130,11 @@ class HttpClient:
         self.cache = cache
         self.settings = settings or HttpSettings()
         self.stats = RequestStats()
-        self._validated: set[str] = set()
+        # Keys asked this run -> whether their answer changed since the last run: a client
+        # lives for one run, so every later reader of a key gets the first one's answer.
+        self._asked: dict[str, bool] = {}
+        self._flights = _Flights()
+        self._stats_lock = threading.Lock()
         # Set by interrupt_requests(): running reads end within deadline.POLL_SECONDS.
         self._interrupt = threading.Event()
         self._sleep = sleep or self._interruptible_sleep
@@ -173,17 +177,36 @@ class HttpClient:
         ``revalidate=False`` is for resources that cannot change (content at a commit
         SHA) or that only change when another resource did. A client lives for one run,
         so a URL already validated in this run is not asked again either (the chart is
-        read for the image signal and again for the bump plan). A 404 raises
-        NotFoundError unless ``not_found_ok`` (then a Response with status 404 is returned).
+        read for the image signal and again for the bump plan, and every watch of one
+        upstream reads its releases): later readers get the first one's ``changed``, and
+        concurrent readers of one key wait for the first one's answer. A 404 raises
+        NotFoundError unless ``not_found_ok``: then it is an answer, a Response with
+        status 404, stored like a 200, so a file missing at a commit SHA is asked once.
 
         ``deferred`` stores nothing: a new answer comes back as ``Response.record`` and
         the caller stores it with :meth:`commit`, together with the other parts of a
         snapshot (the pages of a list), once every part was read.
         """
         key = cache_key or url
+        with self._flights.hold(key):
+            return self._get(url, key, headers, revalidate, not_found_ok, quota, deferred)
+
+    def _get(
+        self,
+        url: str,
+        key: str,
+        headers: Mapping[str, str] | None,
+        revalidate: bool,
+        not_found_ok: bool,
+        quota: bool,
+        deferred: bool,
+    ) -> Response:
         cached = self.cache.get_cached(key)
-        if cached is not None and (not revalidate or key in self._validated):
-            return Response(url, cached.status, cached.body, {}, changed=False)
+        asked = self._asked.get(key)
+        if cached is not None and (not revalidate or asked is not None):
+            if cached.status == 404 and not not_found_ok:
+                raise NotFoundError(f"{url}: 404 Not Found")
+            return Response(url, cached.status, cached.body, {}, changed=bool(asked))
         send = dict(headers or {})
         if cached is not None:
             if cached.etag:
@@ -193,11 +216,11 @@ class HttpClient:
         reply = self.request("GET", url, headers=send, not_found_ok=not_found_ok, quota=quota)
         if reply.status_code == 304 and cached is not None:
             if not deferred:
-                self._validated.add(key)
+                self._asked[key] = False
             return Response(url, cached.status, cached.body, reply.headers, changed=False)
         body = reply.content
         record = None
-        if reply.status_code == 200:
+        if reply.status_code in (200, 404):
             record = CachedResponse(
                 url=key,
                 etag=reply.headers.get("etag"),
@@ -211,11 +234,25 @@ class HttpClient:
         return Response(url, reply.status_code, body, reply.headers, changed=True, record=record)
 
     def commit(self, records: Sequence[CachedResponse], validated: Iterable[str] = ()) -> None:
-        """Store ``records`` in one transaction; ``validated`` URLs count as asked this run."""
+        """Store ``records`` in one transaction; they count as asked (and changed) this run,
+        ``validated`` keys as asked (unchanged, unless a record or an earlier read changed them)."""
         if records:
             self.cache.put_many(records)
-        self._validated.update(validated)
-        self._validated.update(record.url for record in records)
+        for key in validated:
+            self._asked.setdefault(key, False)
+        self._asked.update((record.url, True) for record in records)
+
+    def asked(self, key: str) -> bool | None:
+        """Whether ``key`` changed when asked this run; None when not asked yet."""
+        return self._asked.get(key)
+
+    def remember(self, key: str, changed: bool) -> None:
+        """Count ``key`` (e.g. a whole list) as asked this run, and whether it changed."""
+        self._asked[key] = changed
+
+    def flight(self, key: str) -> AbstractContextManager[None]:
+        """Hold ``key``: other threads asking for it wait until this one has its answer."""
+        return self._flights.hold(key)
 
     def request(
         self,
@@ -329,6 +366,10 @@ class HttpClient:
             )
 
     def _count(self, reply: httpx.Response, quota: bool, *, challenge: bool = False) -> None:
+        with self._stats_lock:  # workers of one run share the counters
+            self._count_locked(reply, quota, challenge)
+
+    def _count_locked(self, reply: httpx.Response, quota: bool, challenge: bool) -> None:
         stats = self.stats
         stats.requests += 1
         # A registry's token challenge is the expected first step, not a failed request.
@@ -379,6 +420,22 @@ class HttpClient:
             f"{url}: HTTP {status}{detail} after {self.settings.retries + 1} attempt(s)",
             hint="the server is failing; it is retried on the next poll",
         )
+
+
+class _Flights:
+    """One lock per key, so concurrent readers of one URL send one request (single flight)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock (re-entrant: a list's walk reads its pages under it)."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.RLock())
+        with lock:
+            yield
 
 
 def decode_json(body: bytes, url: str) -> Any:

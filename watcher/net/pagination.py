@@ -132,7 +132,26 @@ def read_list(
     are committed together here, once the walk is complete.
     """
     key = f"{first}#all"
-    previous = Snapshot.from_record(http.cache.get_cached(key))
+    with http.flight(key):
+        previous = Snapshot.from_record(http.cache.get_cached(key))
+        asked = http.asked(key)
+        if previous is not None and asked is not None:
+            return previous.items, asked  # read once per run, whoever asks again
+        items, changed = _walk(http, first, read, previous, revalidate, oldest_first)
+        if revalidate:
+            http.remember(key, changed)
+        return items, changed
+
+
+def _walk(
+    http: HttpClient,
+    first: str,
+    read: PageReader,
+    previous: Snapshot | None,
+    revalidate: bool,
+    oldest_first: bool,
+) -> tuple[list[Any], bool]:
+    key = f"{first}#all"
     walk = _Walk(read, previous)
     head = walk.page(first, revalidate)
     if previous is not None and _still_current(walk, previous, head, revalidate, oldest_first):
