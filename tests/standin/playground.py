@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tests.standin.chart import CHART_TOKEN, load_chart
 from tests.standin.headscale import STAGES, load_headscale
-from tests.standin.history import HistoryBuilder
+from tests.standin.history import HistoryBuilder, at
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 
@@ -43,6 +43,30 @@ GREETER_VALUES = (
     "image:\n  repository: ghcr.io/example/greeter\n"
     '  tag: "v1.0.0"  # the greeter release this chart runs\n  pullPolicy: IfNotPresent\n'
 )
+# A template, so `helm lint` and `helm template` have a real chart to check.
+GREETER_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-greeter
+  labels:
+    app.kubernetes.io/name: greeter
+    app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: greeter
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: greeter
+    spec:
+      containers:
+        - name: greeter
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          imagePullPolicy: {{ .Values.image.pullPolicy }}
+"""
+EXAMPLE_PULL_TITLE = "Add --color"
 
 
 def load_example(standin: StandIn) -> None:
@@ -50,7 +74,13 @@ def load_example(standin: StandIn) -> None:
     upstream = HistoryBuilder(standin.github, EXAMPLE_UPSTREAM, description="Says hello")
     upstream.commit("2026-03-01T10:00:00Z", "greeter", {"cmd/flags.go": GREETER_BEFORE})
     upstream.release("v1.0.0", "2026-03-01T12:00:00Z")
-    upstream.commit("2026-04-01T10:00:00Z", "Add --color", {"cmd/flags.go": GREETER_AFTER})
+    # --color comes in through pull request #1, merged (a merge commit) before v1.1.0.
+    upstream.branch("color", "main")
+    upstream.commit(
+        "2026-04-01T10:00:00Z", EXAMPLE_PULL_TITLE, {"cmd/flags.go": GREETER_AFTER}, "color"
+    )
+    pull = standin.github.open_pull(EXAMPLE_UPSTREAM, "color", "main", EXAMPLE_PULL_TITLE)
+    standin.github.merge_pull(EXAMPLE_UPSTREAM, pull.number, when=at("2026-04-01T11:00:00Z"))
     upstream.release("v1.1.0", "2026-04-02T12:00:00Z")
     for tag in ("v1.0.0", "v1.1.0"):
         standin.registry.push("ghcr.io", EXAMPLE_IMAGE, tag)
@@ -58,7 +88,11 @@ def load_example(standin: StandIn) -> None:
     chart.commit(
         "2026-03-02T09:00:00Z",
         "greeter chart",
-        {"charts/greeter/Chart.yaml": GREETER_CHART, "charts/greeter/values.yaml": GREETER_VALUES},
+        {
+            "charts/greeter/Chart.yaml": GREETER_CHART,
+            "charts/greeter/values.yaml": GREETER_VALUES,
+            "charts/greeter/templates/deployment.yaml": GREETER_DEPLOYMENT,
+        },
     )
     # The one stand-in token may push to both chart repositories.
     standin.github.add_token(

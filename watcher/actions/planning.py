@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from watcher.actions.helm_check import HelmCheck, check_chart, helm_binary
 from watcher.actions.proposal import Proposal, propose
 from watcher.chart.bump import BumpResult, ImageTarget, image_targets, plan_bump
 from watcher.config.model import ChartConfig, PinConfig, WatchConfig
@@ -20,6 +21,7 @@ from watcher.core.models import Signal, Verdict
 from watcher.net.github_read import GitHubReader
 from watcher.net.registry import RegistryReader
 from watcher.sources.chart import ChartFiles, bump_request, fetch_chart
+from watcher.sources.chart_tree import chart_tree
 from watcher.sources.pins import PinSite, ResolvedPin, pin_site, resolve_pin
 
 
@@ -34,12 +36,14 @@ class Plan:
     pins: tuple[ResolvedPin, ...]
     signals: tuple[Signal, ...]
     proposal: Proposal
+    checks: HelmCheck | None = None
 
     def body(self, extra: tuple[str, ...] | list[str] = ()) -> str:
         """The PR body with all notes."""
         notes = (*pin_notes(self.pins), *extra)
+        checks = self.checks.body_lines() if self.checks else ()
         return propose(
-            self.watch, self.chart, self.proposal.target, self.signals, self.bump, notes
+            self.watch, self.chart, self.proposal.target, self.signals, self.bump, notes, checks
         ).body
 
 
@@ -79,8 +83,29 @@ def plan_for(
     request = bump_request(files, chart, verdict.target, tuple(p.pin for p in pins))
     digests = resolve_digests(registry, image_targets(request))
     bump = plan_bump(replace(request, digests=MappingProxyType(digests)))
-    proposal = propose(watch, chart, verdict.target, verdict.signals, bump, pin_notes(pins))
-    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal)
+    checks = helm_checks(github, files, bump)
+    proposal = propose(
+        watch, chart, verdict.target, verdict.signals, bump, pin_notes(pins), checks.body_lines()
+    )
+    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal, checks)
+
+
+def helm_checks(github: GitHubReader, files: ChartFiles, bump: BumpResult) -> HelmCheck:
+    """``helm lint`` and ``helm template`` on the bumped chart; a ChartError if it fails.
+
+    The chart directory is read whole at the base branch only when a helm binary is
+    there to use it (:mod:`watcher.actions.helm_check`).
+    """
+    helm = helm_binary()
+    if helm is None:
+        return check_chart(None, {}, files.chart_dir)
+    tree = chart_tree(github, files.repo, files.base, files.chart_dir)
+    inside = files.path("")
+    tree |= {path.removeprefix(inside): text.encode() for path, text in bump.files.items()}
+    name = files.chart_dir.strip("/").rsplit("/", 1)[-1]
+    result = check_chart(helm, tree, name if name not in ("", ".") else files.repo.split("/")[1])
+    result.raise_if_failed(f"{files.repo}/{files.chart_dir}@{files.base}")
+    return result
 
 
 def resolve_digests(registry: RegistryReader, targets: tuple[ImageTarget, ...]) -> dict[str, str]:

@@ -59,8 +59,12 @@ def propose(
     signals: Sequence[Signal],
     bump: BumpResult,
     notes: Sequence[str] = (),
+    checks: Sequence[str] = (),
 ) -> Proposal:
-    """Build the proposal for bumping ``chart`` to ``target``."""
+    """Build the proposal for bumping ``chart`` to ``target``.
+
+    ``checks`` is the body's section on the checks run on the bumped chart (helm).
+    """
     name = watch.repo.split("/")[-1]
     fields = {
         "name": name,
@@ -70,7 +74,7 @@ def propose(
         "watch": watch.id,
     }
     title = chart.title.format(**fields)
-    body = _body(watch, chart, target, signals, bump, notes)
+    body = _body(watch, chart, target, signals, bump, notes, checks)
     message = (
         f"{title}\n\n"
         f"Bump the chart to {watch.repo} {target.tag}.\n\n"
@@ -88,6 +92,7 @@ def _body(
     signals: Sequence[Signal],
     bump: BumpResult,
     notes: Sequence[str],
+    checks: Sequence[str],
 ) -> str:
     repo = watch.repo
     date = f" on {target.published_at:%Y-%m-%d}" if target.published_at else ""
@@ -121,6 +126,7 @@ def _body(
         "```",
         "</details>",
     ]
+    lines += ["", *checks] if checks else []
     if chart.checklist:
         lines += ["", "### Remaining checklist", ""]
         lines += [f"- [ ] {item}" for item in chart.checklist]
