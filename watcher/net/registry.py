@@ -10,7 +10,6 @@ multi-arch image is found without downloading it.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
@@ -25,9 +24,9 @@ from watcher.core.errors import (
     RateLimitedError,
 )
 from watcher.core.image_ref import DOCKER_HUB, ImageRef
-from watcher.net.http import HttpClient, next_link
+from watcher.net.http import HttpClient, decode_json, next_link
 
-MANIFEST_ACCEPT = ", ".join(
+MANIFEST_TYPES = frozenset(
     (
         "application/vnd.oci.image.index.v1+json",
         "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -35,6 +34,10 @@ MANIFEST_ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     )
 )
+MANIFEST_ACCEPT = ", ".join(sorted(MANIFEST_TYPES))
+# A digest as the OCI image spec defines it: algorithm ":" encoded
+# (https://github.com/opencontainers/image-spec/blob/main/descriptor.md#digests).
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 DEFAULT_REGISTRIES = {DOCKER_HUB: "https://registry-1.docker.io", "ghcr.io": "https://ghcr.io"}
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -48,6 +51,7 @@ class TokenCache:
     """
 
     DEFAULT_LIFETIME = 60.0
+    LONGEST_LIFETIME = 86_400.0
     MARGIN = 10.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -63,7 +67,14 @@ class TokenCache:
 
     def put(self, registry: str, scope: str, token: str, lifetime: object) -> None:
         """Remember ``token`` for ``lifetime`` seconds (as the token endpoint said)."""
-        seconds = float(lifetime) if isinstance(lifetime, int | float) else self.DEFAULT_LIFETIME
+        seconds = self.DEFAULT_LIFETIME
+        # JSON from the network: a bool, a 400-digit integer, NaN or 1e400 is no lifetime.
+        if (
+            isinstance(lifetime, int | float)
+            and not isinstance(lifetime, bool)
+            and 0 <= lifetime <= self.LONGEST_LIFETIME
+        ):
+            seconds = float(lifetime)
         self._tokens[(registry, scope)] = (token, self._clock() + max(seconds - self.MARGIN, 0.0))
 
 
@@ -96,10 +107,7 @@ class RegistryReader:
         reply = self._authorized("HEAD", url, ref, {"Accept": MANIFEST_ACCEPT})
         if reply.status_code == 404:
             return None
-        return ManifestInfo(
-            digest=reply.headers.get("docker-content-digest"),
-            media_type=reply.headers.get("content-type"),
-        )
+        return _checked_manifest(reply, ref.host, url)
 
     def tags(self, ref: ImageRef, limit: int = 10_000, page_size: int = 1000) -> list[str]:
         """Every tag of ``ref``'s repository (``/tags/list``, following Link pagination).
@@ -113,10 +121,11 @@ class RegistryReader:
             reply = self._authorized("GET", url, ref, {"Accept": "application/json"})
             if reply.status_code == 404:
                 raise NotFoundError(f"{url}: repository {ref.host}/{ref.name} not found")
-            try:
-                found.extend(str(t) for t in (json.loads(reply.content).get("tags") or []))
-            except (ValueError, AttributeError) as exc:
-                raise PayloadError(f"{url}: tag list is not JSON ({exc})") from exc
+            doc = decode_json(reply.content, url)
+            tags = doc.get("tags") if isinstance(doc, dict) else None
+            if not isinstance(tags, list | None):
+                raise PayloadError(f"{url}: the tag list's tags is no list")
+            found.extend(str(t) for t in tags or [])
             url = next_link(reply.headers, url)
         return found
 
@@ -162,16 +171,36 @@ class RegistryReader:
         if "service" in params:
             query["service"] = params["service"]
         reply = self.http.request("GET", realm, params=query)
-        try:
-            data = json.loads(reply.content)
-            token = data.get("token") or data.get("access_token")
-        except (ValueError, AttributeError) as exc:
-            raise PayloadError(f"{realm}: token response is not JSON ({exc})") from exc
+        data = decode_json(reply.content, realm)
+        data = data if isinstance(data, dict) else {}
+        token = data.get("token") or data.get("access_token")
         if not isinstance(token, str) or not token:
             raise PayloadError(f"{realm}: token response has no token")
-        lifetime = data.get("expires_in") if isinstance(data, dict) else None
+        lifetime = data.get("expires_in")
         self._tokens.put(self.base_url(host), scope, token, lifetime)
         return token
+
+
+def _checked_manifest(reply: httpx.Response, host: str, url: str) -> ManifestInfo:
+    """What a manifest HEAD proved, or PayloadError when the answer is no manifest.
+
+    Only a manifest media type and a digest prove an image exists: a captive portal or
+    a misrouted proxy answers ``200 text/html`` to anything, and counting that would
+    open a pull request for images that cannot be pulled.
+    """
+    media_type = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+    digest = reply.headers.get("docker-content-digest", "").strip()
+    if reply.status_code != 200 or media_type not in MANIFEST_TYPES:
+        problem = f"HTTP {reply.status_code} with content type {media_type or 'none'!r}"
+    elif _DIGEST.fullmatch(digest) is None:
+        problem = "no valid Docker-Content-Digest header"
+    else:
+        return ManifestInfo(digest=digest, media_type=media_type)
+    raise PayloadError(
+        f"registry {host}: {url}: not a manifest answer ({problem[:120]})",
+        hint="a proxy or captive portal may be answering for the registry; check the "
+        f'network, or point [registries] "{host}" at a registry that answers',
+    )
 
 
 def _limit_hint(host: str) -> str:
