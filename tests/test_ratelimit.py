@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+import math
+from datetime import UTC, datetime
 
-from watcher.net.ratelimit import Action, backoff, below_floor, decide
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watcher.net.ratelimit import (
+    LONGEST_BELIEVED_WAIT,
+    SECONDARY_MIN_WAIT,
+    Action,
+    backoff,
+    below_floor,
+    decide,
+    parse_count,
+    parse_reset,
+)
 
 NOW = 1_000_000.0
 
@@ -127,3 +141,43 @@ def test_unparsable_retry_after_falls_back_to_reset_header() -> None:
 )
 def test_floor(remaining: int | None, floor: int, expected: bool) -> None:
     assert below_floor(remaining, floor) is expected
+
+
+HEADER_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["nan", "inf", "-inf", "1e400", "-5", "1e20", "²", "9" * 5000, "0", " 7 "]),
+    st.floats().map(str),
+    st.integers().map(str),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    status=st.one_of(st.none(), st.integers(100, 599)),
+    headers=st.dictionaries(
+        st.sampled_from(["retry-after", "x-ratelimit-remaining", "x-ratelimit-reset"]),
+        HEADER_VALUES,
+    ),
+    attempt=st.integers(1, 50),
+    jitter=st.floats(0, 1, exclude_max=True),
+)
+def test_any_header_values_give_a_finite_believable_decision(
+    status: int | None, headers: dict[str, str], attempt: int, jitter: float
+) -> None:
+    """Whatever a server sends, decide() answers; its wait is finite, non-negative and
+    bounded, and a reset time it names is one a clock can show."""
+    decision = decide(status, headers, attempt, NOW, body_hint="", jitter=jitter)
+    assert math.isfinite(decision.wait_seconds)
+    assert 0 <= decision.wait_seconds <= max(LONGEST_BELIEVED_WAIT, SECONDARY_MIN_WAIT * 2**49)
+    if decision.reset_at is not None:
+        assert math.isfinite(decision.reset_at)
+        datetime.fromtimestamp(decision.reset_at, UTC)  # representable
+
+
+@settings(deadline=None)
+@given(value=HEADER_VALUES)
+def test_header_parsers_are_total(value: str) -> None:
+    count = parse_count(value)
+    assert count is None or (count >= 0 and str(count) == value.strip())
+    reset = parse_reset(value, NOW)
+    assert reset is None or (math.isfinite(reset) and 0 <= reset <= NOW + LONGEST_BELIEVED_WAIT)

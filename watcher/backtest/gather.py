@@ -162,7 +162,7 @@ def gather_history(
     """Read every dated input of ``watch`` (read-only; raises SourceError on failures)."""
     fetched = release.fetch_releases(github, watch.repo)
     source = github.url(f"/repos/{watch.repo}/releases")
-    releases = release.parse_releases(fetched.data, watch.tag_regex, source)
+    releases, _ = release.parse_releases(fetched.data, watch.tag_regex, source)
     dates = _release_dates(fetched.data)
     shas = release.fetch_tag_commits(github, watch.repo, revalidate=True)
     scanner = _Scanner(github, watch.repo, watch.feature, cache, shas)

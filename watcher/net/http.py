@@ -35,7 +35,7 @@ from watcher.core.errors import (
 )
 from watcher.core.models import CachedResponse
 from watcher.net import deadline
-from watcher.net.ratelimit import Action, Decision, below_floor
+from watcher.net.ratelimit import Action, Decision, below_floor, parse_count, parse_reset
 from watcher.net.retry import Retry, judge, run
 
 USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
@@ -380,13 +380,13 @@ class HttpClient:
             # GitHub's rule: every REST request counts, except a 304 to an authorised one
             # (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api).
             stats.quota_used += 1
-        remaining = reply.headers.get("x-ratelimit-remaining")
+        remaining = parse_count(reply.headers.get("x-ratelimit-remaining"))
         # Only GitHub's answers speak for the GitHub quota: a registry (or any other host)
         # may send x-ratelimit-* headers about its own limits.
-        if quota and remaining is not None and remaining.isdigit():
-            stats.quota_remaining = int(remaining)
-            reset = reply.headers.get("x-ratelimit-reset", "")
-            stats.quota_reset = float(reset) if reset.isdigit() else stats.quota_reset
+        if quota and remaining is not None:
+            stats.quota_remaining = remaining
+            reset = parse_reset(reply.headers.get("x-ratelimit-reset"), self._clock())
+            stats.quota_reset = reset if reset is not None else stats.quota_reset
 
     def _error_for(
         self,
@@ -439,11 +439,17 @@ class _Flights:
 
 
 def decode_json(body: bytes, url: str) -> Any:
-    """The JSON document in ``body``; PayloadError naming ``url`` when it is not JSON."""
+    """The JSON document in ``body``; PayloadError naming ``url`` when it is not JSON.
+
+    A document nested deeper than the interpreter's recursion limit (``[[[[...``, a few
+    hundred kilobytes suffice) is refused the same way, never a RecursionError.
+    """
     try:
         return json.loads(body)
     except ValueError as exc:
         raise PayloadError(f"{url}: the response is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise PayloadError(f"{url}: the response is JSON nested absurdly deep") from exc
 
 
 def next_link(headers: Mapping[str, str], url: str) -> str | None:
@@ -475,7 +481,7 @@ def _rate_limit_hint(reply: httpx.Response, quota: bool) -> str | None:
 def _api_message(reply: httpx.Response) -> str:
     try:
         data = reply.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])[:200]

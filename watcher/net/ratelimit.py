@@ -10,17 +10,26 @@ seconds, or fail. The order follows GitHub's documented guidance
 3. else a secondary-limit 403/429 without those headers: wait at least 60 s, doubling;
 4. 5xx and connection errors: jittered exponential backoff;
 5. any other 4xx: never retried.
+
+Header values come from the network and are parsed totally: a value that is not a plain
+number, not finite (``nan``, ``inf``, ``1e400``), negative, or further away than
+:data:`LONGEST_BELIEVED_WAIT` is treated as absent, so the next rule decides. No input
+makes :func:`decide` raise or ask for a wait a clock cannot represent.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 SECONDARY_MIN_WAIT = 60.0
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
+#: A ``retry-after`` or quota reset further away than this is not believed: GitHub's
+#: quota window is an hour, and a hostile or broken server must not park the daemon.
+LONGEST_BELIEVED_WAIT = 86_400.0
 
 
 class Action(enum.StrEnum):
@@ -73,14 +82,14 @@ def _rate_limit_decision(
     status: int, headers: Mapping[str, str], attempt: int, now: float, body_hint: str
 ) -> Decision | None:
     retry_after = _number(headers.get("retry-after"))
-    reset_at = _number(headers.get("x-ratelimit-reset"))
-    if retry_after is not None:
+    reset_at = parse_reset(headers.get("x-ratelimit-reset"), now)
+    if retry_after is not None and retry_after <= LONGEST_BELIEVED_WAIT:
         return Decision(
             Action.RETRY,
-            max(retry_after, 0.0),
+            retry_after,
             "rate limited (retry-after)",
             rate_limited=True,
-            reset_at=now + max(retry_after, 0.0),
+            reset_at=now + retry_after,
         )
     if headers.get("x-ratelimit-remaining") == "0":
         wait = max((reset_at or now) - now, 0.0) + 1.0
@@ -106,12 +115,33 @@ def below_floor(remaining: int | None, floor: int) -> bool:
     return remaining is not None and remaining <= floor
 
 
+def parse_count(value: str | None) -> int | None:
+    """A header's non-negative integer (``x-ratelimit-remaining``), None unless plain digits."""
+    if value is None:
+        return None
+    value = value.strip()
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return None
+    return int(value)
+
+
+def parse_reset(value: str | None, now: float) -> float | None:
+    """``x-ratelimit-reset`` (epoch seconds), None when absent, absurd or too far ahead."""
+    reset = _number(value)
+    if reset is None or reset > now + LONGEST_BELIEVED_WAIT:
+        return None
+    return reset
+
+
 def _number(value: str | None) -> float | None:
+    """A finite, non-negative number of seconds, or None."""
     if value is None:
         return None
     try:
-        return float(value.strip())
+        number = float(value.strip())
     except ValueError:
         # retry-after may be an HTTP date (RFC 9110); GitHub sends seconds, so an
         # unparsable value is treated as absent rather than guessed at.
         return None
+    return number if math.isfinite(number) and number >= 0 else None

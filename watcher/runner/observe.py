@@ -45,7 +45,7 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     gh = readers.github
     fetched = release.fetch_releases(gh, watch.repo)
     source = gh.url(f"/repos/{watch.repo}/releases")
-    releases = release.parse_releases(fetched.data, watch.tag_regex, source)
+    releases, skipped = release.parse_releases(fetched.data, watch.tag_regex, source)
     stable = release.stable(releases)
     shas = release.fetch_tag_commits(gh, watch.repo, revalidate=fetched.changed)
     required = frozenset(SignalName(name) for name in watch.required)
@@ -56,7 +56,8 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
         watch, readers.github, fetched.changed, cached_deployed_images(store, watch.id)
     )
     for candidate in stable[: watch.max_candidates]:
-        observed = _observe_candidate(watch, store, readers, candidate, stable[0], shas, chart)
+        release_sig = release.release_signal(candidate, stable[0], skipped)
+        observed = _observe_candidate(watch, store, readers, release_sig, candidate, shas, chart)
         candidates.append(observed)
         if done_looking(observed, required):
             break
@@ -90,13 +91,13 @@ def _observe_candidate(
     watch: WatchConfig,
     store: Store,
     readers: Readers,
+    release_sig: Signal,
     candidate: Release,
-    newest: Release,
     shas: dict[str, str],
     chart: _ChartOnce,
 ) -> CandidateObservation:
     tag = candidate.tag
-    signals = [release.release_signal(candidate, newest)]
+    signals = [release_sig]
     feature_sig = guard_signal(
         SignalName.FEATURE, lambda: _feature(watch, store, readers, candidate, shas), tag
     )
