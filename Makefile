@@ -1,4 +1,5 @@
-# watcher: `make run` (live check with the built-in watch), `make test`, `make demo`,
+# watcher: `make run` (live check with the built-in watch), `make test`, `make test-fast`
+# (the in-process tests, for every minute), `make demo`,
 # `make standin` (the offline playground), `make lock` (re-pin the dependencies).
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ UV_VERSION := 0.13.9
 UV_COMPILE := $(LOCK_VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
 	--quiet --annotation-style line --custom-compile-command 'make lock'
 
-.PHONY: run test demo standin lint typecheck pytest bench real-backtest real-backtest-node-exporter lock lock-upgrade clean
+.PHONY: run test test-fast demo standin lint typecheck pytest bench real-backtest real-backtest-node-exporter lock lock-upgrade clean
 
 # Pinned, no resolution at install time: every pin with --no-deps, then watcher itself,
 # then `pip check` fails when pyproject.toml asks for something the lock lacks.
@@ -59,6 +60,11 @@ pytest: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
+
+# The fast tier: pure and in-process tests, no servers, processes or PostgreSQL
+# (tests/conftest.py marks the rest `slow` and fails a fast test that starts either).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:xdist -m "not slow and not live"
 
 demo: $(STAMP)
 	$(PY) -m tests.standin.demo

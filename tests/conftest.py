@@ -1,8 +1,16 @@
-"""Shared fixtures: the local GitHub and registry stand-in (see tests/standin/README.md)."""
+"""Shared fixtures: the local GitHub and registry stand-in (see tests/standin/README.md).
+
+Also the test tiers (README «Tests»): a test is ``slow`` when it uses a server (the
+stand-in, PostgreSQL), or when its module starts processes or runs the fault simulation
+(``SLOW_MODULES``). Every other test must stay in-process: ``_in_process_only`` fails a
+fast test that starts a process or listens on a socket, so the tiers cannot drift.
+``make test-fast`` runs ``-m "not slow"``; ``make test`` runs both.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
 
 from tests.helm_binary import helm_path
 from tests.pg_server import PostgresUnavailable, postgres_server
@@ -21,6 +30,78 @@ from tests.standin.watcher_config import standin_config
 from watcher.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A test using one of these fixtures (directly or through another), or parametrized with
+# the PostgreSQL backend, talks to a server.
+SLOW_FIXTURES = frozenset({"standin", "postgres_url"})
+# Modules whose tests start processes (the CLI in a child, the daemon, git, docker
+# linters, PostgreSQL) or servers of their own, or run the fault simulation.
+SLOW_MODULES = frozenset(
+    f"tests.test_{name}"
+    for name in (
+        "chart_real",
+        "container_entrypoint",
+        "daemon_signals",
+        "dockerfile_lint",
+        "dockerignore",
+        "fault_simulation",
+        "health",
+        "health_idle_client",
+        "import_contracts",
+        "retry_faults",
+        "self_contained",
+        "standin_github",
+        "standin_headscale",
+        "standin_http",
+        "standin_playground",
+        "standin_schema",
+        "state_lease",
+        "writer_lookup",
+    )
+)
+
+# Hypothesis: locally, failing examples are kept in .hypothesis/ and replayed first; CI
+# (CI=true) keeps no example database, prints a blob reproducing any failure, and never
+# trips on a loaded machine's timing. Tests that set their own max_examples keep them.
+settings.register_profile("local", deadline=None)
+settings.register_profile(
+    "ci",
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "local")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the slow tier: server fixtures, process-starting modules (see the docstring)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            fixtures & SLOW_FIXTURES
+            or "postgresql" in params.values()
+            or item.nodeid.split("::")[0].removesuffix(".py").replace("/", ".") in SLOW_MODULES
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _in_process_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast-tier test may not start a process or listen on a socket: it is slow then."""
+    if request.node.get_closest_marker("slow"):
+        return
+    where = request.node.nodeid
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError(
+            f"{where} starts a process or a server: add its module to SLOW_MODULES "
+            "in tests/conftest.py (the slow tier)"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(socket.socket, "listen", refuse)
 
 
 @pytest.fixture

@@ -181,6 +181,7 @@ def probe_paths(doc: dict[str, Any]) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow  # starts a process
 def test_liveness_and_readiness_are_separate_probes_the_daemon_serves() -> None:
     (deployment,) = load(KUBE / "deployment.yaml")
     paths = probe_paths(deployment)

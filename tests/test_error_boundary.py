@@ -202,6 +202,7 @@ def add_fault(standin: StandIn, repo: str, kind: str) -> None:
     standin.faults.add(path=f"{path}$", times=None, **rule)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # starts servers
 @settings(
     max_examples=6,
     deadline=None,

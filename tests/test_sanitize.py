@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import cmarkgfm  # type: ignore[import-untyped]
+import pytest
 from cmarkgfm.cmark import Options  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -194,6 +195,7 @@ def test_length_is_capped() -> None:
     assert len(out) <= 100 + len(" … (truncated)") and problems(out) == []
 
 
+@pytest.mark.slow  # starts a process
 def test_backtracking_input_finishes() -> None:
     # The old closing-keyword pattern took 26 s on 32,000 spaces and grew quadratically;
     # a million must take about a second. The generous bound is a hang detector, not a

@@ -138,6 +138,7 @@ def test_concurrent_first_use_migrates_once(tmp_path: Path) -> None:
     assert schema_diff(url) == []
 
 
+@pytest.mark.slow  # starts a process
 def test_alembic_cli_with_the_top_level_ini(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli' / 'watcher.db'}"
     alembic = Path(sys.executable).parent / "alembic"

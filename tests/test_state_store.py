@@ -196,6 +196,7 @@ def test_reopening_does_not_run_alembic(db_url: str, monkeypatch: pytest.MonkeyP
     Store.open(db_url).close()
 
 
+@pytest.mark.slow  # starts a process
 def test_warm_open_does_not_import_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'watcher.db'}"
     Store.open(url).close()
