@@ -38,6 +38,7 @@ def test_example_equals_built_in_default() -> None:
 def test_default_is_the_headscale_peer_relay_watch() -> None:
     watch = load_config(None).watch[0]
     assert watch.repo == "juanfont/headscale"
+    assert watch.feature is not None
     assert watch.feature.all_markers == ("tailscale.com/cap/relay", "tailcfg.PeerCapabilityRelay")
     assert watch.changelog.mentions == ("peer relay", "cap/relay")
     assert set(watch.required) == {"release", "feature", "image"}
@@ -55,6 +56,7 @@ def test_default_is_the_headscale_peer_relay_watch() -> None:
 def test_marker_and_markers_both_work(feature: str, markers: tuple[str, ...]) -> None:
     text = MINIMAL.replace('marker = "some.marker"', feature)
     watch = parse_config(text, "m.toml").watch[0]
+    assert watch.feature is not None
     assert watch.feature.all_markers == markers
     # Without `mentions`, the changelog phrases are the markers.
     assert watch.changelog.mentions == ()

@@ -292,7 +292,8 @@ class GitDataApi:
             ahead_by=repo.git.count(merge_base, head),
             behind_by=repo.git.count(merge_base, base),
             commits=[
-                self.commit_json(request, repo, sha) for sha in repo.git.log_range(merge_base, head)
+                self.commit_json(request, repo, sha)
+                for sha in repo.git.log_range(merge_base, head, limit=_per_page(request))
             ],
         )
         return json_response(200, wshapes.comparison(self.api.site_for(request), repo, cmp))
@@ -320,6 +321,12 @@ class GitDataApi:
             raise HttpError(409, "Base branch was modified. Review and try the merge again.")
         commit = self.commit_json(request, repo, sha)
         return json_response(201, commit, {"location": commit["url"]})
+
+
+def _per_page(request: Request) -> int:
+    """``per_page`` of a compare (its commit list; GitHub's default 250, at most 250)."""
+    text = request.query.get("per_page", "250")
+    return max(1, min(250, int(text))) if text.isdigit() else 250
 
 
 def _valid_ref(full_ref: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from tests.standin.gitrepo import GitError, GitRepo, Identity
 
@@ -120,6 +121,33 @@ def squash_commit(git: GitRepo, base: str, head: str, message: str, author: Iden
     if tree is None:
         return None
     return git.commit_tree(tree, [base], message, author, author)
+
+
+def rebase_commits(git: GitRepo, base: str, head: str, committer: Identity) -> str:
+    """GitHub's "rebase and merge": each commit of ``base..head`` re-applied on ``base``.
+
+    Each commit's own changes (``git diff-tree`` against its first parent) are applied
+    to the new tip's tree by path, as a cherry-pick does when nothing conflicts (the
+    stand-in does not model rebase conflicts). Authors and messages are kept, the
+    committer is the merger; the last new commit is GitHub's ``merge_commit_sha``.
+    """
+    tip = base
+    for sha in git.log_range(base, head, limit=10_000):
+        info = git.commit_info(sha)
+        parent = info.parents[0] if info.parents else EMPTY_TREE
+        out = git.git("diff-tree", "-r", "-z", "--no-commit-id", parent, sha).decode()
+        fields = out.split("\0")
+        edits = []
+        for meta, path in zip(fields[0:-1:2], fields[1::2], strict=True):
+            _, mode, _, new_sha, status = meta.lstrip(":").split()
+            gone = status == "D"
+            edits.append(TreeEdit(path, mode, MODES.get(mode, "blob"), None if gone else new_sha))
+        tree = edit_tree(git, tree_of(git, tip), edits)
+        author = Identity(
+            info.author_name, info.author_email, datetime.fromisoformat(info.author_date)
+        )
+        tip = git.commit_tree(tree, [tip], info.message, author, committer)
+    return tip
 
 
 def _bytes(data: str | bytes) -> bytes:

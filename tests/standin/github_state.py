@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.standin.apps import INSTALLATION_TOKEN_SECONDS, AppRegistry, AppState
-from tests.standin.gitdata import commit_files, merge_commit, squash_commit
+from tests.standin.gitdata import commit_files, merge_commit, rebase_commits, squash_commit
 from tests.standin.gitrepo import GitRepo, Identity
 from tests.standin.quota import ANONYMOUS_LIMIT, TOKEN_LIMIT, Quota
 
@@ -534,7 +534,8 @@ class GitHubState:
         message: str | None = None,
         when: datetime | None = None,
     ) -> str | None:
-        """Merge an open pull request with real git (merge or squash); None on a conflict.
+        """Merge an open pull request with real git (merge, squash or rebase); None on a
+        conflict.
 
         The base branch moves to the new commit and the pull request closes as merged,
         ``when`` (default: the stand-in's now) for histories written in the past.
@@ -552,6 +553,8 @@ class GitHubState:
         if method == "squash":
             text = message or f"{issue.title} (#{number})"
             sha = squash_commit(git, base, head, text, who)
+        elif method == "rebase":
+            sha = rebase_commits(git, base, head, who)
         else:
             text = message or (
                 f"Merge pull request #{number} from {repo.owner}/{pull.head_ref}\n\n{issue.title}"
@@ -564,6 +567,40 @@ class GitHubState:
             issue.state, issue.closed_at, issue.closed_by = "closed", when, actor
             issue.updated_at = when
         return sha
+
+    def record_merged_pull(
+        self,
+        full_name: str,
+        number: int,
+        title: str,
+        merge_commit_sha: str,
+        merged_at: datetime,
+        base: str | None = None,
+    ) -> PullState:
+        """A pull request merged before the stand-in's history begins (a mirror's).
+
+        Its merge commit must be in the repository; the head branch is long gone, so the
+        head is the merge commit itself (true of a rebase merge's last commit).
+        """
+        repo = self.repo(full_name)
+        issue = self.add_issue(
+            full_name,
+            number,
+            title,
+            created_at=merged_at,
+            author="contributor",
+            is_pull_request=True,
+        )
+        pull = PullState(number, f"pr-{number}", base or repo.default_branch, merge_commit_sha)
+        with self.lock:
+            pull.merged_at, pull.merged_by, pull.merge_commit_sha = (
+                merged_at,
+                "maintainer",
+                merge_commit_sha,
+            )
+            issue.state, issue.closed_at, issue.closed_by = "closed", merged_at, "maintainer"
+            repo.pulls[number] = pull
+        return pull
 
     def close_pull(self, full_name: str, number: int, actor: str = "maintainer") -> PullState:
         """Close a pull request without merging it."""

@@ -10,7 +10,8 @@ and said so:
   GoReleaser-style projects publish minutes after pushing the tag);
 - the images of every release pushed to the given registries (the backtest takes
   image times as release times anyway, as the OCI API has no push time);
-- issues as given (:class:`KnownIssue`), e.g. from GitHub pages read earlier.
+- issues as given (:class:`KnownIssue`), e.g. from GitHub pages read earlier, and
+  merged pull requests (:class:`KnownPull`) with their merge commit from the clone.
 
 The source repository is never written to: the stand-in gets a ``--shared`` bare clone
 of it (objects borrowed, so it costs no copy).
@@ -46,6 +47,16 @@ class KnownIssue:
     mentioned_by: tuple[tuple[datetime, CrossRef], ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class KnownPull:
+    """A merged pull request as known from elsewhere; its merge commit is in the clone."""
+
+    number: int
+    title: str
+    merge_commit_sha: str
+    merged_at: datetime
+
+
 def release_tags(git: GitRepo) -> list[tuple[str, Version, datetime]]:
     """The version tags of ``git`` with their version and date, oldest first."""
     found = []
@@ -70,6 +81,7 @@ def load_mirror(
     images: Sequence[tuple[str, str]] = (),
     issues: Sequence[KnownIssue] = (),
     up_to: str | None = None,
+    pulls: Sequence[KnownPull] = (),
 ) -> RepoState:
     """Register ``full_name`` in the stand-in with the history of the git repo at ``source``.
 
@@ -101,6 +113,10 @@ def load_mirror(
             standin.registry.push(host, image, tag.removeprefix("v"))
     for issue in issues:
         _add_issue(standin, full_name, issue)
+    for pull in pulls:
+        standin.github.record_merged_pull(
+            full_name, pull.number, pull.title, pull.merge_commit_sha, pull.merged_at
+        )
     return repo
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.standin import github_shapes as shapes
 from tests.standin import write_shapes as wshapes
+from tests.standin.gitdata import merge_commit
 from tests.standin.github_api import (
     REPO,
     GitHubApi,
@@ -21,7 +22,7 @@ from tests.standin.github_api import (
     validation_failed,
 )
 from tests.standin.github_state import PullState, RepoState
-from tests.standin.gitrepo import SAFE_REF
+from tests.standin.gitrepo import SAFE_REF, Identity
 from tests.standin.pagination import paginate
 from tests.standin.routing import Router
 from tests.standin.wire import Request, Response, json_response
@@ -63,7 +64,8 @@ class PullsApi:
             return wshapes.PullView(head, base, pushed_at, None)
         merged = pull.merged_at is not None
         open_ = repo.issues[pull.number].state == "open"
-        mergeable = (git.merge_trees(base, head) is not None) if open_ else None
+        test_merge = self._test_merge(repo, base, head) if open_ else None
+        mergeable = (test_merge is not None) if open_ else None
         # A merged pull request's numbers are those it had against its merge base.
         merge_base = git.merge_base(base, head) or base
         if merged and pull.merge_commit_sha:
@@ -74,11 +76,22 @@ class PullsApi:
             base,
             pushed_at,
             mergeable,
+            merge_commit_sha=pull.merge_commit_sha if merged else test_merge,
             commits=git.count(merge_base, head),
             additions=additions,
             deletions=deletions,
             changed_files=files,
         )
+
+    def _test_merge(self, repo: RepoState, base: str, head: str) -> str | None:
+        """GitHub's ``refs/pull/N/merge``: a trial merge commit on no branch (None: conflict).
+
+        An open pull request's ``merge_commit_sha`` names it, so a client that took that
+        field for "merged" would check a commit no release can contain.
+        """
+        who = Identity("GitHub", "noreply@github.com", self.api.pushed_at(repo))
+        text = f"Merge {head} into {base}"
+        return merge_commit(repo.git, (base, head), text, who)
 
     def _json(self, request: Request, repo: RepoState, number: int, full: bool = True) -> Any:
         pull, issue = repo.pulls[number], repo.issues[number]
@@ -211,7 +224,7 @@ class PullsApi:
         if expected is not None and expected != self.state.head_sha(repo, pull):
             raise HttpError(409, "Head branch was modified. Review and try the merge again.")
         method = body.get("merge_method", "merge")
-        if method not in ("merge", "squash"):
+        if method not in ("merge", "squash", "rebase"):
             raise HttpError(422, f"merge_method {method!r} is not emulated by the stand-in")
         title, text = body.get("commit_title"), body.get("commit_message")
         message = None

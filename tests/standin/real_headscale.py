@@ -23,8 +23,9 @@ from datetime import datetime
 
 from tests.standin.github_state import CrossRef
 from tests.standin.headscale import IMAGES, READ_TOKEN, REPO
-from tests.standin.mirror import KnownIssue
+from tests.standin.mirror import KnownIssue, KnownPull
 from tests.standin.real_replay import Upstream, main_for
+from watcher.config.model import default_config_text
 
 # https://github.com/juanfont/headscale/issues/2841 (open; labels as shown there) and
 # https://github.com/juanfont/headscale/pull/3192, a PR saying "Close: #2841" that was
@@ -48,8 +49,8 @@ PEER_RELAY_ISSUE = KnownIssue(
     ),
 )
 # https://github.com/juanfont/headscale/issues/2180 (open) and
-# https://github.com/juanfont/headscale/pull/3102 ("Fixes #2180", merged; opened
-# 2026-02-23, its merge date is not on the page read, so the opening date is used).
+# https://github.com/juanfont/headscale/pull/3102 ("Fixes #2180", opened 2026-02-23,
+# merged 2026-04-01: see GRANTS_PR below).
 GRANTS_ISSUE = KnownIssue(
     2180,
     '[Feature] "grants" feature support',
@@ -64,14 +65,36 @@ GRANTS_ISSUE = KnownIssue(
                 "hscontrol/policy/v2: add Grant policy support",
                 is_pull_request=True,
                 state="closed",
-                merged_at=datetime.fromisoformat("2026-02-23T00:00:00+00:00"),
+                merged_at=datetime.fromisoformat("2026-04-01T13:10:42+00:00"),
             ),
         ),
     ),
 )
 
 
-HEADSCALE = Upstream(REPO, images=IMAGES, issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE), token=READ_TOKEN)
+# https://github.com/juanfont/headscale/pull/3102 was merged by rebase on 2026-04-01 (the
+# committer date of its commits on main); GitHub's merge_commit_sha for a rebase merge is
+# the last rebased commit, "testdata: strip unused fields from all test data files".
+# Ground truth: it is in v0.29.0-beta.1 and v0.29.0, not in v0.28.0.
+GRANTS_PR = KnownPull(
+    3102,
+    "hscontrol/policy/v2: add Grant policy support",
+    "835db974b5cd69028b6dca0c441acde25005469b",
+    datetime.fromisoformat("2026-04-01T13:10:42+00:00"),
+)
+# The built-in watch with #3102 as commit-graph evidence (reported beside the marker).
+CONFIG = default_config_text().replace(
+    "\n[watch.issues]\n", "\n[watch.pulls]\nnumbers = [3102]\n\n[watch.issues]\n", 1
+)
+
+HEADSCALE = Upstream(
+    REPO,
+    images=IMAGES,
+    issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE),
+    config_text=CONFIG,
+    token=READ_TOKEN,
+    pulls=(GRANTS_PR,),
+)
 
 
 def main(argv: list[str]) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.standin.chart import load_chart
 from tests.standin.demo import run_watcher
-from tests.standin.mirror import KnownIssue, load_mirror
+from tests.standin.mirror import KnownIssue, KnownPull, load_mirror
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 
@@ -29,6 +29,7 @@ class Upstream:
     images: tuple[tuple[str, str], ...]
     issues: tuple[KnownIssue, ...] = ()
     config_text: str | None = None  # None: the built-in default config
+    pulls: tuple[KnownPull, ...] = ()
     token: str = "tok-real-replay"
 
 
@@ -45,13 +46,16 @@ def replay(upstream: Upstream, git_dir: Path, args: Sequence[str], up_to: str | 
             images=upstream.images,
             issues=upstream.issues,
             up_to=up_to,
+            pulls=upstream.pulls,
         )
         print(
             f"replaying {len(repo.releases)} releases of {upstream.full_name} from {git_dir}",
             file=sys.stderr,
             flush=True,
         )
-        (workdir / "watcher.toml").write_text(standin_config(standin, text=upstream.config_text))
+        # Real history is large (a merged pull request's diff numbers are computed by git).
+        config = standin_config(standin, {"timeout_seconds": "60"}, text=upstream.config_text)
+        (workdir / "watcher.toml").write_text(config)
         command = list(args) if args[:1] == ["check"] else ["backtest", *args]
         return run_watcher(workdir, command, upstream.token)
 

@@ -189,6 +189,8 @@ class PullView:
     base_sha: str
     pushed_at: datetime
     mergeable: bool | None
+    # The merge commit once merged; while open, GitHub's trial merge (on no branch).
+    merge_commit_sha: str | None = None
     commits: int = 0
     additions: int = 0
     deletions: int = 0
@@ -267,7 +269,7 @@ def pull_request(
         "draft": pull.draft,
     }
     if site.legacy_fields:
-        data["merge_commit_sha"] = pull.merge_commit_sha
+        data["merge_commit_sha"] = view.merge_commit_sha or pull.merge_commit_sha
         data["assignee"] = user(site, issue.assignees[0]) if issue.assignees else None
     if full:
         data.update(

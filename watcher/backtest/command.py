@@ -27,7 +27,7 @@ from watcher.core.exit_codes import EXIT_NOT_READY, EXIT_READY
 from watcher.core.image_ref import DOCKER_HUB
 from watcher.core.models import READY_STATES
 from watcher.net.registry import DEFAULT_REGISTRIES
-from watcher.runner.caches import store_scan_cache
+from watcher.runner.caches import store_graph_cache, store_scan_cache
 from watcher.runner.readers import Readers
 from watcher.state.store import Store
 
@@ -95,7 +95,8 @@ def run_backtest(
         watch,
         readers.github,
         readers.registry,
-        store_scan_cache(store, watch),
+        store_scan_cache(store, watch.repo, watch.feature) if watch.feature else None,
+        graph_cache=store_graph_cache(store),
         push_time=push_times,
         scan_all=scan_all,
     )

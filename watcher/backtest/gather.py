@@ -17,6 +17,9 @@ What GitHub and the registries can tell about the past, and what they cannot:
   push time is assumed to be the release time and the fact says so.
 - issues: state changes and references come from the issue timeline API
   (``closed``, ``reopened``, ``cross-referenced``, ``connected``), each dated.
+- pulls: whether a release contains a pull request's merge commit does not depend on
+  when one asks (:mod:`watcher.sources.pulls`, answers cached for good); a watch without
+  a code marker bisects its releases on that answer instead of on scans.
 
 Sources never touch the database: the feature-scan cache is reached through the
 :class:`watcher.sources.feature.ScanCache` callables the caller hands in.
@@ -39,7 +42,7 @@ from watcher.core.models import Release, Signal, SignalName, SignalStatus
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient
 from watcher.net.registry import RegistryReader
-from watcher.sources import changelog, feature, image, issue, release
+from watcher.sources import changelog, feature, image, issue, pulls, release
 
 DOCKER_HUB_API = "https://hub.docker.com"
 # Pattern-matching tags without a release are dated one request each; the newest this
@@ -81,6 +84,8 @@ class ReleaseFact:
     feature: FeatureFact | None = None
     images: tuple[ImageFact, ...] = ()
     changelog: Signal | None = None
+    # The commit-graph signal, beside a feature scan (without a marker it is `feature`'s).
+    pulls: Signal | None = None
 
     @property
     def edited_after_publishing(self) -> bool:
@@ -123,6 +128,7 @@ class IssueFact:
     opened_at: datetime | None
     labels: tuple[str, ...] = ()
     events: tuple[IssueEvent, ...] = ()
+    closing_pull: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,32 +160,45 @@ def gather_history(
     watch: WatchConfig,
     github: GitHubReader,
     registry: RegistryReader,
-    cache: feature.ScanCache,
+    cache: feature.ScanCache | None,
     *,
+    graph_cache: pulls.GraphCache | None = None,
     push_time: PushTime | None = None,
     scan_all: bool = False,
 ) -> History:
-    """Read every dated input of ``watch`` (read-only; raises SourceError on failures)."""
+    """Read every dated input of ``watch`` (read-only; raises SourceError on failures).
+
+    ``cache`` is the feature-scan cache (None for a watch without ``[watch.feature]``),
+    ``graph_cache`` keeps commit-graph answers (a throwaway one when None).
+    """
     fetched = release.fetch_releases(github, watch.repo)
     source = github.url(f"/repos/{watch.repo}/releases")
     releases, _ = release.parse_releases(fetched.data, watch.tag_regex, source)
     dates = _release_dates(fetched.data)
     shas = release.fetch_tag_commits(github, watch.repo, revalidate=True)
-    scanner = _Scanner(github, watch.repo, watch.feature, cache, shas)
-    features = locate_feature(
-        [r for r in releases if not r.draft],
-        scanner.probe,
-        " / ".join(watch.feature.all_markers),
-        scan_all=scan_all,
-    )
-    by_tag = {r.tag: r for r in releases}
-    features = {tag: scanner.from_cache(by_tag[tag], fact) for tag, fact in features.items()}
     required = frozenset(SignalName(name) for name in watch.required)
+    issues, issue_notes = _issues(github, watch, required)
+    graph = _graph(github, watch, issues, releases, shas, graph_cache)
+    published = [r for r in releases if not r.draft]
+    scanner: _Scanner | None = None
+    if watch.feature is not None and cache is not None:
+        scanner = _Scanner(github, watch.repo, watch.feature, cache, shas)
+        features = locate_feature(published, scanner.probe, marker_text(watch), scan_all=scan_all)
+        by_tag = {r.tag: r for r in releases}
+        features = {tag: scanner.from_cache(by_tag[tag], fact) for tag, fact in features.items()}
+    elif graph is not None:
+        features = locate_feature(
+            published, graph.signal, marker_text(watch), scan_all=scan_all, name=SignalName.PULLS
+        )
+    else:
+        features = {}
     facts = []
     for rel in releases:
         fact = ReleaseFact(rel, *dates.get(rel.tag, (None, None)), feature=features.get(rel.tag))
         if rel.stable and fact.feature is not None and fact.feature.signal.holds:
             fact = replace(fact, images=_images(watch, registry, rel, push_time))
+            if scanner is not None and graph is not None:
+                fact = replace(fact, pulls=_guarded_pulls(graph, rel))
             if SignalName.CHANGELOG in required:
                 fact = replace(
                     fact,
@@ -187,16 +206,15 @@ def gather_history(
                 )
         facts.append(fact)
     tags, tag_notes = _orphan_tags(watch, github, shas, {r.tag for r in releases})
-    issues, issue_notes = _issues(github, watch, required)
     counts = ScanCounts(
-        scanned=scanner.scanned,
-        cached=scanner.cached,
+        scanned=scanner.scanned if scanner else 0,
+        cached=scanner.cached if scanner else 0,
         inferred=sum(1 for f in features.values() if not f.scanned),
     )
     return History(
         watch_id=watch.id,
         repo=watch.repo,
-        marker=" / ".join(watch.feature.all_markers),
+        marker=marker_text(watch),
         required=required,
         max_candidates=watch.max_candidates,
         releases=tuple(facts),
@@ -207,12 +225,48 @@ def gather_history(
     )
 
 
+def marker_text(watch: WatchConfig) -> str:
+    """What shows the feature, as the backtest names it: the markers, else the pull requests."""
+    if watch.feature is not None:
+        return " / ".join(watch.feature.all_markers)
+    numbers = watch.pulls.numbers if watch.pulls else ()
+    return ", ".join(f"#{n}" for n in numbers) or "the closing pull requests"
+
+
+def _graph(
+    github: GitHubReader,
+    watch: WatchConfig,
+    issues: Sequence[IssueFact],
+    releases: Sequence[Release],
+    shas: dict[str, str],
+    cache: pulls.GraphCache | None,
+) -> pulls.CommitGraph | None:
+    """The commit graph of the watch's pull requests, or None without ``[watch.pulls]``."""
+    if watch.pulls is None:
+        return None
+    if cache is None:
+        kept: dict[str, str] = {}
+        cache = pulls.GraphCache(get=kept.get, put=kept.__setitem__)
+    closing = [i.closing_pull for i in issues] if watch.pulls.closing else []
+    numbers = pulls.wanted_pulls(watch.pulls.numbers, closing)
+    read = pulls.read_pulls(github, watch.repo, numbers, cache)
+    return pulls.CommitGraph(github, watch.repo, read, tuple(releases), shas, cache)
+
+
+def _guarded_pulls(graph: pulls.CommitGraph, rel: Release) -> Signal:
+    try:
+        return graph.signal(rel)
+    except SourceError as exc:
+        return Signal(SignalName.PULLS, SignalStatus.ERROR, exc.message, (exc.hint,), rel.tag)
+
+
 def locate_feature(
     releases: Sequence[Release],
     probe: Callable[[Release], Signal],
     marker: str,
     *,
     scan_all: bool = False,
+    name: SignalName = SignalName.FEATURE,
 ) -> dict[str, FeatureFact]:
     """Feature facts for every release, probing a bisection in version order.
 
@@ -247,23 +301,26 @@ def locate_feature(
         if index in known:
             facts[rel.tag] = FeatureFact(known[index], scanned=True)
         else:
-            facts[rel.tag] = FeatureFact(_inferred(rel, ordered, first, marker), scanned=False)
+            inferred = _inferred(rel, ordered, first, marker, name)
+            facts[rel.tag] = FeatureFact(inferred, scanned=False)
     return facts
 
 
-def _inferred(rel: Release, ordered: Sequence[Release], first: int, marker: str) -> Signal:
+def _inferred(
+    rel: Release, ordered: Sequence[Release], first: int, marker: str, name: SignalName
+) -> Signal:
     index = ordered.index(rel)
     if index >= first:
         witness = ordered[first].tag
         return Signal(
-            SignalName.FEATURE,
+            name,
             SignalStatus.HOLDS,
             f"{marker} inferred at {rel.tag}: the older {witness} has it (not scanned)",
             release_tag=rel.tag,
         )
     above = ordered[first].tag if first < len(ordered) else "no release"
     return Signal(
-        SignalName.FEATURE,
+        name,
         SignalStatus.MISSING,
         f"{marker} inferred absent at {rel.tag}: it first appears in {above} (not scanned)",
         release_tag=rel.tag,
@@ -422,6 +479,7 @@ def _issue(github: GitHubReader, repo: str, number: int) -> IssueFact:
         )
     )
     labels = tuple(str(x.get("name")) for x in data.get("labels") or [] if isinstance(x, dict))
+    closed = data.get("state") == "closed"
     return IssueFact(
         number=number,
         title=str(data.get("title") or ""),
@@ -429,6 +487,7 @@ def _issue(github: GitHubReader, repo: str, number: int) -> IssueFact:
         opened_at=_when(data.get("created_at")),
         labels=labels,
         events=events,
+        closing_pull=issue.closing_pull(timeline, repo) if closed else None,
     )
 
 

@@ -139,6 +139,20 @@ class Backtest:
         """The verdict at the end of the window."""
         return self.rows[-1].verdict if self.rows else None
 
+    @property
+    def commit_graph(self) -> Signal | None:
+        """The `pulls` signal at the release that shipped (else at the end of the window)."""
+        if self.shipped is not None:
+            fact = next(f for f in self.history.releases if f.release.tag == self.shipped.tag)
+            if fact.feature is not None and fact.feature.signal.name is SignalName.PULLS:
+                return fact.feature.signal
+            if fact.pulls is not None:
+                return fact.pulls
+        final = self.final
+        return (
+            next((s for s in final.signals if s.name is SignalName.PULLS), None) if final else None
+        )
+
 
 def backtest(
     history: History, since: datetime | None = None, until: datetime | None = None
@@ -304,6 +318,8 @@ def _candidate(fact: ReleaseFact, newest: Release, at: datetime) -> CandidateObs
             return ManifestInfo(known.digest, None) if known else None
 
         signals.append(image.image_signal([i.ref for i in fact.images], rel, lookup))
+        if fact.pulls is not None:
+            signals.append(fact.pulls)
         if fact.changelog is not None:
             signals.append(fact.changelog)
     return CandidateObservation(rel, tuple(signals))

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.backtest.replay import Backtest, PullRequestMoment, Row
-from watcher.core.models import Release
+from watcher.core.models import Release, Signal
 
 
 def _when(at: datetime) -> str:
@@ -74,6 +74,9 @@ def _conclusions(result: Backtest) -> list[str]:
         if first is not None and first != shipped and first.published_at is not None:
             line += f"; the marker was first in {first.tag} ({_when(first.published_at)})"
         lines.append(line)
+    graph = result.commit_graph
+    if graph is not None:
+        lines.append(f"commit graph: {graph.summary}")
     answer = result.issue_only
     because = f" (wrong because {answer.wrong_because})" if answer.wrong else " (agrees)"
     lines.append(f"issue-state alone would have said: {answer.said}{because}")
@@ -118,6 +121,7 @@ def backtest_document(result: Backtest) -> dict[str, Any]:
         "pull_request": _pull_request(result.pull_requests),
         "shipped": _release(result.shipped),
         "first_in_code": _release(result.first_in_code),
+        "commit_graph": _signal(result.commit_graph),
         "issue_only": {
             "said": result.issue_only.said,
             "wrong": result.issue_only.wrong,
@@ -157,6 +161,16 @@ def _pull_request(moments: Sequence[PullRequestMoment]) -> dict[str, Any] | None
         "opened_at": moments[0].at.isoformat(),
         "target": moments[0].target.tag,
         "updates": [{"at": m.at.isoformat(), "target": m.target.tag} for m in moments[1:]],
+    }
+
+
+def _signal(signal: Signal | None) -> dict[str, Any] | None:
+    if signal is None:
+        return None
+    return {
+        "status": signal.status.value,
+        "summary": signal.summary,
+        "evidence": list(signal.evidence),
     }
 
 

@@ -497,10 +497,14 @@ def config_check(config_path: Path | None) -> None:
     source = str(config_path) if config_path else "<built-in default>"
     click.echo(f"{source}: ok, {len(config.watch)} watch(es)")
     for watch in config.watch:
-        click.echo(
-            f"  {watch.id}: {watch.repo}, markers {list(watch.feature.all_markers)!r}, "
-            f"requires {', '.join(watch.required)}"
+        evidence = (
+            f"markers {list(watch.feature.all_markers)!r}"
+            if watch.feature
+            else f"pull requests {', '.join(f'#{n}' for n in watch.pulls.numbers) or 'closing'}"
+            if watch.pulls
+            else "no evidence"
         )
+        click.echo(f"  {watch.id}: {watch.repo}, {evidence}, requires {', '.join(watch.required)}")
 
 
 @main.group("db")

@@ -30,7 +30,8 @@ from watcher.config.report import key_path, problem_lines
 from watcher.config.rules import DAY, HOUR, duration, str_format, template
 from watcher.core.errors import ConfigError
 
-SIGNALS = ("release", "feature", "image", "changelog", "issue")
+SIGNALS = ("release", "feature", "image", "changelog", "issue", "pulls")
+SignalKey = Literal["release", "feature", "image", "changelog", "issue", "pulls"]
 SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
 DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
 MiB = 1024 * 1024
@@ -178,6 +179,26 @@ class IssuesConfig(_Model):
     numbers: tuple[Annotated[int, Field(gt=0)], ...] = ()
 
 
+class PullsConfig(_Model):
+    """Upstream pull requests whose merge commit must be in a release (commit-graph evidence).
+
+    ``numbers`` names them; with ``closing`` (the default) the pull requests that closed
+    the watch's ``[watch.issues]`` count too. Each merge commit is checked to be an
+    ancestor of the release's tag commit (:mod:`watcher.sources.pulls`).
+    """
+
+    numbers: tuple[Annotated[int, Field(gt=0)], ...] = ()
+    closing: bool = True
+
+    @field_validator("numbers")
+    @classmethod
+    def _once(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        twice = sorted({n for n in value if value.count(n) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(f'#{n}' for n in twice)} more than once")
+        return value
+
+
 class PinConfig(_Model):
     """Another pinned image in values.yaml that must reach a minimum version (e.g. a sidecar)."""
 
@@ -284,16 +305,14 @@ class WatchConfig(_Model):
     repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     description: str = ""
     tag_pattern: str = DEFAULT_TAG_PATTERN
-    required: tuple[Literal["release", "feature", "image", "changelog", "issue"], ...] = (
-        "release",
-        "feature",
-        "image",
-    )
+    required: tuple[SignalKey, ...] = ("release", "feature", "image")
     max_candidates: int = Field(default=3, ge=1, le=50)
-    feature: FeatureConfig
+    # Optional only for a watch that rests on its pull requests: see _evidence_rule.
+    feature: FeatureConfig | None = None
     image: ImageConfig = ImageConfig()
     changelog: ChangelogConfig = ChangelogConfig()
     issues: IssuesConfig = IssuesConfig()
+    pulls: PullsConfig | None = None
     chart: ChartConfig | None = None
     notify: WatchNotifyConfig = WatchNotifyConfig()
 
@@ -310,9 +329,7 @@ class WatchConfig(_Model):
 
     @field_validator("required")
     @classmethod
-    def _release_required(
-        cls, value: tuple[str, ...]
-    ) -> tuple[Literal["release", "feature", "image", "changelog", "issue"], ...]:
+    def _release_required(cls, value: tuple[str, ...]) -> tuple[SignalKey, ...]:
         if "release" not in value:
             raise ValueError("must include 'release': a verdict always names a release")
         twice = sorted({name for name in value if value.count(name) > 1})
@@ -323,33 +340,64 @@ class WatchConfig(_Model):
     @model_validator(mode="before")
     @classmethod
     def _default_required(cls, data: Any) -> Any:
-        # Unless listed, `image` is required only when there is an image to check.
+        # Unless listed, `image` is required only when there is an image to check, and the
+        # evidence of the feature is the code marker, or the pull requests without one.
         if isinstance(data, dict) and "required" not in data:
             image = data.get("image")
             references = image.get("references") if isinstance(image, dict) else None
             has_image = bool(references) or data.get("chart") is not None
-            data = {**data, "required": ("release", "feature", "image")[: 3 if has_image else 2]}
+            evidence = "pulls" if "feature" not in data and "pulls" in data else "feature"
+            data = {**data, "required": ("release", evidence, "image")[: 3 if has_image else 2]}
         return data
+
+    @model_validator(mode="after")
+    def _evidence_rule(self) -> Self:
+        # Something must show the feature: a code marker, or (required) pull requests.
+        if self.feature is None and "pulls" not in self.required:
+            raise ValueError(
+                "has no [watch.feature]: set one (the code marker that shows the feature), "
+                "or rest the watch on its pull requests: a [watch.pulls] table and "
+                "'pulls' in required"
+            )
+        if self.feature is None and "feature" in self.required:
+            raise ValueError(
+                "required lists 'feature' but there is no [watch.feature]: add one, "
+                "or remove 'feature' from required"
+            )
+        return self
 
     @model_validator(mode="after")
     def _required_can_be_checked(self) -> Self:
         # A required signal with nothing to check would keep the watch pending forever.
+        pulls = self.pulls
         nothing = {
             "image": not self.image.references and self.chart is None,
             "issue": not self.issues.numbers,
+            "pulls": pulls is None
+            or not (pulls.numbers or (pulls.closing and self.issues.numbers)),
+            "changelog": not self.mentions,
+        }
+        wheres = {
+            "image": "[watch.image].references or a [watch.chart]",
+            "issue": "[watch.issues].numbers",
+            "pulls": "[watch.pulls].numbers (or [watch.issues].numbers with closing = true)",
+            "changelog": "[watch.changelog].mentions or a [watch.feature]",
         }
         for name in self.required:
             if nothing.get(name):
-                where = (
-                    "[watch.image].references or a [watch.chart]"
-                    if name == "image"
-                    else "[watch.issues].numbers"
-                )
+                where = wheres[name]
                 raise ValueError(
                     f"required lists {name!r} but there is nothing to check: "
                     f"set {where}, or remove {name!r} from required"
                 )
         return self
+
+    @property
+    def mentions(self) -> tuple[str, ...]:
+        """The phrases that count in the changelog: ``mentions``, else the feature markers."""
+        if self.changelog.mentions:
+            return self.changelog.mentions
+        return self.feature.all_markers if self.feature else ()
 
     @property
     def tag_regex(self) -> re.Pattern[str]:

@@ -72,9 +72,19 @@ def _all_hold(
 
 
 def _feature_ok(candidate: CandidateObservation, required: frozenset[SignalName]) -> bool:
-    if SignalName.FEATURE not in required:
-        return _holds(candidate.signal(SignalName.RELEASE))
-    return _holds(candidate.signal(SignalName.FEATURE))
+    return _holds(candidate.signal(evidence_signal(required)))
+
+
+def evidence_signal(required: frozenset[SignalName]) -> SignalName:
+    """The required signal that shows the feature itself, the others being about shipping it.
+
+    The code marker when it is required, else the commit graph (a watch resting on its
+    pull requests alone), else the release.
+    """
+    for name in (SignalName.FEATURE, SignalName.PULLS):
+        if name in required:
+            return name
+    return SignalName.RELEASE
 
 
 def _holds(signal: Signal | None) -> bool:
@@ -107,10 +117,15 @@ def done_looking(observed: CandidateObservation, required: frozenset[SignalName]
     """Whether a newest-first walk over candidates can stop after ``observed``.
 
     It stops at the first release with every required signal, and at the first one
-    without the feature: older releases are assumed not to have it either (features
-    are not removed again; `watcher backtest --scan-all` checks that assumption).
+    without the feature (or, for a watch resting on its pull requests, without their
+    merge commits): older releases are assumed not to have it either (features are not
+    removed again; `watcher backtest --scan-all` checks that assumption).
     """
     feature_signal = observed.signal(SignalName.FEATURE)
     if feature_signal is not None and feature_signal.status is SignalStatus.MISSING:
+        return True
+    pulls_signal = observed.signal(SignalName.PULLS)
+    resting_on_pulls = evidence_signal(required) is SignalName.PULLS
+    if resting_on_pulls and pulls_signal and pulls_signal.status is SignalStatus.MISSING:
         return True
     return all((s := observed.signal(n)) is not None and s.holds for n in required)

@@ -22,6 +22,9 @@ class SignalName(enum.StrEnum):
     IMAGE = "image"
     CHANGELOG = "changelog"
     ISSUE = "issue"
+    # Commit-graph evidence: the merge commits of the watch's pull requests are ancestors
+    # of the release's tag commit (docs/architecture.md, «What support landed means»).
+    PULLS = "pulls"
 
 
 class SignalStatus(enum.StrEnum):
@@ -126,6 +129,33 @@ class IssueStatus:
     url: str
     labels: tuple[str, ...] = ()
     closed_by: str | None = None
+    # The pull request of the same repository that closed it, when the timeline names one.
+    closing_pull: int | None = None
+
+
+@dataclass(frozen=True)
+class PullRequestInfo:
+    """An upstream pull request as the commit-graph signal needs it.
+
+    ``merge_commit_sha`` is set only for a merged pull request: GitHub also fills it for
+    an open one (the test merge of ``refs/pull/N/merge``), which is on no branch. It is the
+    merge commit, the squash commit, or the last rebased commit, depending on how the pull
+    request was merged; in each case a commit of ``base`` once merged.
+    """
+
+    number: int
+    title: str
+    url: str
+    state: str
+    base: str
+    default_branch: str
+    merged_at: datetime | None = None
+    merge_commit_sha: str | None = None
+
+    @property
+    def merged(self) -> bool:
+        """Whether the pull request was merged (not merely closed)."""
+        return self.merged_at is not None and self.merge_commit_sha is not None
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,20 @@ class GitHubReader:
         reply = self.http.get(url, headers=self._headers, revalidate=revalidate, quota=True)
         return Fetched(decode_json(reply.body, url), reply.changed)
 
+    def get_json_once(self, path: str) -> Any | None:
+        """GET a JSON answer its caller keeps for good itself; None on a 404.
+
+        Nothing goes into the HTTP cache (the answer is never asked again, so its body
+        and validators would only take room there).
+        """
+        url = self.url(path)
+        reply = self.http.get(
+            url, headers=self._headers, not_found_ok=True, quota=True, deferred=True
+        )
+        if reply.status == 404:
+            return None
+        return decode_json(reply.body, url)
+
     def get_text(self, path: str, *, revalidate: bool = True) -> str | None:
         """GET a file's raw bytes through the contents API; None when it does not exist."""
         url = self.url(path)

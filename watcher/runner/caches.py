@@ -18,14 +18,14 @@ from watcher.chart.bump import ImagePin
 from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release
 from watcher.net.registry import ManifestInfo, RegistryReader
-from watcher.sources import feature
+from watcher.sources import feature, pulls
 from watcher.sources.chart import ChartFiles, deployed_images
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
 from watcher.state.store import PIN_KEY_PREFIX
 
 if TYPE_CHECKING:
     from watcher.actions.planning import PinResolver
-    from watcher.config.model import ChartConfig, PinConfig, WatchConfig
+    from watcher.config.model import ChartConfig, FeatureConfig, PinConfig
     from watcher.state.store import Store
 
 # A pushed image tag is re-checked this often; until then a positive answer is reused
@@ -33,14 +33,25 @@ if TYPE_CHECKING:
 IMAGE_RECHECK = timedelta(hours=6)
 # The images a watch's chart would deploy, kept under one key per watch (bounded).
 CHART_IMAGES_KEY_PREFIX = "chart-images:"
+# Commit-graph answers (merged pull requests, one comparison per pair of commits) never
+# change, so they are kept for good under this prefix (never pruned).
+GRAPH_KEY_PREFIX = "graph:"
 
 
-def store_scan_cache(store: Store, watch: WatchConfig) -> feature.ScanCache:
-    """The store's feature-scan cache for ``watch``'s repository and rule (check, backtest)."""
-    key = feature.rule_key(watch.feature)
+def store_scan_cache(store: Store, repo: str, rule: FeatureConfig) -> feature.ScanCache:
+    """The store's feature-scan cache for ``repo`` and ``rule`` (check, backtest)."""
+    key = feature.rule_key(rule)
     return feature.ScanCache(
-        get=lambda sha: store.get_feature_scan(watch.repo, sha, key),
-        put=lambda sha, scan: store.put_feature_scan(watch.repo, sha, key, scan),
+        get=lambda sha: store.get_feature_scan(repo, sha, key),
+        put=lambda sha, scan: store.put_feature_scan(repo, sha, key, scan),
+    )
+
+
+def store_graph_cache(store: Store) -> pulls.GraphCache:
+    """The store's cache of immutable commit-graph answers (check, run, backtest)."""
+    return pulls.GraphCache(
+        get=lambda key: store.get_value(GRAPH_KEY_PREFIX + key),
+        put=lambda key, value: store.set_value(GRAPH_KEY_PREFIX + key, value),
     )
 
 

@@ -25,16 +25,18 @@ from watcher.runner.caches import (
     cached_deployed_images,
     cached_manifest,
     cached_pin_resolver,
+    store_graph_cache,
     store_scan_cache,
 )
-from watcher.sources import changelog, feature, image, issue, release
+from watcher.sources import changelog, feature, image, issue, pulls, release
 from watcher.sources.chart import ChartFiles, fetch_chart
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from watcher.actions.planning import Plan
-    from watcher.config.model import ChartConfig, WatchConfig
+    from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
+    from watcher.core.models import IssueStatus
     from watcher.net.github_read import GitHubReader
     from watcher.runner.readers import Readers
     from watcher.state.store import Store
@@ -55,15 +57,19 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     chart = _ChartOnce(
         watch, readers.github, fetched.changed, cached_deployed_images(store, watch.id)
     )
+    issues = _read_issues(watch, gh)
+    graph = _commit_graph(watch, store, gh, issues, releases, shas)
     for candidate in stable[: watch.max_candidates]:
         release_sig = release.release_signal(candidate, stable[0], skipped)
-        observed = _observe_candidate(watch, store, readers, release_sig, candidate, shas, chart)
+        observed = _observe_candidate(
+            watch, store, readers, release_sig, candidate, shas, chart, graph
+        )
         candidates.append(observed)
         if done_looking(observed, required):
             break
     general: tuple[Signal, ...] = ()
     if watch.issues.numbers:
-        general = (_issue_signal(watch, gh),)
+        general = (_issue_signal(watch, issues),)
     return WatchObservation(
         watch_id=watch.id,
         required=required,
@@ -95,39 +101,55 @@ def _observe_candidate(
     candidate: Release,
     shas: dict[str, str],
     chart: _ChartOnce,
+    graph: Callable[[Release], Signal] | None,
 ) -> CandidateObservation:
     tag = candidate.tag
     signals = [release_sig]
-    feature_sig = guard_signal(
-        SignalName.FEATURE, lambda: _feature(watch, store, readers, candidate, shas), tag
-    )
-    signals.append(feature_sig)
-    if feature_sig.holds:
+    evidence: list[Signal] = []
+    if (rule := watch.feature) is not None:
+        evidence.append(
+            guard_signal(
+                SignalName.FEATURE,
+                lambda: _feature(watch.repo, rule, store, readers, candidate, shas),
+                tag,
+            )
+        )
+    if graph is not None:
+        evidence.append(guard_signal(SignalName.PULLS, lambda: graph(candidate), tag))
+    signals += evidence
+    # The feature's own evidence first: the code marker, else the pull requests.
+    if evidence[0].holds:
         signals.append(
             guard_signal(
                 SignalName.IMAGE, lambda: _image(watch, store, readers, candidate, chart), tag
             )
         )
-        signals.append(
-            guard_signal(
-                SignalName.CHANGELOG, lambda: _changelog(watch, readers, candidate, shas), tag
+        if watch.mentions:
+            signals.append(
+                guard_signal(
+                    SignalName.CHANGELOG, lambda: _changelog(watch, readers, candidate, shas), tag
+                )
             )
-        )
     return CandidateObservation(candidate, tuple(signals))
 
 
 def _feature(
-    watch: WatchConfig, store: Store, readers: Readers, candidate: Release, shas: dict[str, str]
+    repo: str,
+    rule: FeatureConfig,
+    store: Store,
+    readers: Readers,
+    candidate: Release,
+    shas: dict[str, str],
 ) -> Signal:
     scan, _ = feature.cached_scan(
         readers.github,
-        watch.repo,
+        repo,
         candidate,
         sha=shas.get(candidate.tag),
-        rule=watch.feature,
-        cache=store_scan_cache(store, watch),
+        rule=rule,
+        cache=store_scan_cache(store, repo, rule),
     )
-    return feature.feature_signal(scan, candidate, watch.feature)
+    return feature.feature_signal(scan, candidate, rule)
 
 
 class _ChartOnce:
@@ -172,12 +194,54 @@ def _changelog(
     return changelog.gather_changelog(readers.github, watch, candidate, shas.get(candidate.tag))
 
 
-def _issue_signal(watch: WatchConfig, gh: GitHubReader) -> Signal:
+def _read_issues(watch: WatchConfig, gh: GitHubReader) -> list[IssueStatus] | SourceError:
+    """The watched issues, read once for the issue signal and the commit graph."""
+    try:
+        return [issue.fetch_issue(gh, watch.repo, n) for n in watch.issues.numbers]
+    except SourceError as exc:
+        return exc
+
+
+def _issue_signal(watch: WatchConfig, issues: list[IssueStatus] | SourceError) -> Signal:
     def gather() -> Signal:
-        statuses = [issue.fetch_issue(gh, watch.repo, n) for n in watch.issues.numbers]
-        return issue.issue_signal(statuses, watch.repo)
+        if isinstance(issues, SourceError):
+            raise issues
+        return issue.issue_signal(issues, watch.repo)
 
     return guard_signal(SignalName.ISSUE, gather)
+
+
+def _commit_graph(
+    watch: WatchConfig,
+    store: Store,
+    gh: GitHubReader,
+    issues: list[IssueStatus] | SourceError,
+    releases: list[Release],
+    shas: dict[str, str],
+) -> Callable[[Release], Signal] | None:
+    """The pulls signal per release, or None when the watch has no [watch.pulls].
+
+    The pull requests are read once per run; when that fails, so does every
+    release's pulls signal (an ERROR signal, the watch goes on).
+    """
+    if watch.pulls is None:
+        return None
+    settings = watch.pulls
+    cache = store_graph_cache(store)
+    try:
+        if isinstance(issues, SourceError) and settings.closing:
+            raise issues
+        closing = [i.closing_pull for i in issues] if isinstance(issues, list) else []
+        numbers = pulls.wanted_pulls(settings.numbers, closing if settings.closing else [])
+        read = pulls.read_pulls(gh, watch.repo, numbers, cache)
+    except SourceError as exc:
+        failure = exc
+
+        def failed(_: Release) -> Signal:
+            raise failure
+
+        return failed
+    return pulls.CommitGraph(gh, watch.repo, read, tuple(releases), shas, cache).signal
 
 
 def _prerelease_hint(
@@ -190,10 +254,10 @@ def _prerelease_hint(
 ) -> str | None:
     """ "Coming soon" evidence: the feature already in a prerelease newer than any stable."""
     pre = release.newest_prerelease_above(releases, stable[0] if stable else None)
-    if pre is None:
+    if pre is None or watch.feature is None:
         return None
     try:
-        signal = _feature(watch, store, readers, pre, shas)
+        signal = _feature(watch.repo, watch.feature, store, readers, pre, shas)
     except SourceError:
         return None  # a hint is never worth failing the watch for
     if not signal.holds:

@@ -85,7 +85,7 @@ def gather_changelog(
 
 def mentions_of(watch: WatchConfig) -> tuple[str, ...]:
     """The phrases that count in the changelog: ``mentions``, else the feature markers."""
-    return watch.changelog.mentions or watch.feature.all_markers
+    return watch.mentions
 
 
 def find_section(text: str, version: str) -> Section | None:

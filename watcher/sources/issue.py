@@ -23,7 +23,7 @@ def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
     url = reader.url(f"/repos/{repo}/issues/{number}")
     if not isinstance(data, dict) or not isinstance(data.get("state"), str):
         raise PayloadError(f"{url}: issue without a state")
-    closed_by = None
+    closed_by, closing = None, None
     if data["state"] == "closed":
         timeline = reader.get_paginated(
             f"/repos/{repo}/issues/{number}/timeline",
@@ -31,6 +31,7 @@ def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
             oldest_first=True,
         )
         closed_by = closing_reference(timeline.data, repo)
+        closing = closing_pull(timeline.data, repo)
     labels = tuple(
         str(label.get("name")) for label in data.get("labels") or [] if isinstance(label, dict)
     )
@@ -42,6 +43,7 @@ def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
         url=str(data.get("html_url") or url),
         labels=labels,
         closed_by=closed_by,
+        closing_pull=closing,
     )
 
 
@@ -51,22 +53,34 @@ def closing_reference(events: Sequence[Any], repo: str) -> str | None:
     Only pull requests of the same repository count: a cross-reference from another
     repository's PR with the same number is a different thing.
     """
-    pr: str | None = None
+    number = closing_pull(events, repo)
+    pr = f"#{number}" if number else None
     commit: str | None = None
     for event in events:
-        if not isinstance(event, dict):
-            continue
-        kind = event.get("event")
-        if kind == "closed" and event.get("commit_id"):
+        if isinstance(event, dict) and event.get("event") == "closed" and event.get("commit_id"):
             commit = f"commit {str(event['commit_id'])[:12]}"
-        if kind in ("cross-referenced", "connected"):
-            issue = (event.get("source") or {}).get("issue") or {}
-            same_repo = (issue.get("repository") or {}).get("full_name") in (None, repo)
-            if issue.get("pull_request") and same_repo and issue.get("number"):
-                pr = f"#{issue['number']}"
     if pr and commit:
         return f"{pr} ({commit})"
     return pr or commit
+
+
+_LINKS = ("cross-referenced", "connected")
+
+
+def closing_pull(events: Sequence[Any], repo: str) -> int | None:
+    """The number of the last pull request of ``repo`` that the timeline links to the issue."""
+    number: int | None = None
+    for event in events:
+        if not isinstance(event, dict) or event.get("event") not in (
+            "cross-referenced",
+            "connected",
+        ):
+            continue
+        issue = (event.get("source") or {}).get("issue") or {}
+        same_repo = (issue.get("repository") or {}).get("full_name") in (None, repo)
+        if issue.get("pull_request") and same_repo and isinstance(issue.get("number"), int):
+            number = issue["number"]
+    return number
 
 
 def issue_signal(issues: Sequence[IssueStatus], repo: str) -> Signal:
