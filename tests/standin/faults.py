@@ -36,7 +36,9 @@ class FaultRule:
       empty) contains ``regex``;
     - ``drip``: seconds between single bytes of the whole answer (status line, headers,
       body): a server that trickles, which per-read timeouts never cut off;
-    - ``query``: only requests whose query has these exact parameter values.
+    - ``query``: only requests whose query has these exact parameter values;
+    - ``chunked``: send the answer's body chunked, without a Content-Length (a streamed
+      answer whose size shows only at its end).
     """
 
     path: str = ".*"
@@ -52,6 +54,7 @@ class FaultRule:
     header: tuple[str, str] | None = None
     drip: float = 0.0
     query: Mapping[str, str] = field(default_factory=dict)
+    chunked: bool = False
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -124,6 +127,7 @@ class Faults:
         header: tuple[str, str] | None = None,
         drip: float = 0.0,
         query: Mapping[str, str] | None = None,
+        chunked: bool = False,
     ) -> FaultRule:
         """Add a rule (see :class:`FaultRule`) and return it; its ``hits`` counts uses."""
         rule = FaultRule(
@@ -140,6 +144,7 @@ class Faults:
             header=header,
             drip=drip,
             query=dict(query or {}),
+            chunked=chunked,
         )
         with self._lock:
             self._rules.append(rule)

@@ -188,6 +188,9 @@ class StandIn:
             response = self._route_safely(request, service)
             if fault is not None:
                 _damage(response, fault)
+        if fault is not None and fault.chunked and response.stream is None:
+            body, response.body = response.body, b""
+            response.stream = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
         self._record(request, service, response, fault, arrived)
         if fault is None:
             return Plan(response)

@@ -46,6 +46,38 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+#: The kinds of response body, each with its cap in :class:`BodyCaps`.
+BodyKind = Literal["api_json", "file", "changelog", "page"]
+
+
+class BodyCaps(_Model):
+    """The largest response body read, per kind, far above real answers: a larger one is
+    an error naming the URL and the cap, read no further and stored nowhere.
+
+    They sit in ``[github]`` beside the other knobs of the one HTTP client every read
+    goes through (registries and other hosts included). Tarballs have their own caps
+    (``[watch.feature.caps]``).
+    """
+
+    #: An API answer: a page of a GitHub list, an issue, a registry's tag list or token.
+    api_json_bytes: int = Field(default=16 * MiB, gt=0)
+    #: A file read through the contents API (the chart's values.yaml, Chart.yaml).
+    file_bytes: int = Field(default=4 * MiB, gt=0)
+    #: The upstream changelog at a release's tag.
+    changelog_bytes: int = Field(default=8 * MiB, gt=0)
+    #: A documentation page or other text an evidence link points to.
+    page_bytes: int = Field(default=4 * MiB, gt=0)
+
+    def cap(self, kind: BodyKind) -> int:
+        """The cap for a body of ``kind``."""
+        return {
+            "api_json": self.api_json_bytes,
+            "file": self.file_bytes,
+            "changelog": self.changelog_bytes,
+            "page": self.page_bytes,
+        }[kind]
+
+
 class GitHubConfig(_Model):
     """How to reach GitHub (or GitHub Enterprise, or the local stand-in)."""
 
@@ -55,6 +87,7 @@ class GitHubConfig(_Model):
     max_wait_seconds: Annotated[float, duration(0, DAY)] = 30.0
     retries: int = Field(default=3, ge=0, le=10)
     write_interval_seconds: Annotated[float, duration(0, HOUR)] = 1.0
+    body_caps: BodyCaps = BodyCaps()
 
     @field_validator("api_url")
     @classmethod

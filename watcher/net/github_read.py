@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
+from watcher.config.model import BodyKind
 from watcher.net.http import HttpClient, Response, decode_json
 from watcher.net.pagination import read_list
 
@@ -66,12 +67,17 @@ class GitHubReader:
             return None
         return decode_json(reply.body, url)
 
-    def get_text(self, path: str, *, revalidate: bool = True) -> str | None:
-        """GET a file's raw bytes through the contents API; None when it does not exist."""
+    def get_text(
+        self, path: str, *, revalidate: bool = True, body: BodyKind = "file"
+    ) -> str | None:
+        """GET a file's raw bytes through the contents API; None when it does not exist.
+
+        ``body`` names the cap its size is held to (a changelog may be larger than a file).
+        """
         url = self.url(path)
         headers = {**self._headers, "Accept": RAW_MEDIA}
         reply = self.http.get(
-            url, headers=headers, revalidate=revalidate, not_found_ok=True, quota=True
+            url, headers=headers, revalidate=revalidate, not_found_ok=True, quota=True, body=body
         )
         if reply.status == 404:
             return None

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from watcher import PROJECT_URL, __version__
+from watcher.config.model import BodyCaps, BodyKind
 from watcher.core.errors import (
     AuthError,
     NetworkError,
@@ -113,6 +114,7 @@ class HttpSettings:
     retries: int = 3
     max_wait_seconds: float = 30.0
     quota_floor: int = 0
+    body_caps: BodyCaps = field(default_factory=BodyCaps)
 
 
 class HttpClient:
@@ -171,6 +173,7 @@ class HttpClient:
         not_found_ok: bool = False,
         quota: bool = False,
         deferred: bool = False,
+        body: BodyKind = "api_json",
     ) -> Response:
         """A conditional GET; ``revalidate=False`` serves a cached copy without asking.
 
@@ -189,7 +192,7 @@ class HttpClient:
         """
         key = cache_key or url
         with self._flights.hold(key):
-            return self._get(url, key, headers, revalidate, not_found_ok, quota, deferred)
+            return self._get(url, key, headers, revalidate, not_found_ok, quota, deferred, body)
 
     def _get(
         self,
@@ -200,6 +203,7 @@ class HttpClient:
         not_found_ok: bool,
         quota: bool,
         deferred: bool,
+        body_kind: BodyKind,
     ) -> Response:
         cached = self.cache.get_cached(key)
         asked = self._asked.get(key)
@@ -213,7 +217,9 @@ class HttpClient:
                 send["If-None-Match"] = cached.etag
             if cached.last_modified:
                 send["If-Modified-Since"] = cached.last_modified
-        reply = self.request("GET", url, headers=send, not_found_ok=not_found_ok, quota=quota)
+        reply = self.request(
+            "GET", url, headers=send, not_found_ok=not_found_ok, quota=quota, body=body_kind
+        )
         if reply.status_code == 304 and cached is not None:
             if not deferred:
                 self._asked[key] = False
@@ -264,18 +270,21 @@ class HttpClient:
         not_found_ok: bool = False,
         challenge: bool = False,
         quota: bool = False,
+        body: BodyKind = "api_json",
     ) -> httpx.Response:
         """Send one request under the retry policy; errors become WatcherErrors naming the URL.
 
         With ``challenge`` a 401 is returned, not raised, and counted as an expected
         token challenge (status ``challenge``), not as a failure.
         ``quota`` marks requests that count against the GitHub quota and its reserve.
+        The body is read while it streams in, up to the cap for its ``body`` kind
+        (``[github.body_caps]``); a larger one is a PayloadError, never read to its end.
         """
         if quota:
             self._check_reserve()
         return run(
             lambda number: self._attempt(
-                method, url, headers, params, number, not_found_ok, challenge, quota
+                method, url, headers, params, number, not_found_ok, challenge, quota, body
             ),
             retries=self.settings.retries,
             max_wait=self.settings.max_wait_seconds,
@@ -317,14 +326,17 @@ class HttpClient:
         not_found_ok: bool,
         challenge: bool,
         quota: bool,
+        body: BodyKind,
     ) -> httpx.Response:
         if self._interrupt.is_set():
             raise _interrupted(url)
+        request = self._client.build_request(
+            method, url, headers=dict(headers or {}), params=params
+        )
         with deadline.deadline(self.settings.timeout_seconds, self._interrupt) as limit:
             try:
-                reply = self._client.request(
-                    method, url, headers=dict(headers or {}), params=params
-                )
+                sent = self._client.send(request, stream=True)
+                reply = _read_capped(sent, self.settings.body_caps, body, url)
             except httpx.TransportError as exc:
                 failure = _network_error(url, exc, limit)
                 if limit.ended is not None or _unresolvable(exc) is not None:
@@ -436,6 +448,47 @@ class _Flights:
             lock = self._locks.setdefault(key, threading.RLock())
         with lock:
             yield
+
+
+def _read_capped(reply: httpx.Response, caps: BodyCaps, kind: BodyKind, url: str) -> httpx.Response:
+    """``reply`` with its body read (decoded) while it streams in, at most the cap of its
+    ``kind`` of body.
+
+    A larger body is never read to its end nor kept: the connection is closed and a
+    PayloadError names the URL and the cap (a 50 MB changelog, or a proxy's endless
+    answer, must not take the process's memory or land in the database).
+    """
+    cap = caps.cap(kind)
+    try:
+        declared = reply.headers.get("content-length", "")
+        # A HEAD's Content-Length tells the size of a body it does not send.
+        head = reply.request.method == "HEAD"
+        if not head and declared.isascii() and declared.isdigit() and int(declared) > cap:
+            raise _too_large(url, cap, kind)
+        body = bytearray()
+        for chunk in reply.iter_bytes():
+            body += chunk
+            if len(body) > cap:
+                raise _too_large(url, cap, kind)
+    finally:
+        reply.close()
+    # The body is decoded already: the copy must not claim an encoding (or a length).
+    headers = [
+        (name, value)
+        for name, value in reply.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length")
+    ]
+    return httpx.Response(
+        reply.status_code, headers=headers, content=bytes(body), request=reply.request
+    )
+
+
+def _too_large(url: str, cap: int, kind: BodyKind) -> PayloadError:
+    return PayloadError(
+        f"{url}: the response body is larger than the cap of {cap:,} bytes; not read further",
+        hint="a proxy or the server answered absurdly; if the answer is genuine, raise "
+        f"[github.body_caps] {kind}_bytes",
+    )
 
 
 def decode_json(body: bytes, url: str) -> Any:

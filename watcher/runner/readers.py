@@ -39,6 +39,7 @@ class Readers:
             retries=gh.retries,
             max_wait_seconds=gh.max_wait_seconds,
             quota_floor=gh.quota_floor,
+            body_caps=gh.body_caps,
         )
         http = HttpClient(store, settings, sleep=sleep)
         return cls(

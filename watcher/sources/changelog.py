@@ -52,7 +52,9 @@ def fetch_changelog(
     reader: GitHubReader, repo: str, path: str, ref: str, immutable: bool
 ) -> str | None:
     """The changelog text at ``ref``; content at a commit SHA never changes, so not revalidated."""
-    return reader.get_text(f"/repos/{repo}/contents/{path}?ref={ref}", revalidate=not immutable)
+    return reader.get_text(
+        f"/repos/{repo}/contents/{path}?ref={ref}", revalidate=not immutable, body="changelog"
+    )
 
 
 def gather_changelog(
