@@ -3,11 +3,13 @@
 Run programmatically by ``watcher.state.migrate`` (which passes the connection to use
 in ``config.attributes["connection"]``, so the migration shares its engine and
 transaction), or by the ``alembic`` CLI with the top-level ``alembic.ini``, where the
-URL is ``sqlalchemy.url`` if set, else ``WATCHER_DB_URL`` / the default SQLite file.
+URL is ``sqlalchemy.url`` if set, else ``WATCHER_DB_URL``, else the built-in instance's
+default SQLite file.
 """
 
 from __future__ import annotations
 
+import os
 from logging.config import fileConfig
 from typing import Literal
 
@@ -27,7 +29,11 @@ target_metadata = Base.metadata
 
 
 def _database_url() -> str:
-    return config.get_main_option("sqlalchemy.url") or default_database_url()
+    return (
+        config.get_main_option("sqlalchemy.url")
+        or os.environ.get("WATCHER_DB_URL")
+        or default_database_url()
+    )
 
 
 def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:

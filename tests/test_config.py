@@ -134,9 +134,10 @@ def test_token_from_env_or_file(tmp_path: Path) -> None:
         github_token({"GITHUB_TOKEN_FILE": str(tmp_path / "missing")})
 
 
-def test_default_database_under_xdg_state_home() -> None:
-    assert default_database_url({"XDG_STATE_HOME": "/s"}) == "sqlite:////s/watcher/watcher.db"
-    assert default_database_url({"WATCHER_DB_URL": "sqlite:///x.db"}) == "sqlite:///x.db"
+def test_default_database_is_one_file_per_instance_under_xdg_state_home() -> None:
+    env = {"XDG_STATE_HOME": "/s"}
+    assert default_database_url(environ=env) == "sqlite:////s/watcher/watcher.db"
+    assert default_database_url("platform", env) == "sqlite:////s/watcher/platform.db"
 
 
 def test_instance_defaults_to_the_config_file_name(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@
 - every pod passes Pod Security "restricted" as far as the manifests decide it;
 - liveness and readiness are separate probes on paths the daemon really serves;
 - the ConfigMap holds a configuration `watcher config check` accepts;
-- every series the alerting rules name is one watcher exports.
+- every series the alerting rules name is one watcher exports;
+- the CronJob's comment gives `run --once`'s exit codes as the README does.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from watcher.service.metrics import Metrics
 ROOT = Path(__file__).resolve().parent.parent
 KUBE = ROOT / "deploy" / "kubernetes"
 RULES = ROOT / "deploy" / "prometheus" / "watcher-rules.yaml"
+README = (ROOT / "README.md").read_text()
 # Custom resources: no schema in kubernetes-validate (they need their operator's CRDs).
 CUSTOM_KINDS = {"Kustomization", "ServiceMonitor"}
 KUBERNETES_VERSION = "1.37.0"
@@ -261,3 +263,18 @@ def test_alert_rules_name_only_series_watcher_exports() -> None:
 def test_a_misspelt_series_would_be_caught(rule: dict[str, Any], junk: str) -> None:
     misspelt = re.sub(r"\bwatcher_[a-z_]+", f"watcher_{junk}_nope", rule["expr"], count=1)
     assert not rule_series(misspelt) <= exported_series()
+
+
+def test_the_cronjob_comment_gives_the_exit_codes_the_readme_gives_run_once() -> None:
+    """`run --once` never exits 1 (README «Exit codes»); the CronJob's comment agrees."""
+    table = README.split("### Exit codes", 1)[1].split("\n\n", 3)[2]
+    rows = [row.split("|") for row in table.splitlines()[2:]]
+    run_once = {cells[1].strip(): cells[3].strip() for cells in rows}
+    comment = " ".join(
+        line.lstrip("# ")
+        for line in (KUBE / "optional" / "cronjob.yaml").read_text().splitlines()
+        if line.startswith("#")
+    )
+    assert run_once["1"] == "(never)"
+    assert "never exits 1" in comment and "1 not ready" not in comment
+    assert f"0 {run_once['0']}" in comment

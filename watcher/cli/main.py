@@ -47,14 +47,17 @@ config_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     envvar="WATCHER_CONFIG",
+    show_envvar=True,
     help="TOML config file (default: the built-in headscale peer-relay watch).",
 )
 db_option = click.option(
     "--db",
     "db_url",
     default=None,
-    help="SQLAlchemy database URL (default: [database].url, WATCHER_DB_URL, or a SQLite file "
-    "under $XDG_STATE_HOME/watcher/).",
+    envvar="WATCHER_DB_URL",
+    show_envvar=True,
+    help="SQLAlchemy database URL (default: [database].url, else "
+    "$XDG_STATE_HOME/watcher/INSTANCE.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -101,6 +104,7 @@ def log_options(func: Callable[P, R]) -> Callable[P, R]:
             "--log-level",
             type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
             envvar="WATCHER_LOG_LEVEL",
+            show_envvar=True,
             default=None,
             expose_value=False,
             callback=_log_option_seen,
@@ -110,6 +114,7 @@ def log_options(func: Callable[P, R]) -> Callable[P, R]:
             "--log-format",
             type=click.Choice(["auto", "json", "console"]),
             envvar="WATCHER_LOG_FORMAT",
+            show_envvar=True,
             default=None,
             expose_value=False,
             callback=_log_option_seen,
@@ -169,7 +174,44 @@ def _crash_hint(crashes: list[tuple[str, Crash]]) -> str:
     return report_hint(f"saved in {path}")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _UsageError(click.ClickException):
+    """A usage error shown as every other error: ``error:`` and ``hint:``, exit 2."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, usage: click.UsageError) -> None:
+        super().__init__(usage.format_message())
+        self.command_path = usage.ctx.command_path if usage.ctx else "watcher"
+
+    def show(self, file: object = None) -> None:
+        """Two lines on stderr instead of click's ``Usage:``/``Error:`` block."""
+        click.echo(f"error: {self.message}", err=True)
+        click.echo(f"hint: '{self.command_path} --help' shows the usage", err=True)
+
+
+class _Group(click.Group):
+    """Click's group, its usage errors (and its subcommands') in our two-line form."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _UsageError(exc) from exc
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _UsageError(exc) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="watcher")
 def main() -> None:
     """Watch upstream projects until a feature really ships (then bump a Helm chart)."""
@@ -227,6 +269,7 @@ def check(
 @click.option(
     "--bind",
     envvar="WATCHER_HEALTH_BIND",
+    show_envvar=True,
     default=None,
     help="Address of /livez, /readyz and /metrics (default: [daemon].bind, 127.0.0.1).",
 )
@@ -234,6 +277,7 @@ def check(
     "--health-port",
     type=click.IntRange(0, 65535),
     envvar="WATCHER_HEALTH_PORT",
+    show_envvar=True,
     default=None,
     help="Port of /livez, /readyz and /metrics (default: [daemon].health_port, 9464).",
 )
@@ -555,9 +599,10 @@ def _load(config_path: Path | None) -> Config:
 
 
 def _db_url(config: Config, db_url: str | None) -> str:
+    """Flag or environment (click's ``db_url``), then the file, then the instance's file."""
     from watcher.config.model import default_database_url
 
-    return db_url or config.database.url or default_database_url()
+    return db_url or config.database.url or default_database_url(config.instance)
 
 
 def _open_store(config: Config, db_url: str | None) -> Store:

@@ -642,12 +642,15 @@ def _checked_token(token: str, where: str) -> str:
     return token
 
 
-def default_database_url(environ: Mapping[str, str] | None = None) -> str:
-    """``WATCHER_DB_URL``, else SQLite under ``$XDG_STATE_HOME/watcher/watcher.db``."""
-    env = os.environ if environ is None else environ
-    if env.get("WATCHER_DB_URL"):
-        return env["WATCHER_DB_URL"]
-    return f"sqlite:///{state_directory(env) / 'watcher.db'}"
+def default_database_url(
+    instance: str = DEFAULT_INSTANCE, environ: Mapping[str, str] | None = None
+) -> str:
+    """SQLite under ``$XDG_STATE_HOME/watcher/<instance>.db``: one file per instance.
+
+    Only the default: ``--db``, then ``WATCHER_DB_URL``, then ``[database].url`` come
+    first (the CLI applies that order, README «Configuration»).
+    """
+    return f"sqlite:///{state_directory(environ) / f'{instance}.db'}"
 
 
 def state_directory(environ: Mapping[str, str] | None = None) -> Path:
