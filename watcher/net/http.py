@@ -473,10 +473,11 @@ def _read_capped(reply: httpx.Response, caps: BodyCaps, kind: BodyKind, url: str
     finally:
         reply.close()
     # The body is decoded already: the copy must not claim an encoding (or a length).
+    # Raw bytes: values as sent (a latin-1 "²" would not encode back as ASCII).
     headers = [
         (name, value)
-        for name, value in reply.headers.multi_items()
-        if name.lower() not in ("content-encoding", "content-length")
+        for name, value in reply.headers.raw
+        if name.lower() not in (b"content-encoding", b"content-length")
     ]
     return httpx.Response(
         reply.status_code, headers=headers, content=bytes(body), request=reply.request
