@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.actions.proposal import MARKER_RE, parse_marker
-from watcher.core.sanitize import sanitize, sanitize_plain
+from watcher.core.sanitize import sanitize, sanitize_plain, sanitize_quote
 
 REPO = "juanfont/headscale"
 KEYWORDS = ["close", "closes", "closed", "fix", "fixes", "fixed", "resolve", "resolves", "resolved"]
@@ -305,3 +305,64 @@ def test_plain_text_breaks_mentions_with_a_character() -> None:
     out = sanitize_plain("ping @here and <!channel> & @kradalby; me@example.com", 200)
     assert out == ("ping @\u200bhere and <\u200b!channel> & @\u200bkradalby; me@example.com")
     assert sanitize_plain("x" * 50, 10) == "x" * 10 + " … (truncated)"
+
+
+# Blocks a quoted passage may render to (headings, lists, code blocks, tables, task boxes).
+QUOTE_TAGS = ALLOWED_TAGS | {"blockquote", "pre", "ul", "ol", "li", "hr", "br", "input"}
+QUOTE_TAGS |= {f"h{n}" for n in range(1, 7)} | {"table", "thead", "tbody", "tr", "th", "td"}
+LINES = [
+    *FRAGMENTS,
+    "```",
+    "````",
+    "```jsonc",
+    "~~~",
+    "  ```",
+    "    ```",
+    "> ",
+    "- ",
+    "  - ",
+    "#",
+    "| a | b |",
+    "|---|---|",
+    "- [ ] ",
+    "<!-- watcher:watch=w target=v9 -->",
+    "@user fixes #1",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(LINES), max_size=5).map("".join), max_size=12).map("\n".join),
+    st.integers(min_value=50, max_value=2000),
+)
+def test_no_quoted_passage_acts(text: str, limit: int) -> None:
+    # Line by line, with code blocks kept as code blocks, and cut anywhere by the limit.
+    quote = "\n".join(sanitize_quote(text, REPO, limit))
+    assert len(quote) <= limit
+    assert parse_marker(quote) is None and "<!--" not in quote
+    assert not any(c in quote for c in BIDI)
+    page = render(f"intro\n\n{quote}\n\nafter the quote")
+    tags = {t.lower() for t in re.findall(r"</?([A-Za-z][A-Za-z0-9]*)", page)}
+    assert tags <= QUOTE_TAGS, (quote, page)
+    text_out = linkable_text(page)
+    for pattern in (MENTION, BARE_REF, CLOSING):
+        assert not pattern.search(text_out), (quote, page)
+    # The quote ends inside our blockquote: our next paragraph is not swallowed.
+    assert "<p>after the quote</p>" in page
+
+
+def test_a_quoted_code_block_stays_code() -> None:
+    text = 'Move it:\n\n  ```jsonc\n  { "a": "<b> @c fixes #1" }\n  ```\n\nthen @user'
+    assert sanitize_quote(text, REPO, 500) == [
+        "> Move it:",
+        ">",
+        ">   ```jsonc",
+        '>   { "a": "<b> @c fixes #1" }',
+        ">   ```",
+        ">",
+        "> then @&#8203;user",
+    ]
+    # Cut inside the block: our fence closes it.
+    cut = sanitize_quote("```\n" + "@x fixes #1\n" * 40, REPO, 120)
+    assert cut[0] == "> ```" and cut[-2:] == ["> ```", "> …"] and len(cut) > 3
+    assert set(cut[1:-2]) == {"> @x fixes #1"} and len("\n".join(cut)) <= 120

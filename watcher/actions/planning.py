@@ -17,12 +17,13 @@ from watcher.chart.bump import BumpResult, ImageTarget, image_targets, plan_bump
 from watcher.config.model import ChartConfig, PinConfig, WatchConfig
 from watcher.core.errors import NotFoundError
 from watcher.core.image_ref import parse_image_ref
-from watcher.core.models import Signal, Verdict
+from watcher.core.models import Signal, UpgradePath, Verdict
 from watcher.net.github_read import GitHubReader
 from watcher.net.registry import RegistryReader
 from watcher.sources.chart import ChartFiles, bump_request, fetch_chart
 from watcher.sources.chart_tree import chart_tree
 from watcher.sources.pins import PinSite, ResolvedPin, pin_site, resolve_pin
+from watcher.sources.release_notes import deployed_version, upgrade_path
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,15 @@ class Plan:
     signals: tuple[Signal, ...]
     proposal: Proposal
     checks: HelmCheck | None = None
+    upgrade: UpgradePath | None = None
 
     def body(self, extra: tuple[str, ...] | list[str] = ()) -> str:
         """The PR body with all notes."""
         notes = (*pin_notes(self.pins), *extra)
         checks = self.checks.body_lines() if self.checks else ()
+        target = self.proposal.target
         return propose(
-            self.watch, self.chart, self.proposal.target, self.signals, self.bump, notes, checks
+            self.watch, self.chart, target, self.signals, self.bump, notes, checks, self.upgrade
         ).body
 
 
@@ -81,13 +84,15 @@ def plan_for(
         resolve(registry, pin_site(files.values_yaml, values_path, pin), pin) for pin in chart.pins
     )
     request = bump_request(files, chart, verdict.target, tuple(p.pin for p in pins))
-    digests = resolve_digests(registry, image_targets(request))
+    targets = image_targets(request)
+    digests = resolve_digests(registry, targets)
     bump = plan_bump(replace(request, digests=MappingProxyType(digests)))
     checks = helm_checks(github, files, bump)
-    proposal = propose(
-        watch, chart, verdict.target, verdict.signals, bump, pin_notes(pins), checks.body_lines()
-    )
-    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal, checks)
+    upgrade = upgrade_path(github, watch, verdict.target, deployed_version(targets, watch))
+    notes = pin_notes(pins)
+    lines = checks.body_lines()
+    proposal = propose(watch, chart, verdict.target, verdict.signals, bump, notes, lines, upgrade)
+    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal, checks, upgrade)
 
 
 def helm_checks(github: GitHubReader, files: ChartFiles, bump: BumpResult) -> HelmCheck:

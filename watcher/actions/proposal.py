@@ -3,6 +3,14 @@
 The body carries a hidden marker naming the watch and the target, so reconciliation
 finds its own pull requests (and ignores humans') without any local state. Every piece
 of upstream text in it goes through :func:`watcher.core.sanitize.sanitize`.
+
+It is written for the maintainer who decides to merge: what landed and which signals
+were required for it (the others are informational), then, in plain sight, every
+breaking change and upgrade step between the version the chart deploys and the target,
+a compare link, upstream's own words on the feature, the release notes of every release
+in between (collapsed), and the change itself. The body stays well under GitHub's
+65,536 characters: upstream passages have budgets, and the diff (which the PR's "Files
+changed" shows anyway) gets what is left of ``BODY_LIMIT``.
 """
 
 from __future__ import annotations
@@ -13,13 +21,20 @@ from dataclasses import dataclass
 
 from watcher.chart.bump import BumpResult, Change
 from watcher.config.model import ChartConfig, WatchConfig
-from watcher.core.models import Release, Signal
-from watcher.core.sanitize import sanitize
+from watcher.core.models import Release, Signal, UpgradePath
+from watcher.core.sanitize import sanitize, sanitize_quote
 
 MARKER_RE = re.compile(r"<!-- watcher:watch=(?P<watch>[\w.-]+) target=(?P<target>[^\s]+) -->")
 DIFF_LIMIT = 30_000
+# GitHub refuses a body over 65,536 characters; the diff gets what the rest leaves of this.
+BODY_LIMIT = 60_000
 # An excerpt is already cut by its source; this keeps a hostile one from filling the body.
 EXCERPT_LIMIT = 4_000
+# Characters of quoted upstream text: breaking passages in all, release notes in all and
+# per release. What does not fit is linked instead.
+BREAKING_BUDGET = 12_000
+NOTES_BUDGET = 12_000
+RELEASE_BUDGET = 6_000
 
 
 @dataclass(frozen=True)
@@ -60,10 +75,13 @@ def propose(
     bump: BumpResult,
     notes: Sequence[str] = (),
     checks: Sequence[str] = (),
+    upgrade: UpgradePath | None = None,
 ) -> Proposal:
     """Build the proposal for bumping ``chart`` to ``target``.
 
-    ``checks`` is the body's section on the checks run on the bumped chart (helm).
+    ``checks`` is the body's section on the checks run on the bumped chart (helm);
+    ``upgrade`` (the releases since the chart's version) adds the compare link, the
+    breaking changes and the release notes.
     """
     name = watch.repo.split("/")[-1]
     fields = {
@@ -74,7 +92,7 @@ def propose(
         "watch": watch.id,
     }
     title = chart.title.format(**fields)
-    body = _body(watch, chart, target, signals, bump, notes, checks)
+    body = _body(watch, chart, target, signals, bump, notes, checks, upgrade)
     message = (
         f"{title}\n\n"
         f"Bump the chart to {watch.repo} {target.tag}.\n\n"
@@ -93,6 +111,7 @@ def _body(
     bump: BumpResult,
     notes: Sequence[str],
     checks: Sequence[str],
+    upgrade: UpgradePath | None,
 ) -> str:
     repo = watch.repo
     date = f" on {target.published_at:%Y-%m-%d}" if target.published_at else ""
@@ -100,43 +119,129 @@ def _body(
         marker(watch.id, target.tag),
         f"## {repo} {target.tag}: {chart.feature_name} landed",
         "",
-        f"[{target.tag}]({target.url}) was released{date}. watcher checked:",
+        f"[{target.tag}]({target.url}) was released{date}.{_compare(upgrade)}",
         "",
-        "| signal | status | evidence |",
-        "|---|---|---|",
+        "watcher checked (the required signals decide; the others are informational):",
+        "",
+        "| signal | role | status | evidence |",
+        "|---|---|---|---|",
     ]
-    for signal in signals:
+    required = [s for s in signals if s.name.value in watch.required]
+    for signal in (*required, *(s for s in signals if s not in required)):
         evidence = "<br>".join(_cell(sanitize(e, repo, 300)) for e in signal.evidence[:3])
+        role = "**required**" if signal in required else "informational"
         lines.append(
-            f"| {signal.name.value} | {signal.status.value} | "
+            f"| {signal.name.value} | {role} | {signal.status.value} | "
             f"{_cell(sanitize(signal.summary, repo, 500))}{'<br>' + evidence if evidence else ''} |"
         )
+    lines += _breaking_lines(upgrade, repo)
     lines += _excerpt_lines(signals, repo, target.tag)
+    lines += _release_notes_lines(upgrade, repo)
     lines += ["", "### What this pull request changes", ""]
     lines += [_change_line(c) for c in bump.changes]
     lines += [_change_line(c, left=True) for c in (*bump.kept, *bump.floating)]
     lines += [f"- note: {sanitize(n, repo, 500)}" for n in notes]
-    diff = bump.diff if len(bump.diff) <= DIFF_LIMIT else bump.diff[:DIFF_LIMIT] + "\n… (truncated)"
-    lines += [
-        "",
-        "<details><summary>Diff</summary>",
-        "",
-        "```diff",
-        diff.rstrip("\n"),
-        "```",
-        "</details>",
-    ]
-    lines += ["", *checks] if checks else []
+    tail: list[str] = ["", *checks] if checks else []
     if chart.checklist:
-        lines += ["", "### Remaining checklist", ""]
-        lines += [f"- [ ] {item}" for item in chart.checklist]
-    lines += [
+        tail += ["", "### Remaining checklist", ""]
+        tail += [f"- [ ] {item}" for item in chart.checklist]
+    tail += [
         "",
         "<sub>Opened by watcher, which keeps this pull request current: a newer qualifying "
         "release updates it, and closing it unmerged is respected. Pushing to the branch "
         "stops watcher from touching it.</sub>",
     ]
-    return "\n".join(lines) + "\n"
+    room = BODY_LIMIT - sum(len(line) + 1 for line in (*lines, *tail)) - 100
+    lines += _diff_lines(bump.diff, min(DIFF_LIMIT, room))
+    return "\n".join((*lines, *tail)) + "\n"
+
+
+def _compare(upgrade: UpgradePath | None) -> str:
+    """The sentence on where the chart stands, with the compare link when there is one."""
+    if upgrade is None:
+        return ""
+    count = len(upgrade.releases)
+    releases = f"{count} release{'s' if count != 1 else ''}"
+    old = upgrade.current_tag or upgrade.current
+    if upgrade.compare_url is None:
+        return f" The chart deploys {old} today; {releases} since."
+    target = upgrade.target.tag
+    return (
+        f" The chart deploys {old} today; {releases} since: "
+        f"[compare {old}...{target}]({upgrade.compare_url})."
+    )
+
+
+def _breaking_lines(upgrade: UpgradePath | None, repo: str) -> list[str]:
+    """Every breaking change and upgrade step on the way, quoted in plain sight."""
+    if upgrade is None or not any(r.breaking for r in upgrade.releases):
+        return []
+    old = upgrade.current_tag or upgrade.current
+    lines = [
+        "",
+        f"### Breaking changes and upgrade steps since {old}",
+        "",
+        "Marked as breaking, removed, deprecated or an upgrade step upstream, newest first:",
+    ]
+    budget, linked = BREAKING_BUDGET, []
+    for notes in upgrade.releases:
+        if notes.breaking:
+            lines += ["", f"#### {notes.release.tag}"]
+        for excerpt in notes.breaking:
+            quoted = sanitize_quote(excerpt.text, repo, budget)
+            title = f"[{sanitize(excerpt.title, repo, 200)}]({excerpt.url})"
+            if not quoted:
+                linked.append(title)
+                continue
+            budget -= sum(len(q) + 1 for q in quoted)
+            lines += ["", f"{title}:", "", *quoted]
+    if linked:
+        lines += ["", f"More, not quoted for length: {', '.join(linked)}"]
+    return lines
+
+
+def _release_notes_lines(upgrade: UpgradePath | None, repo: str) -> list[str]:
+    """The notes of every release in between, newest first, each collapsed."""
+    if upgrade is None or not upgrade.releases:
+        return []
+    old = upgrade.current_tag or upgrade.current
+    lines = ["", f"### Release notes since {old}", ""]
+    budget, linked = NOTES_BUDGET, []
+    for notes in upgrade.releases:
+        release = notes.release
+        link = f"[{release.tag}]({release.url})"
+        body: list[str] = []
+        room = min(budget, RELEASE_BUDGET)
+        for excerpt in notes.notes:
+            quoted = sanitize_quote(excerpt.text, repo, room)
+            if quoted:
+                room -= sum(len(q) + 1 for q in quoted)
+                budget -= sum(len(q) + 1 for q in quoted)
+                body += [f"[{sanitize(excerpt.title, repo, 200)}]({excerpt.url})", "", *quoted, ""]
+        if not body:
+            linked.append(link)
+            continue
+        date = f" ({release.published_at:%Y-%m-%d})" if release.published_at else ""
+        lines += [f"<details><summary>{release.tag}{date}</summary>", "", *body, "</details>", ""]
+    if linked:
+        lines += [f"Not quoted for length (or without notes): {', '.join(linked)}", ""]
+    return lines[:-1]
+
+
+def _diff_lines(diff: str, limit: int) -> list[str]:
+    """The diff, collapsed, cut to ``limit`` characters (the PR's "Files changed" has it all)."""
+    if limit < 1000:
+        return ["", 'The diff is in the pull request\'s "Files changed" tab.']
+    shown = diff if len(diff) <= limit else diff[:limit] + "\n… (truncated)"
+    return [
+        "",
+        "<details><summary>Diff</summary>",
+        "",
+        "```diff",
+        shown.rstrip("\n"),
+        "```",
+        "</details>",
+    ]
 
 
 def _excerpt_lines(signals: Sequence[Signal], repo: str, tag: str) -> list[str]:
@@ -147,12 +252,10 @@ def _excerpt_lines(signals: Sequence[Signal], repo: str, tag: str) -> list[str]:
     lines = ["", f"### How {repo} documents it at {tag}", ""]
     for excerpt in excerpts:
         title = sanitize(excerpt.title, repo, 200)
-        # sanitize() makes one line of its input, so the quote is sanitised line by line.
-        quoted = excerpt.text[:EXCERPT_LIMIT].splitlines()
         lines += [
             f"<details><summary>{title}</summary>",
             "",
-            *(f"> {sanitize(line, repo, EXCERPT_LIMIT)}".rstrip() for line in quoted),
+            *sanitize_quote(excerpt.text[:EXCERPT_LIMIT], repo, EXCERPT_LIMIT * 2),
             "",
             f"[{title} at {tag}]({excerpt.url})",
             "</details>",

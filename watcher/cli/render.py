@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from watcher.core.models import Release, Signal, SignalName, Verdict
+from watcher.core.models import Excerpt, Release, Signal, SignalName, UpgradePath, Verdict
 
 if TYPE_CHECKING:
     from watcher.actions.planning import Plan
@@ -112,6 +112,8 @@ def check_json(report: RunReport, code: int) -> str:
 
 def _outcome_doc(outcome: WatchOutcome) -> dict[str, Any]:
     doc = verdict_doc(outcome.watch.id, outcome.verdict)
+    for signal in doc["signals"]:
+        signal["required"] = signal["name"] in outcome.watch.required
     doc["error"] = outcome.error
     doc["hint"] = outcome.hint if outcome.error else None
     plan = outcome.plan
@@ -124,8 +126,34 @@ def _outcome_doc(outcome: WatchOutcome) -> dict[str, Any]:
             "body": plan.proposal.body,
             "diff": plan.proposal.diff,
             "files": sorted(plan.proposal.files),
+            "upgrade": _upgrade_doc(plan.upgrade),
         }
     return doc
+
+
+def _upgrade_doc(upgrade: UpgradePath | None) -> dict[str, Any] | None:
+    """The releases since the chart's version, with their breaking passages (raw text)."""
+    if upgrade is None:
+        return None
+
+    def excerpts(items: Sequence[Excerpt], text: bool) -> list[dict[str, str]]:
+        return [
+            {"title": e.title, "url": e.url} | ({"text": e.text} if text else {}) for e in items
+        ]
+
+    return {
+        "from": upgrade.current,
+        "from_tag": upgrade.current_tag,
+        "compare_url": upgrade.compare_url,
+        "releases": [
+            {
+                **(_release_doc(r.release) or {}),
+                "breaking": excerpts(r.breaking, text=True),
+                "notes": excerpts(r.notes, text=False),
+            }
+            for r in upgrade.releases
+        ],
+    }
 
 
 def verdict_doc(watch_id: str, verdict: Verdict | None) -> dict[str, Any]:

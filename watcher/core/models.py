@@ -78,6 +78,36 @@ class Excerpt:
 
 
 @dataclass(frozen=True)
+class ReleaseNotes:
+    """What upstream says of one release between the chart's version and the target.
+
+    ``notes`` are its GitHub release body and its changelog section (raw upstream text,
+    sanitised where it is shown); ``breaking`` the passages of those that announce a
+    breaking change or an upgrade step, shown before everything else.
+    """
+
+    release: Release
+    notes: tuple[Excerpt, ...] = ()
+    breaking: tuple[Excerpt, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpgradePath:
+    """From the version the chart deploys today to the target: every release in between.
+
+    ``releases`` run newest first, the target included, the chart's own version not;
+    ``current_tag`` is the upstream tag of ``current`` when one is known, and
+    ``compare_url`` the upstream's compare view from it to the target.
+    """
+
+    current: str
+    current_tag: str | None
+    target: Release
+    compare_url: str | None
+    releases: tuple[ReleaseNotes, ...]
+
+
+@dataclass(frozen=True)
 class Signal:
     """One piece of evidence about one release (or about the watch as a whole)."""
 

@@ -27,6 +27,14 @@ written (``#1`` in backticks stays ``#1``); any other backtick is escaped. Line 
 become spaces, so nothing can start a block (a fence, a heading, a table) inside the
 caller's line. Links are kept.
 
+:func:`sanitize_quote` writes a passage as a Markdown quote, line by line, keeping its
+fenced code blocks (whose lines go through :func:`sanitize_code`) under fences of ours.
+:func:`sanitize_code` writes one line of a fenced code block, which GitHub shows
+literally (no mention, reference, emphasis or HTML acts there): it only removes the same
+controls, caps the length, and keeps the line from ending the block (a fence-like line
+gets a zero-width space character before it) or forging a marker (``<!--`` and ``-->``
+get one inside). The caller opens and closes the block.
+
 :func:`sanitize_plain` writes plain text (Apprise: chat, e-mail), where an HTML entity
 would show as ``&#8203;``: the same controls are removed and the same length cap holds,
 and a mention (``@user``, ``@here``, Slack's ``<!channel>`` / ``<@U1>``) is broken by a
@@ -68,6 +76,9 @@ _TOKEN = re.compile(
     re.S,
 )
 _TICKS = re.compile(r"`+")
+# A URL GitHub autolinks: a domain of segments with at least one period, no underscore
+# in its last two (GitHub Flavored Markdown, «Autolinks (extension)»).
+_AUTOLINK = re.compile(r"https?://(?:[\w-]+\.)*[A-Za-z0-9-]+\.[A-Za-z0-9-]+(?![\w-])")
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _UNSAFE_IN_CODE = frozenset("<&\\")
@@ -87,6 +98,14 @@ _URL_CLOSING = re.compile(
     re.IGNORECASE,
 )
 _GH_REF = re.compile(r"-\d")
+# In a code block: what could end the block, and the edges of an HTML comment (a marker).
+_FENCE_LIKE = re.compile(r"^(\s*)([`~]{3})")
+_COMMENT_EDGE = re.compile(r"<!|--(?=>)")
+# A fenced code block's opening line, as GitHub opens one whatever the container (at most
+# three spaces of indentation), with an info string we can copy safely.
+_CLOSING_ROOM = 40  # a closing fence line and "> …", generously
+_MIN_CUT = 200
+_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w+.-]*)\s*$")
 # Plain text: an ``@`` that may start a mention, and Slack's ``<!here>``, ``<@U1>``,
 # ``<#C1>`` special forms.
 _PLAIN_MENTION = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])|<(?=[!@#])")
@@ -104,6 +123,51 @@ def sanitize(text: str, upstream_repo: str, limit: int = DEFAULT_LIMIT) -> str:
     return "".join(out.pieces) + (TRUNCATED if cut or out.full else "")
 
 
+def sanitize_quote(text: str, upstream_repo: str, limit: int) -> list[str]:
+    """``text`` as the lines of a Markdown quote, at most ``limit`` characters ([]: none fit).
+
+    sanitize() makes one line of its input, so the quote is sanitised line by line; a
+    fenced code block stays one (its lines through sanitize_code, its fences ours), so a
+    configuration snippet reads as upstream wrote it. A quote cut short ends in ``> …``.
+    """
+    budget = limit
+    quoted: list[str] = []
+    fence: re.Match[str] | None = None
+    for line in text[: limit * 4].splitlines():
+        # A long line is cut to what is left (with room for the closing lines).
+        room = budget - 2 * _CLOSING_ROOM - len(TRUNCATED)
+        if len(line) > room and room < _MIN_CUT:
+            break  # a line cut to a few characters helps nobody: "> …" says there is more
+        opener = None if fence else _FENCE.match(line)
+        if opener:
+            piece = f"> {opener['indent']}{opener['fence']}{opener['info']}"
+        elif fence and _closes(line, fence):
+            piece = f"> {fence['indent']}{fence['fence']}"
+        elif fence:
+            piece = f"> {sanitize_code(line, max(room, 1))}".rstrip()
+        else:
+            piece = f"> {sanitize(line, upstream_repo, max(room, 1))}".rstrip()
+        block = fence or opener  # a block open after this line needs room to close
+        closing = f"> {block['indent']}{block['fence']}" if block else ""
+        if room < 1 or len(piece) + len(closing) + len("> …") + 3 > budget:
+            break
+        fence = opener or (None if fence and _closes(line, fence) else fence)
+        quoted.append(piece)
+        budget -= len(piece) + 1
+    else:
+        return [*quoted, f"> {fence['indent']}{fence['fence']}"] if fence else quoted
+    if not quoted:
+        return []
+    return [*quoted, *([f"> {fence['indent']}{fence['fence']}"] if fence else []), "> …"]
+
+
+def _closes(line: str, fence: re.Match[str]) -> bool:
+    """Whether ``line`` is a closing fence for ``fence`` (same character, at least as long)."""
+    stripped = line.strip()
+    mark = fence["fence"]
+    return stripped.startswith(mark) and not stripped.strip(mark[0])
+
+
 def sanitize_plain(text: str, limit: int = DEFAULT_LIMIT) -> str:
     """``text`` for a plain-text medium (see the module docstring); at most ``limit`` out.
 
@@ -113,6 +177,16 @@ def sanitize_plain(text: str, limit: int = DEFAULT_LIMIT) -> str:
     text = _PLAIN_MENTION.sub(lambda m: m.group() + _ZWSP_CHAR, text.translate(_NORMALISE))
     if len(text) > limit:  # the inserted characters may not push it over
         text, cut = text[:limit], True
+    return text + (TRUNCATED if cut else "")
+
+
+def sanitize_code(line: str, limit: int = DEFAULT_LIMIT) -> str:
+    """One line of a fenced code block (see the module docstring); at most ``limit`` out."""
+    text, cut = _cap(line, limit)
+    text = _FENCE_LIKE.sub(
+        lambda m: m.group(1) + _ZWSP_CHAR + m.group(2), text.translate(_NORMALISE)
+    )
+    text = _COMMENT_EDGE.sub(lambda m: m.group()[0] + _ZWSP_CHAR + m.group()[1:], text)
     return text + (TRUNCATED if cut else "")
 
 
@@ -155,6 +229,13 @@ def _render(text: str, repo: str, out: _Output) -> None:
         match = _TOKEN.match(text, pos)
         assert match is not None  # the last alternative matches any character
         kind, token = match.lastgroup, match.group()
+        if kind == "url" and not _AUTOLINK.match(token):
+            # No domain GitHub would link ("https://@user"): the rest is ordinary text.
+            scheme = _WORD.match(text, pos)
+            assert scheme is not None  # the token starts with http(s)
+            out.add(scheme.group())
+            pos = scheme.end()
+            continue
         if kind == "url":
             out.add(_URL_CLOSING.sub(lambda m: _break(m.group()), token))
         elif kind == "ticks":

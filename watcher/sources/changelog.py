@@ -10,6 +10,12 @@ uses, so the phrases that count are the watch's ``[watch.changelog].mentions``
 evidence. The subsection holding the first mention (for headscale 0.29.0, ``### Grants``)
 and an optional docs page are kept as excerpts for the pull request body: they say how
 upstream expects the feature to be configured.
+
+The same module finds, in a version's section or a release body, the passages a
+maintainer must read before upgrading (:func:`breaking_passages`): generic across
+upstreams, since each says it its own way (headscale's ``### BREAKING`` with
+``#### Upgrade Path``, Keep a Changelog's ``### Removed``, Prometheus's ``* [CHANGE]``
+items, a ``- Deprecate ...`` line among other changes).
 """
 
 from __future__ import annotations
@@ -30,11 +36,31 @@ from watcher.net.github_read import GitHubReader
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+\[?v?(?P<version>[0-9][^\s\]()]*)\]?(?P<rest>.*)$")
 _ANY_HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.*?)\s*#*\s*$")
 _DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+# A heading that announces breaking changes or upgrade steps, in any upstream's words
+# ("Dependency upgrades" is no upgrade step of ours).
+_BREAKING_TITLE = re.compile(
+    r"\b(?:breaking|upgrad(?:e|es|ing)\b|migrat\w*|remov\w*|deprecat\w*|incompatib\w*"
+    r"|action required)",
+    re.IGNORECASE,
+)
+# A list item marked as one: "- BREAKING: ...", "* [CHANGE] ..." (Prometheus: a change of
+# behaviour), "- **Removed** ...", "- Deprecate `--key` ...", "- Drop support for ...".
+_ITEM = re.compile(r"^(?P<indent>\s*)(?:[-*+]|\d{1,3}[.)])\s")
+_BREAKING_ITEM = re.compile(
+    r"(?:[-*+]|\d{1,3}[.)])\s+[*_`\[(]*"
+    r"(?:breaking\b|change\]|remov(?:e[ds]?|al)\b|deprecat\w*|incompatib\w*"
+    r"|drop(?:s|ped)?\s+support\b)",
+    re.IGNORECASE,
+)
+_SHOUTED = re.compile(r"\bBREAKING\b")
 # Evidence: at most this many matching lines, each cut to this many characters.
 MAX_LINES = 5
 LINE_LIMIT = 200
-# A quoted subsection or docs page is cut to this many characters.
+# A quoted subsection or docs page is cut to this many characters; a breaking passage
+# or a whole version's section (release notes) to these.
 EXCERPT_LIMIT = 3000
+BREAKING_LIMIT = 8000
+NOTES_LIMIT = 12000
 
 
 @dataclass(frozen=True)
@@ -160,6 +186,96 @@ def changelog_signal(
         evidence,
         (excerpt,) if excerpt else (),
     )
+
+
+def breaking_passages(lines: Sequence[str], start: int, end: int) -> list[tuple[int | None, str]]:
+    """The passages of ``lines[start:end]`` that announce a breaking change or upgrade step.
+
+    Each is (index of the heading it belongs to, or None; its text): a subsection whose
+    heading says so (its heading line left out, the index names it), and, elsewhere, the
+    list items marked so (with their indented continuation), grouped under the heading
+    they sit under. In order of appearance; fenced code is never read as structure.
+    """
+    found: dict[int | None, list[str]] = {}
+    heading: int | None = None
+    fenced, index = False, start
+    while index < end:
+        line = lines[index]
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        level = "" if fenced else _heading_level(line)
+        if level:
+            heading, index = index, index + 1
+            title = _heading_title(line)
+            if _BREAKING_TITLE.search(title) and "dependenc" not in title.lower():
+                stop = min(_section_end(lines, heading, len(level)), end)
+                found.setdefault(heading, []).extend(lines[index:stop])
+                index = stop
+            continue
+        item = None if fenced else _ITEM.match(line)
+        if item and (_BREAKING_ITEM.match(line.lstrip()) or _SHOUTED.search(line)):
+            stop = _item_end(lines, index, end, len(item["indent"]))
+            found.setdefault(heading, []).extend(lines[index:stop])
+            index = stop
+            continue
+        index += 1
+    passages = [(at, "\n".join(body).strip("\n")) for at, body in found.items()]
+    return [(at, text) for at, text in passages if text.strip()]
+
+
+def breaking_excerpts(
+    text: str, version: str, path: str, page: str, *, whole: bool = False
+) -> tuple[Excerpt, ...]:
+    """The breaking passages of ``version``'s section of ``text`` (of all of it: ``whole``).
+
+    ``page`` is the web page of ``text``; each excerpt links the heading it sits under.
+    """
+    lines = text.splitlines()
+    if whole:
+        start, end = 0, len(lines)
+    else:
+        section = find_section(text, version)
+        if section is None:
+            return ()
+        start, end = section.line, _section_end(lines, section.line - 1, section.level)
+    slugs = _heading_slugs(lines)
+    excerpts = []
+    for heading, body in breaking_passages(lines, start, end):
+        if heading is None or heading < start:
+            excerpts.append(
+                Excerpt(
+                    f"{path} > {version}", page, _absolute_links(_cut(body, BREAKING_LIMIT), page)
+                )
+            )
+            continue
+        title = f"{path} > {version} > {_heading_title(lines[heading])}"
+        url = f"{page}#{slugs.get(heading, '')}"
+        excerpts.append(Excerpt(title, url, _absolute_links(_cut(body, BREAKING_LIMIT), page)))
+    return tuple(excerpts)
+
+
+def section_excerpt(text: str, version: str, path: str, page: str) -> Excerpt | None:
+    """``version``'s whole section of the changelog ``text`` (cut), linked at its heading."""
+    section = find_section(text, version)
+    if section is None or not section.text.strip():
+        return None
+    anchor = _heading_slugs(text.splitlines()).get(section.line - 1, "")
+    text = _absolute_links(_cut(section.text.strip(), NOTES_LIMIT), page)
+    return Excerpt(f"{path} > {section.version}", f"{page}#{anchor}", text)
+
+
+def _item_end(lines: Sequence[str], index: int, end: int, indent: int) -> int:
+    """Where the list item at ``index`` ends: the first line not indented past its bullet
+    (blank lines belong to it when a line indented past the bullet follows them)."""
+    stop = index + 1
+    while stop < end:
+        line = lines[stop]
+        if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        stop += 1
+    while stop > index + 1 and not lines[stop - 1].strip():
+        stop -= 1
+    return stop
 
 
 def docs_excerpt(
@@ -300,11 +416,11 @@ def _absolute_links(text: str, page: str) -> str:
     return _RELATIVE_LINK.sub(lambda m: f"]({urljoin(page, m['target'])})", text)
 
 
-def _cut(text: str) -> str:
-    if len(text) <= EXCERPT_LIMIT:
+def _cut(text: str, limit: int = EXCERPT_LIMIT) -> str:
+    if len(text) <= limit:
         return text
-    cut = text.rfind("\n", 0, EXCERPT_LIMIT)
-    return text[: cut if cut > EXCERPT_LIMIT // 2 else EXCERPT_LIMIT].rstrip() + "\n…"
+    cut = text.rfind("\n", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip() + "\n…"
 
 
 def _version(text: str) -> Version | None:
