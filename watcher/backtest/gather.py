@@ -176,7 +176,7 @@ def gather_history(
     releases, _ = release.parse_releases(fetched.data, watch.tag_regex, source)
     dates = _release_dates(fetched.data)
     shas = release.fetch_tag_commits(github, watch.repo, revalidate=True)
-    required = frozenset(SignalName(name) for name in watch.required)
+    required = frozenset(watch.required)
     issues, issue_notes = _issues(github, watch, required)
     graph = _graph(github, watch, issues, releases, shas, graph_cache)
     published = [r for r in releases if not r.draft]

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,9 +30,8 @@ from pydantic_core import ErrorDetails
 from watcher.config.report import key_path, problem_lines
 from watcher.config.rules import DAY, HOUR, duration, str_format, template
 from watcher.core.errors import ConfigError
+from watcher.core.models import SignalName
 
-SIGNALS = ("release", "feature", "image", "changelog", "issue", "pulls")
-SignalKey = Literal["release", "feature", "image", "changelog", "issue", "pulls"]
 SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
 DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
 MiB = 1024 * 1024
@@ -338,7 +338,12 @@ class WatchConfig(_Model):
     repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     description: str = ""
     tag_pattern: str = DEFAULT_TAG_PATTERN
-    required: tuple[SignalKey, ...] = ("release", "feature", "image")
+    # A name out of the file is a plain string: the enum's values are what it accepts.
+    required: tuple[Annotated[SignalName, Strict(False)], ...] = (
+        SignalName.RELEASE,
+        SignalName.FEATURE,
+        SignalName.IMAGE,
+    )
     max_candidates: int = Field(default=3, ge=1, le=50)
     # Optional only for a watch that rests on its pull requests: see _evidence_rule.
     feature: FeatureConfig | None = None
@@ -362,13 +367,13 @@ class WatchConfig(_Model):
 
     @field_validator("required")
     @classmethod
-    def _release_required(cls, value: tuple[str, ...]) -> tuple[SignalKey, ...]:
-        if "release" not in value:
+    def _release_required(cls, value: tuple[SignalName, ...]) -> tuple[SignalName, ...]:
+        if SignalName.RELEASE not in value:
             raise ValueError("must include 'release': a verdict always names a release")
-        twice = sorted({name for name in value if value.count(name) > 1})
+        twice = sorted({name.value for name in value if value.count(name) > 1})
         if twice:
             raise ValueError(f"lists {', '.join(map(repr, twice))} more than once")
-        return value  # type: ignore[return-value]
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -386,13 +391,13 @@ class WatchConfig(_Model):
     @model_validator(mode="after")
     def _evidence_rule(self) -> Self:
         # Something must show the feature: a code marker, or (required) pull requests.
-        if self.feature is None and "pulls" not in self.required:
+        if self.feature is None and SignalName.PULLS not in self.required:
             raise ValueError(
                 "has no [watch.feature]: set one (the code marker that shows the feature), "
                 "or rest the watch on its pull requests: a [watch.pulls] table and "
                 "'pulls' in required"
             )
-        if self.feature is None and "feature" in self.required:
+        if self.feature is None and SignalName.FEATURE in self.required:
             raise ValueError(
                 "required lists 'feature' but there is no [watch.feature]: add one, "
                 "or remove 'feature' from required"
@@ -404,24 +409,25 @@ class WatchConfig(_Model):
         # A required signal with nothing to check would keep the watch pending forever.
         pulls = self.pulls
         nothing = {
-            "image": not self.image.references and self.chart is None,
-            "issue": not self.issues.numbers,
-            "pulls": pulls is None
+            SignalName.IMAGE: not self.image.references and self.chart is None,
+            SignalName.ISSUE: not self.issues.numbers,
+            SignalName.PULLS: pulls is None
             or not (pulls.numbers or (pulls.closing and self.issues.numbers)),
-            "changelog": not self.mentions,
+            SignalName.CHANGELOG: not self.mentions,
         }
         wheres = {
-            "image": "[watch.image].references or a [watch.chart]",
-            "issue": "[watch.issues].numbers",
-            "pulls": "[watch.pulls].numbers (or [watch.issues].numbers with closing = true)",
-            "changelog": "[watch.changelog].mentions or a [watch.feature]",
+            SignalName.IMAGE: "[watch.image].references or a [watch.chart]",
+            SignalName.ISSUE: "[watch.issues].numbers",
+            SignalName.PULLS: "[watch.pulls].numbers "
+            "(or [watch.issues].numbers with closing = true)",
+            SignalName.CHANGELOG: "[watch.changelog].mentions or a [watch.feature]",
         }
         for name in self.required:
             if nothing.get(name):
                 where = wheres[name]
                 raise ValueError(
-                    f"required lists {name!r} but there is nothing to check: "
-                    f"set {where}, or remove {name!r} from required"
+                    f"required lists {name.value!r} but there is nothing to check: "
+                    f"set {where}, or remove {name.value!r} from required"
                 )
         return self
 

@@ -50,7 +50,7 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     releases, skipped = release.parse_releases(fetched.data, watch.tag_regex, source)
     stable = release.stable(releases)
     shas = release.fetch_tag_commits(gh, watch.repo, revalidate=fetched.changed)
-    required = frozenset(SignalName(name) for name in watch.required)
+    required = frozenset(watch.required)
     candidates: list[CandidateObservation] = []
     # The image reference the chart deploys only matters when a release may be new, so
     # an idle poll does not re-read the chart (`watcher run` re-reads it before acting).
