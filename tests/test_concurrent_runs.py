@@ -23,7 +23,7 @@ from tests.conftest import WatcherRun
 from tests.prs import CHART, api, dashboard_comments, pulls
 from tests.standin.headscale import load_headscale
 from tests.test_state_store import postgres_schema_url
-from watcher.state.lease import ACTOR_LEASE
+from watcher.state.leases import ACTOR_LEASE
 from watcher.state.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,8 @@ from tests.standin.watcher_config import standin_config
 from watcher.config.model import DaemonConfig, parse_config
 from watcher.net.github_write import GitHubWriter
 from watcher.runner.act import Actor
-from watcher.service.daemon import LEASE_NAME, serve
+from watcher.service.daemon import serve
+from watcher.state.leases import ACTOR_LEASE
 from watcher.state.store import Store
 
 DEADLINE = 10.0
@@ -92,5 +93,5 @@ def test_serve_acts_reports_health_and_stops_on_sigterm(
     )
     assert 'watcher_cycles_total{outcome="ok"} 1.0' in seen["metrics"]
     with Store.open(db_url) as store:
-        assert store.lease_holder(LEASE_NAME) is None  # given up on the way out
+        assert store.lease_holder(ACTOR_LEASE) is None  # given up on the way out
     assert standin.github.repo("kapernikov/headscale-helm").pulls, "no pull request opened"

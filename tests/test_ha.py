@@ -42,8 +42,7 @@ from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from tests.test_state_store import postgres_schema_url
 from watcher.core.models import CachedResponse
-from watcher.service.daemon import LEASE_NAME
-from watcher.state.lease import process_holder
+from watcher.state.leases import ACTOR_LEASE, process_holder
 from watcher.state.store import Event, Store
 from watcher.state.tables import LeaseRow
 
@@ -53,7 +52,7 @@ WATCH = "headscale-peer-relay"
 # the stand-in's request log tells the two processes apart.
 TOKEN_B = "tok-chart-push-replica-b"
 INTERVAL = 1.0
-# RunCycle._lead: the lease lasts 3 * (interval + jitter); jitter is 0 here.
+# ActorLease: the lease lasts 3 * (interval + jitter); jitter is 0 here.
 TTL = 3 * INTERVAL
 # Upper bound for any single wait; generous for a loaded CI machine, never reached
 # when things work (each phase converges within a few cycles).
@@ -75,7 +74,7 @@ class Replica:
 
     @property
     def holder(self) -> str:
-        """The lease holder string this process writes (RunCycle.holder)."""
+        """The lease holder string this process writes (ActorLease.holder)."""
         return process_holder(self.process.pid)
 
     def log(self) -> list[dict[str, Any]]:
@@ -164,7 +163,7 @@ def lease_acquired_at(db_url: str) -> datetime:
     try:
         with engine.connect() as conn:
             stored = conn.execute(
-                select(LeaseRow.acquired_at).where(LeaseRow.name == LEASE_NAME)
+                select(LeaseRow.acquired_at).where(LeaseRow.name == ACTOR_LEASE)
             ).scalar_one()
     finally:
         engine.dispose()
@@ -211,13 +210,13 @@ def test_two_replicas_one_actor_and_failover_after_sigkill(
         # --- both running: one leader, one read-only poller -------------------------
         wait_until(
             lambda: (
-                store.lease_holder(LEASE_NAME) is not None
+                store.lease_holder(ACTOR_LEASE) is not None
                 and all(r.logged("cycle finished") for r in replicas)
             ),
             "a lease holder and a finished cycle in each replica",
             replicas,
         )
-        held = store.lease_holder(LEASE_NAME)
+        held = store.lease_holder(ACTOR_LEASE)
         assert held is not None
         (leader,) = [r for r in replicas if r.holder == held[0]]
         (follower,) = [r for r in replicas if r is not leader]
@@ -232,7 +231,7 @@ def test_two_replicas_one_actor_and_failover_after_sigkill(
         assert file_at(standin, "headscale/values.yaml", BRANCH) == expected_values("v0.29.0")
         # The leader never lost the lease while both ran (3 cycles of slack), and
         # GitHub saw writes from its token only, while the follower kept polling.
-        assert (store.lease_holder(LEASE_NAME) or ("",))[0] == leader.holder
+        assert (store.lease_holder(ACTOR_LEASE) or ("",))[0] == leader.holder
         assert leader.logged("lease acquired") and not follower.logged("lease acquired")
         assert leader.writes(standin), "the leader wrote nothing"
         assert follower.writes(standin) == []
@@ -244,12 +243,12 @@ def test_two_replicas_one_actor_and_failover_after_sigkill(
         leader.process.wait(timeout=DEADLINE)
         killed = time.monotonic()
         # The dead leader's lease row still stands after its death.
-        held = store.lease_holder(LEASE_NAME)
+        held = store.lease_holder(ACTOR_LEASE)
         assert held is not None and held[0] == leader.holder
         load_headscale(standin, "patch")
 
         took_over = wait_until(
-            lambda: (store.lease_holder(LEASE_NAME) or ("",))[0] == follower.holder,
+            lambda: (store.lease_holder(ACTOR_LEASE) or ("",))[0] == follower.holder,
             "the follower to take the lease",
             [follower],
         )
@@ -308,7 +307,7 @@ def test_two_replicas_one_actor_and_failover_after_sigkill(
         # --- SIGTERM: the survivor finishes its cycle, exits 0, frees the lease ----
         follower.process.send_signal(signal.SIGTERM)
         assert follower.process.wait(timeout=DEADLINE) == 0, follower.log_path.read_text()
-        assert store.lease_holder(LEASE_NAME) is None
+        assert store.lease_holder(ACTOR_LEASE) is None
     finally:
         store.close()
         for replica in replicas:

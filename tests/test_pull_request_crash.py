@@ -16,7 +16,7 @@ from tests.conftest import WatcherRun
 from tests.prs import BRANCH, dashboard_comments, expected_values, file_at, pulls
 from tests.standin.chart import CHART_TOKEN
 from tests.standin.headscale import load_headscale
-from watcher.state.lease import ACTOR_LEASE
+from watcher.state.leases import ACTOR_LEASE
 from watcher.state.store import Store
 
 

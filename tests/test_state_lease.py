@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.test_state_store import T0, FakeClock, clock, db_url, store
-from watcher.state.lease import process_holder
+from watcher.state.leases import process_holder
 from watcher.state.migrate import make_engine
 from watcher.state.store import Store
 from watcher.state.tables import LeaseRow

@@ -22,7 +22,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -304,7 +304,7 @@ def run(
     from watcher.runner.act import Actor
     from watcher.runner.cycle import run_once
     from watcher.runner.readers import open_readers
-    from watcher.state.lease import actor_lease
+    from watcher.state.leases import ActorLease
 
     config = _load(config_path)
     config.select(watch_ids)
@@ -322,8 +322,9 @@ def run(
         with (
             _open_store(config, db_url) as store,
             open_readers(config, store) as readers,
-            actor_lease(store, actor.holder, config.daemon) as leading,
+            closing(ActorLease(store, actor.holder, config.daemon)) as lease,
         ):
+            leading = lease.take()
             if not leading:
                 click.echo(_not_leading(store), err=True)
             with _start_up_done():
@@ -340,7 +341,7 @@ def run(
 
 def _not_leading(store: Store) -> str:
     """The note a `run --once` without the lease prints: who has it, what this run does."""
-    from watcher.state.lease import ACTOR_LEASE
+    from watcher.state.leases import ACTOR_LEASE
 
     held = store.lease_holder(ACTOR_LEASE)
     who = f" ({held[0]}, until {held[1]:%H:%M:%S} UTC)" if held else ""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from watcher.core.errors import ConfigError, SourceError
 from watcher.core.models import Verdict, VerdictState
-from watcher.state.lease import process_holder
+from watcher.state.leases import process_holder
 
 if TYPE_CHECKING:
     from watcher.actions.planning import Plan

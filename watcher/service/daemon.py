@@ -58,7 +58,7 @@ from watcher.service.allocator import release_free_memory
 from watcher.service.health import HealthServer, HealthState
 from watcher.service.logconfig import log_evaluation
 from watcher.service.metrics import Metrics
-from watcher.state.lease import ACTOR_LEASE, lease_ttl, process_holder
+from watcher.state.leases import ActorLease, process_holder
 
 if TYPE_CHECKING:
     from watcher.net.http import RequestStats
@@ -70,7 +70,6 @@ log = structlog.stdlib.get_logger(__name__)
 
 EXIT_OK = 0
 JOB_ID = "cycle"
-LEASE_NAME = ACTOR_LEASE
 # GitHub's reset time has one-second resolution and our clock may be a little ahead of
 # theirs: resume a few seconds after it rather than spend a request on a 403.
 RESET_MARGIN = 5.0
@@ -358,7 +357,7 @@ class RunCycle:
     ) -> None:
         self.config, self.store, self.settings = config, store, settings
         self.watch_ids, self.actor = watch_ids, actor
-        self.holder = process_holder()
+        self.lease = ActorLease(store, process_holder(), settings)
         self._leading: bool | None = None
         self._last_prune = -math.inf
 
@@ -390,9 +389,7 @@ class RunCycle:
         )
 
     def _lead(self) -> bool:
-        # The lease outlives a few missed cycles, so a brief hiccup does not hand the
-        # pull requests to another replica, while a dead leader is replaced in minutes.
-        leading = self.store.acquire_lease(LEASE_NAME, self.holder, lease_ttl(self.settings))
+        leading = self.lease.take()
         if leading != self._leading:
             log.info("lease " + ("acquired" if leading else "held by another replica"))
         self._leading = leading
@@ -413,9 +410,7 @@ class RunCycle:
 
     def close(self) -> None:
         """Give the lease up so another replica can act without waiting for it to expire."""
-        if self._leading:
-            self.store.release_lease(LEASE_NAME, self.holder)
-            self._leading = False
+        self.lease.close()
 
 
 def serve(

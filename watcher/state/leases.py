@@ -1,10 +1,15 @@
-"""Leases and small named values: the ``lease`` and ``kv`` tables.
+"""Leases and small named values: the ``lease`` and ``kv`` tables, and the actor lease.
 
-With several replicas on one database, :meth:`LeaseStore.acquire_lease` decides which
-one acts, and outbox delivery claims are leases too (``OutboxStore.claim_outbox``). It
-relies on one conditional statement per step, so two processes can never both believe
-they hold a lease (docs/architecture.md, «State»). Who a holder is, and whether it has
-died, is :mod:`watcher.state.lease`'s business; this module only keeps the rows.
+With several watcher processes on one database, the **actor lease** decides which one
+writes to GitHub (opens pull requests, notifies); the others only evaluate
+(docs/architecture.md, «State»). A daemon and `watcher run --once` hold it the same way,
+through :class:`ActorLease`: taken or renewed before each cycle, given back when the
+process ends. It lasts three regular cycle gaps, so a brief hiccup does not hand the
+pull requests to another process, while a dead holder is replaced within minutes (and
+at once when it died on this machine: :func:`holder_is_gone`). Outbox delivery claims
+are leases too (``OutboxStore.claim_outbox``). :meth:`LeaseStore.acquire_lease` relies
+on one conditional statement per step, so two processes can never both believe they
+hold a lease.
 
 ``kv`` holds values that fit no table of their own: cached pin resolutions (keys start
 with :data:`PIN_KEY_PREFIX`, pruned like other caches) and the dashboard issue's number.
@@ -12,16 +17,23 @@ with :data:`PIN_KEY_PREFIX`, pruned like other caches) and the dashboard issue's
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, delete, literal, or_, select, update
 
 from watcher.state.db import Database, insert_for, rowcount, upsert
-from watcher.state.lease import holder_is_gone
 from watcher.state.tables import KeyValueRow, LeaseRow, UTCDateTime
+
+if TYPE_CHECKING:
+    from watcher.config.model import DaemonConfig
 
 #: ``kv`` keys of cached pin resolutions start with this (pruned like other caches).
 PIN_KEY_PREFIX = "pin:"
+#: The lease whose holder writes to GitHub.
+ACTOR_LEASE = "actor"
 
 
 class LeaseStore(Database):
@@ -114,3 +126,70 @@ class LeaseStore(Database):
             if row is None or row.expires_at < now:
                 return None
             return row.holder, row.expires_at
+
+
+class ActorLease:
+    """This process's hold on the actor lease: :meth:`take` before each cycle,
+    :meth:`close` when the process is done (``with contextlib.closing(...)``)."""
+
+    def __init__(self, store: LeaseStore, holder: str, settings: DaemonConfig) -> None:
+        self.store, self.holder, self.ttl = store, holder, lease_ttl(settings)
+        self.held = False
+
+    def take(self) -> bool:
+        """Take or renew the lease for one more cycle; whether this process holds it."""
+        self.held = self.store.acquire_lease(ACTOR_LEASE, self.holder, self.ttl)
+        return self.held
+
+    def close(self) -> None:
+        """Give the lease back, if held, so another process need not wait for it to expire."""
+        if self.held:
+            self.store.release_lease(ACTOR_LEASE, self.holder)
+            self.held = False
+
+
+def process_holder(pid: int | None = None) -> str:
+    """A process's name in lease rows and claims: ``hostname:pid@pidns`` (this one's default).
+
+    The pid namespace (Linux: the inode of ``/proc/self/ns/pid``) tells apart processes
+    that share a host name but not a process table (containers with the host's UTS
+    namespace), so that :func:`holder_is_gone` only ever judges a pid it can see.
+    """
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}@{_pid_namespace()}"
+
+
+def holder_is_gone(holder: str) -> bool:
+    """Whether ``holder`` names a process of this machine's process table that has ended.
+
+    A process killed outright (SIGKILL, OOM, a CronJob pod evicted) cannot give back its
+    lease or claims; waiting for them to expire would keep every other process from
+    writing for minutes, and a transition comment waiting that long. A holder of another
+    host or pid namespace (or of unknown form) is judged by expiry alone, and so is one
+    whose pid is taken again (it looks alive: the safe side).
+    """
+    host, _, rest = holder.rpartition(":")
+    pid, _, namespace = rest.partition("@")
+    if host != socket.gethostname() or namespace != _pid_namespace() or not pid.isdigit():
+        return False
+    if namespace == "unknown":
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
+def _pid_namespace() -> str:
+    """This process's pid namespace id, or ``unknown`` where the system does not tell."""
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        return "unknown"
+
+
+def lease_ttl(settings: DaemonConfig) -> timedelta:
+    """How long a taken lease lasts without renewal: three cycle gaps."""
+    return timedelta(seconds=3 * (settings.interval_seconds + settings.jitter_seconds))
