@@ -115,6 +115,8 @@ def test_the_unmodified_copy_keeps_every_contract(tmp_path: Path) -> None:
         ("watcher.config.rules", "from watcher.chart import bump", {"layers"}),
         ("watcher.runner.cycle", "from watcher.service import metrics", {"layers"}),
         ("watcher.notify.targets", "from watcher.actions import proposal", {"layers"}),
+        # no circle: state.store imports state.leases (the circle lease/leases once was)
+        ("watcher.state.leases", "from watcher.state import store", {"acyclic"}),
     ],
 )
 def test_an_added_forbidden_import_breaks_its_contracts(
@@ -176,6 +178,32 @@ def test_any_forbidden_import_from_any_source_module_is_caught(
     source = next(s for s in CONTRACTS[contract]["source_modules"] if module.startswith(s))
     assert f"{source} is not allowed to import {forbidden}:" in output
     assert f"{module} -> {forbidden} (l." in output
+
+
+def sibling_imports() -> list[tuple[str, str]]:
+    """Every direct import between two modules of one package of watcher (grimp's graph)."""
+    import grimp
+
+    graph = grimp.build_graph("watcher")
+    return sorted(
+        (importer, imported)
+        for importer in graph.modules
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if importer.rpartition(".")[0] == imported.rpartition(".")[0]
+        and not graph.is_module_squashed(importer)
+    )
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from(sibling_imports()))
+def test_an_import_back_closing_any_circle_is_caught(edge: tuple[str, str]) -> None:
+    importer, imported = edge
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = copy_of_watcher(Path(scratch))
+        add_line(tree, imported, f"import {importer}")
+        code, statuses, output = lint_imports(tree)
+    assert code != 0, output
+    assert statuses["acyclic"] == "BROKEN", output
 
 
 # The map (docs/architecture.md) must stay true to the code it describes.
