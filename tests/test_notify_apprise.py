@@ -29,10 +29,11 @@ from tests.test_state_store import db_url  # noqa: F401 - fixture: SQLite and Po
 from tests.webhook import Receiver, webhook
 from watcher.config.model import default_config_text, parse_config
 from watcher.net.http import RequestStats
+from watcher.notify.apprise import render
 from watcher.notify.targets import AppriseTarget, apprise_targets, mask
 from watcher.runner.report import RunReport
 from watcher.service.metrics import Metrics
-from watcher.state.deliveries import TargetSpec, TargetStatus
+from watcher.state.deliveries import PendingDelivery, TargetSpec, TargetStatus
 from watcher.state.store import Store
 
 WATCH = "headscale-peer-relay"
@@ -325,3 +326,19 @@ def test_concurrent_claims_on_sqlite_and_postgresql(db_url: str) -> None:  # noq
             for thread in threads:
                 thread.join()
         assert len(won) == 12
+
+
+def test_plain_text_messages_carry_no_html_entities() -> None:
+    # Chat and e-mail show an entity as written: upstream text gets characters instead.
+    reasons = ["issue: #2841 closed by @kradalby, fixes #12 & <b>tags</b>", "@here ping"]
+    when = datetime(2026, 1, 28, tzinfo=UTC)
+    payloads: list[tuple[str, dict[str, object]]] = [
+        ("event", {"from_state": "pending", "to_state": "ready", "reasons": reasons}),
+        ("error", {"since": "2026-01-28", "state": "ready", "error": " ".join(reasons)}),
+    ]
+    for kind, payload in payloads:
+        item = PendingDelivery(1, WATCH, kind, payload, when, 0, None, None)
+        _, body = render(item)
+        assert "&#" not in body and "&amp;" not in body and "&lt;" not in body
+        assert "@\u200bkradalby" in body and "@\u200bhere" in body
+        assert "#2841 closed by" in body and "& <b>tags</b>" in body

@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from watcher.core.errors import ConfigError
-from watcher.core.sanitize import sanitize
+from watcher.core.sanitize import sanitize_plain
 from watcher.notify.targets import AppriseTarget, mask
 from watcher.state.deliveries import PendingDelivery
 from watcher.state.store import Store
@@ -75,7 +75,6 @@ def deliver(
     *,
     holder: str,
     retry: timedelta,
-    upstream_repo: dict[str, str],
 ) -> DeliveryReport:
     """Send every due outbox row to every target it is for (see the module docstring)."""
     sent, failures = 0, []
@@ -84,7 +83,7 @@ def deliver(
             attempt = store.claim_delivery(item.outbox_id, target.key, holder, CLAIM_LEASE)
             if attempt is None:
                 break  # sent meanwhile, claimed by another process, or waiting to retry
-            title, body = render(item, upstream_repo.get(item.watch_id, ""))
+            title, body = render(item)
             error = _send(target, title, body)
             if error is None:
                 store.delivery_sent(item.outbox_id, target.key)
@@ -102,20 +101,20 @@ def backoff(base: timedelta, attempt: int) -> timedelta:
     return min(base * (1 << min(attempt - 1, 20)), MAX_BACKOFF)
 
 
-def render(item: PendingDelivery, upstream_repo: str) -> tuple[str, str]:
-    """The title and plain-text body of one outbox row."""
+def render(item: PendingDelivery) -> tuple[str, str]:
+    """The title and plain-text body of one outbox row (upstream text without entities)."""
     payload: dict[str, Any] = item.payload
     if item.kind == "error":
         title = f"watcher: {item.watch_id} failing since {payload.get('since', '')}"
         lines = [
-            sanitize(str(payload.get("error", "")), upstream_repo, 800),
+            sanitize_plain(str(payload.get("error", "")), 800),
             f"The last good verdict ({payload.get('state')}) is kept.",
         ]
     else:
         old, new = payload.get("from_state") or "start", payload.get("to_state")
         target = payload.get("to_target")
         title = f"watcher: {item.watch_id}: {old} → {new}" + (f" ({target})" if target else "")
-        lines = [f"- {sanitize(str(r), upstream_repo, 300)}" for r in payload.get("reasons", [])]
+        lines = [f"- {sanitize_plain(str(r), 300)}" for r in payload.get("reasons", [])]
         lines = lines[:8]
     lines.append(f"watcher event {item.outbox_id}")
     return title, "\n".join(lines)

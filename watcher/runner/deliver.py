@@ -46,7 +46,6 @@ def _deliver_apprise(config: Config, store: Store, actor: Actor) -> str | None:
         actor.targets,
         holder=actor.holder,
         retry=timedelta(seconds=config.notify.apprise_retry_seconds),
-        upstream_repo={w.id: w.repo for w in config.watch},
     )
     return "; ".join(f"notifications: {f}" for f in report.failures) or None
 
