@@ -149,6 +149,9 @@ def test_check_plan_text_shows_the_breaking_changes(acting: WatcherRun) -> None:
     load_headscale(acting.standin, "ready")
     result = acting("check", "--plan")
     assert result.exit_code == 0
+    web = f"{acting.standin.url}/{REPO}"
+    upgrade = f"  upgrade:   from v0.28.0: v0.29.0; 4 breaking passage(s); {web}/compare/"
+    assert f"{upgrade}v0.28.0...v0.29.0\n" in result.stdout
     assert "### Breaking changes and upgrade steps since v0.28.0" in result.stdout
     assert UPGRADE_LINES[0] in result.stdout
 

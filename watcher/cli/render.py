@@ -64,6 +64,7 @@ def plan_lines(plan: Plan) -> list[str]:
     lines = [
         f"  plan:      pull request on {where}, branch {proposal.branch}",
         f"  title:     {proposal.title}",
+        *_upgrade_lines(plan.upgrade),
         "  --- body ---",
         *proposal.body.rstrip("\n").splitlines(),
     ]
@@ -72,6 +73,19 @@ def plan_lines(plan: Plan) -> list[str]:
     if proposal.diff.strip() not in proposal.body:
         lines += ["  --- diff ---", *proposal.diff.rstrip("\n").splitlines()]
     return [*lines, "  --- end of plan ---"]
+
+
+def _upgrade_lines(upgrade: UpgradePath | None) -> list[str]:
+    """One line on the releases since the chart's version (the body quotes them)."""
+    if upgrade is None:
+        return []
+    tags = ", ".join(r.release.tag for r in upgrade.releases)
+    breaking = sum(len(r.breaking) for r in upgrade.releases)
+    compare = f"; {upgrade.compare_url}" if upgrade.compare_url else ""
+    return [
+        f"  upgrade:   from {upgrade.current_tag or upgrade.current}: {tags}; "
+        f"{breaking} breaking passage(s){compare}"
+    ]
 
 
 def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
