@@ -167,9 +167,17 @@ class GitDataApi:
             for p in parents
         ):
             raise HttpError(422, "Parent SHA does not exist or is not a commit object")
-        author = self._identity(body.get("author"), self._default_identity(token))
+        default = self._default_identity(token)
+        # An App's commit without author and committer is GitHub's to sign: the bot is
+        # the author, GitHub the committer, and the commit shows "Verified".
+        web_flow = token.kind == "installation" and "author" not in body and "committer" not in body
+        author = self._identity(body.get("author"), default)
         committer = self._identity(body.get("committer"), author)
+        if web_flow:
+            committer = Identity("GitHub", "noreply@github.com", default.date)
         sha = repo.git.commit_tree(tree, parents, message, author, committer)
+        if web_flow:
+            repo.signed_commits.add(sha)
         commit = wshapes.git_commit(self.api.site_for(request), repo, repo.git.commit_info(sha))
         return json_response(201, commit, {"location": commit["url"]})
 

@@ -147,6 +147,8 @@ class RepoState:
     meta: dict[str, str] = field(default_factory=dict)
     pulls: dict[int, PullState] = field(default_factory=dict)
     labels: dict[str, LabelState] = field(default_factory=dict)
+    # Commits GitHub signed itself (an App's API commit without author or committer).
+    signed_commits: set[str] = field(default_factory=set)
 
     @property
     def full_name(self) -> str:

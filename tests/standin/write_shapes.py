@@ -21,8 +21,8 @@ from tests.standin.github_shapes import (
     label,
     node_id,
     repository,
-    unverified,
     user,
+    verification,
 )
 from tests.standin.github_state import (
     CommentState,
@@ -111,7 +111,7 @@ def git_commit(site: Site, repo: RepoState, info: CommitInfo) -> Json:
             }
             for p in info.parents
         ],
-        "verification": unverified(),
+        "verification": verification(repo, info.sha),
     }
 
 

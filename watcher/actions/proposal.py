@@ -93,8 +93,9 @@ def propose(
     }
     title = chart.title.format(**fields)
     body = _body(watch, chart, target, signals, bump, notes, checks, upgrade)
+    subject = chart.commit.message.format(**fields, title=title)
     message = (
-        f"{title}\n\n"
+        f"{subject}\n\n"
         f"Bump the chart to {watch.repo} {target.tag}.\n\n"
         f"Watcher-Watch: {watch.id}\nWatcher-Target: {target.tag}\n"
     )

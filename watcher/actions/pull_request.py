@@ -8,7 +8,8 @@ finished by the next one without duplicates:
   a hash of the files we write), so "is the branch already right?" costs no content
   reads, and a head commit without them is a human push that we never overwrite;
 - the commit's dates are the release's publication time, so re-creating a commit after
-  a crash yields the very same SHA;
+  a crash yields the very same SHA (except a commit GitHub signs for an App, which GitHub
+  dates: :mod:`watcher.actions.commit_identity`);
 - 422 "Reference already exists" / "A pull request already exists" mean an earlier run
   got that far: we pick up what it left;
 - a write whose answer is lost is looked up before it is retried (see
@@ -24,7 +25,6 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from github import GithubException, InputGitAuthor, InputGitTreeElement
 from github.Commit import Commit
@@ -33,13 +33,13 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 from packaging.version import Version
 
+from watcher.actions.commit_identity import commit_identity
 from watcher.actions.proposal import Proposal, parse_marker
 from watcher.config.model import ChartConfig
 from watcher.core.models import VerdictState
 from watcher.net.github_write import GitHubWriter, error_text
 from watcher.net.retry import done, found
 
-AUTHOR = ("watcher", "watcher@users.noreply.github.com")
 HUMAN_PUSH_MARK = "<!-- watcher:human-push head={sha} -->"
 
 
@@ -195,14 +195,16 @@ class _Reconciler:
             lambda: self.repo.create_git_tree(elements, base_tree=base_commit.tree),
             idempotent=True,
         )
-        when = (self.p.target.published_at or datetime(2000, 1, 1, tzinfo=UTC)).astimezone(UTC)
-        author = InputGitAuthor(*AUTHOR, date=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        message = self.p.commit_message + f"Watcher-Content: {self.hash}\n"
+        who = commit_identity(self.chart.commit, self.p.target.published_at, app=self.w.app)
+        message = self.p.commit_message + f"Watcher-Content: {self.hash}\n" + who.signoff
+        people = {}
+        if who.author and who.committer and who.date:
+            people["author"] = InputGitAuthor(*who.author, date=who.date)
+            people["committer"] = InputGitAuthor(*who.committer, date=who.date)
+        # Content-addressed when dated by us; GitHub-dated commits: see commit_identity.
         commit = self.w.call(
             "create commit",
-            lambda: self.repo.create_git_commit(
-                message, tree, [base_commit], author=author, committer=author
-            ),
+            lambda: self.repo.create_git_commit(message, tree, [base_commit], **people),
             idempotent=True,
         )
         self._move_ref(commit.sha, exists)

@@ -252,6 +252,50 @@ class PinConfig(_Model):
         return value
 
 
+# "Name <email>", as git writes an identity.
+_PERSON = r"^[^<>\n]*[^<>\s][^<>\n]* <[^<>\s@]+@[^<>\s@]+>$"
+COMMIT_FIELDS = {**TITLE_FIELDS, "title": "headscale: bump to v1.2.3"}
+
+
+class CommitConfig(_Model):
+    """How the bump commit is written, for chart repositories whose branches require more.
+
+    The rules belong to the chart repository (its branch protection, its DCO check, its
+    commit convention), hence ``[watch.chart.commit]``. Without ``author``, a GitHub App
+    installation names no author or committer, so GitHub signs the commit ("Verified");
+    a token writes as ``watcher`` (unsigned, as always). With ``author`` (``"Name
+    <email>"``) the commit carries it and ``committer`` (default: the author), unsigned.
+    ``signoff`` adds ``Signed-off-by: <author>`` (DCO), so it needs ``author``.
+    ``message`` is the subject line (the fields of ``title`` and ``{title}``), e.g.
+    ``"chore(deps): bump {name} to {tag}"`` for conventional commits.
+    """
+
+    author: str | None = None
+    committer: str | None = None
+    signoff: bool = False
+    message: Annotated[str, template(COMMIT_FIELDS, str_format)] = "{title}"
+
+    @field_validator("author", "committer")
+    @classmethod
+    def _person(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(_PERSON, value):
+            raise ValueError(f'{value!r} is not "Name <email>"')
+        return value
+
+    @model_validator(mode="after")
+    def _signoff_names_someone(self) -> Self:
+        if self.signoff and self.author is None:
+            raise ValueError(
+                "signoff needs author: the Signed-off-by line names the commit's author "
+                '(set author = "Name <email>")'
+            )
+        if self.committer is not None and self.author is None:
+            raise ValueError("committer needs author too (without author GitHub names both)")
+        if "\n" in self.message or not self.message.strip():
+            raise ValueError("message is one non-empty line (the commit's subject)")
+        return self
+
+
 class ChartConfig(_Model):
     """The Helm chart to bump when a watch is ready, and how the pull request looks."""
 
@@ -276,6 +320,7 @@ class ChartConfig(_Model):
     reviewers: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
     draft: bool = False
+    commit: CommitConfig = CommitConfig()
 
     @property
     def value_images(self) -> tuple[str, ...]:

@@ -88,6 +88,11 @@ class GitHubWriter:
         self.recovered = 0
         self._sleep = sleep
 
+    @property
+    def app(self) -> bool:
+        """Whether it writes as a GitHub App installation (whose API commits GitHub signs)."""
+        return isinstance(self.auth, Auth.AppInstallationAuth)
+
     def close(self) -> None:
         """Close PyGithub's session."""
         self.gh.close()
