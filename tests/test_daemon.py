@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
@@ -30,9 +31,11 @@ from watcher.service.daemon import (
     CycleResult,
     Daemon,
     Pace,
+    RunCycle,
     next_delay,
     serve,
 )
+from watcher.state.store import Store
 
 NOW = 1_800_000_000.0
 INTERVAL = 120.0
@@ -224,3 +227,22 @@ def test_serve_once_against_the_standin(headscale_standin: StandIn, tmp_path: Pa
     assert serve(config, db_url, once=True) == 1  # the stand-in's history is at "waiting"
     load_headscale(headscale_standin, "ready")
     assert serve(config, db_url, once=True) == 0
+
+
+@pytest.mark.parametrize(("code", "level"), [(0, "info"), (1, "info"), (2, "warning")])
+def test_a_failed_cycle_is_logged_above_info(code: int, level: str) -> None:
+    with capture_logs() as logs:
+        Daemon(FakeCycle(CycleResult(code)), fast()).run(once=True, handle_signals=False)
+    finished = [entry for entry in logs if entry["event"] == "cycle finished"]
+    assert [(entry["code"], entry["log_level"]) for entry in finished] == [(code, level)]
+
+
+def test_every_line_of_a_cycle_names_its_run(headscale_standin: StandIn, tmp_path: Path) -> None:
+    config = parse_config(standin_config(headscale_standin), source="test")
+    with Store.open(f"sqlite:///{tmp_path / 'watcher.db'}") as store, capture_logs() as logs:
+        cycle = RunCycle(config, store, fast())
+        runs = [cycle().report, cycle().report]
+    run_ids = [report.run_id for report in runs if report is not None]
+    watch_lines = [entry for entry in logs if entry["event"] == "watch evaluated"]
+    assert len(set(run_ids)) == 2 and len(watch_lines) == 2 * len(config.watch)
+    assert [entry["run"] for entry in watch_lines] == [run for run in run_ids for _ in config.watch]

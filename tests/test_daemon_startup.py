@@ -127,3 +127,28 @@ def test_a_failed_child_migration_stops_the_daemon_with_its_message(
     assert "schema revision 9999, which this version of watcher does not know" in log
     assert "upgrade watcher" in log  # the child's hint
     assert "Traceback" not in log
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2, 0.5])
+def test_sigterm_during_start_up_exits_as_at_any_other_time(
+    standin: StandIn, tmp_path: Path, delay: float
+) -> None:
+    """From its first log line on, SIGTERM stops the daemon with 0: no longer Python's
+    default death (143) while the database is opened and migrated (in a child)."""
+    config = tmp_path / "watcher.toml"
+    config.write_text(standin_config(standin))
+    log_path = tmp_path / "daemon.log"
+    daemon = start_daemon(str(config), f"sqlite:///{tmp_path / 'w.db'}", CHART_TOKEN, log_path)
+    try:
+        wait_for_log(daemon, log_path, "watcher starting", 1)
+        time.sleep(delay)  # anywhere in start-up: config, credentials, port, migration
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0, log_path.read_text()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
+    assert lines[0]["event"] == "watcher starting" and lines[0]["version"]
+    assert lines[-1]["event"] == "daemon stopped"
+    assert "Traceback" not in log_path.read_text()

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import platform
 from collections import Counter
 from datetime import UTC, datetime
+from importlib.metadata import version
 
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.standin.headscale import READ_TOKEN, load_headscale
+from tests.standin.server import StandIn
 from watcher.config.model import FeatureConfig, WatchConfig
 from watcher.core.errors import StateError
+from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release, Verdict, VerdictState
-from watcher.net.http import RequestStats
+from watcher.net.github_read import GitHubReader
+from watcher.net.http import HttpClient, HttpSettings, MemoryCache, RequestStats
+from watcher.net.registry import RegistryReader
 from watcher.runner.report import RunReport, WatchOutcome
 from watcher.service.metrics import Metrics
 from watcher.state.store import Event
@@ -136,3 +143,41 @@ def test_watch_error_follows_the_last_evaluation_of_each_watch(
     got = samples(metrics)
     for watch, failed in last.items():
         assert got[("watcher_watch_error", (("watch", watch),))] == (1 if failed else 0)
+
+
+def test_build_info_names_this_version_and_python() -> None:
+    got = samples(Metrics(process=False))
+    build = [labels for (name, labels), value in got.items() if name == "watcher_build_info"]
+    assert build == [(("python", platform.python_version()), ("version", version("watcher")))]
+    assert got[("watcher_build_info", build[0])] == 1
+
+
+@given(
+    cycles=st.lists(
+        st.tuples(
+            st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)
+        ),  # reads, registry, writes
+        max_size=5,
+    )
+)
+def test_requests_by_kind_add_up_over_cycles(cycles: list[tuple[int, int, int]]) -> None:
+    metrics = Metrics(process=False)
+    for reads, registry, writes in cycles:
+        stats = RequestStats(by_kind=Counter(github_read=reads, registry=registry))
+        metrics.observe_run(RunReport(1, (), stats), 0.1, write_calls=writes)
+    for index, kind in enumerate(("github_read", "registry", "github_write")):
+        value = metrics.registry.get_sample_value("watcher_requests_total", {"kind": kind})
+        assert (value or 0) == sum(cycle[index] for cycle in cycles)
+
+
+def test_requests_by_kind_match_what_the_standin_served(standin: StandIn) -> None:
+    """GitHub API reads and registry requests apart, as the stand-in's own log has them."""
+    load_headscale(standin, "ready")
+    http = HttpClient(MemoryCache(), HttpSettings(retries=0))
+    registry = RegistryReader(http, {"docker.io": standin.registry_url("docker.io")})
+    github = GitHubReader(http, standin.api_url, READ_TOKEN)
+    github.get_json("/repos/juanfont/headscale/releases?per_page=100")
+    registry.manifest(ImageRef("docker.io", "tailscale/tailscale", "stable"))
+    served = Counter(record.service for record in standin.log.records())
+    assert http.stats.by_kind == Counter(github_read=served["github"], registry=served["registry"])
+    assert served["github"] >= 1 and served["registry"] >= 1

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from watcher.runner.act import Actor
     from watcher.runner.crash import Crash
     from watcher.runner.report import RunReport
+    from watcher.service.stop import StopSignals
     from watcher.state.store import Store
 
 P = ParamSpec("P")
@@ -306,12 +307,13 @@ def run(
     from watcher.runner.readers import open_readers
     from watcher.state.leases import ActorLease
 
+    stop = None if once else _daemon_start_up()
     config = _load(config_path)
     config.select(watch_ids)
     actor = Actor.build(config, os.environ)
-    if not once:
+    if stop is not None:
         try:
-            code = _serve(config, db_url, actor, watch_ids, bind, health_port)
+            code = _serve(config, db_url, actor, watch_ids, bind, health_port, stop)
         finally:
             actor.close()
         sys.exit(code)
@@ -351,6 +353,23 @@ def _not_leading(store: Store) -> str:
     )
 
 
+def _daemon_start_up() -> StopSignals:
+    """The daemon's first steps: logging (INFO unless asked otherwise), the stop signals
+    (so SIGTERM during start-up stops it as at any other time), the start-up line."""
+    import structlog
+
+    from watcher.service.metrics import VERSION
+    from watcher.service.stop import StopSignals
+
+    stop = StopSignals()
+    stop.install()  # Daemon.run installs the same again; restored when it returns
+    logs = _log_settings()
+    level = "DEBUG" if logs.get("verbose") else logs.get("log_level")
+    _configure_logging(str(level or "INFO"), logs.get("log_format"))
+    structlog.stdlib.get_logger(__name__).info("watcher starting", version=VERSION, pid=os.getpid())
+    return stop
+
+
 def _serve(
     config: Config,
     db_url: str | None,
@@ -358,19 +377,22 @@ def _serve(
     watch_ids: tuple[str, ...],
     bind: str | None,
     health_port: int | None,
+    stop: StopSignals,
 ) -> int:
-    """Configure logging (INFO unless asked otherwise) and run the daemon until a signal."""
+    """Run the daemon until a signal (``stop``, installed by _daemon_start_up)."""
     from watcher.service.daemon import serve
 
-    logs = _log_settings()
-    level = "DEBUG" if logs.get("verbose") else logs.get("log_level")
-    _configure_logging(str(level or "INFO"), logs.get("log_format"))
     overrides = {"bind": bind, "health_port": health_port}
     settings = config.daemon.model_copy(
         update={key: value for key, value in overrides.items() if value is not None}
     )
     return serve(
-        config, _db_url(config, db_url), settings=settings, watch_ids=watch_ids, actor=actor
+        config,
+        _db_url(config, db_url),
+        settings=settings,
+        watch_ids=watch_ids,
+        actor=actor,
+        stop=stop,
     )
 
 

@@ -89,6 +89,8 @@ class RequestStats:
     not_modified: int = 0
     quota_used: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
+    #: ``github_read`` (quota-counted GitHub API reads) or ``registry`` (everything else).
+    by_kind: Counter[str] = field(default_factory=Counter)
     quota_remaining: int | None = None
     quota_reset: float | None = None
 
@@ -386,6 +388,7 @@ class HttpClient:
         stats.requests += 1
         # A registry's token challenge is the expected first step, not a failed request.
         stats.by_status[CHALLENGE if challenge else str(reply.status_code)] += 1
+        stats.by_kind["github_read" if quota else "registry"] += 1
         if reply.status_code == 304:
             stats.not_modified += 1
         if quota and not (reply.status_code == 304 and "authorization" in reply.request.headers):

@@ -90,6 +90,11 @@ class Actor:
 
         return cls(connect, config.notify, targets, claim_ttl=claim_ttl)
 
+    def write_calls(self) -> int:
+        """Calls the write side sent so far (none before the writer is built)."""
+        writer = self._writer
+        return 0 if writer is None else writer.writes + writer.reads
+
     def close(self) -> None:
         """Close the writer's session, if one was ever opened."""
         if self._writer is not None:

@@ -30,7 +30,6 @@ With several replicas on one PostgreSQL database, a lease row decides which one 
 from __future__ import annotations
 
 import math
-import os
 import signal
 import threading
 import time
@@ -57,7 +56,8 @@ from watcher.runner.report import exit_code
 from watcher.service.allocator import release_free_memory
 from watcher.service.health import HealthServer, HealthState
 from watcher.service.logconfig import log_evaluation
-from watcher.service.metrics import Metrics
+from watcher.service.metrics import VERSION, Metrics
+from watcher.service.stop import StopSignals
 from watcher.state.leases import ActorLease, process_holder
 
 if TYPE_CHECKING:
@@ -144,6 +144,8 @@ class CycleResult:
     report: RunReport | None = None
     error: str | None = None
     rate_limited_until: float | None = None
+    # Calls the write side (PyGithub) sent during the cycle.
+    write_calls: int = 0
 
     @property
     def stats(self) -> RequestStats | None:
@@ -166,6 +168,7 @@ class Daemon:
         metrics: Metrics | None = None,
         health: HealthState | None = None,
         clock: Callable[[], float] = time.time,
+        stop: StopSignals | None = None,
     ) -> None:
         self.cycle = cycle
         self.settings = settings
@@ -175,7 +178,9 @@ class Daemon:
         gap = settings.interval_seconds + settings.jitter_seconds
         self.health = health or HealthState(gap, clock=clock)
         self._clock = clock
-        self._stop = threading.Event()
+        # Shared with `watcher run`, which installs it before start-up (service/stop.py).
+        self._signals = stop or StopSignals()
+        self._stop = self._signals.requested
         self._started = threading.Event()
         self._hangup = threading.Event()
         self._signals_installed = False
@@ -206,9 +211,7 @@ class Daemon:
         self._stop.set()
 
     def _install_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, self._on_signal)
+        previous = self._signals.install()
         previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._on_hangup)
         self._signals_installed = True
         self._hangup.clear()
@@ -230,14 +233,6 @@ class Daemon:
                 hint="the configuration is read at start-up only; restart the daemon to "
                 "apply a changed file (SIGTERM lets the running cycle finish)",
             )
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if self._stop.is_set():
-            # Second signal: the operator means it. Consistency argument in the module
-            # docstring; os.write because logging is not safe inside a signal handler.
-            os.write(2, f"watcher: signal {signum} again, exiting now\n".encode())
-            os._exit(128 + signum)
-        self._stop.set()
 
     def _serve(self) -> int:
         settings = self.settings
@@ -263,6 +258,7 @@ class Daemon:
         threading.Thread(target=self._stopper, name="watcher-stopper", daemon=True).start()
         log.info(
             "daemon starting",
+            version=VERSION,
             interval=settings.interval_seconds,
             jitter=settings.jitter_seconds,
         )
@@ -307,11 +303,13 @@ class Daemon:
             return CycleResult(EXIT_ERROR, error=str(exc), rate_limited_until=until)
         seconds = time.monotonic() - began
         if result.report is not None:
-            self.metrics.observe_run(result.report, seconds)
+            self.metrics.observe_run(result.report, seconds, write_calls=result.write_calls)
         self.health.cycle_finished(ok=result.code != EXIT_ERROR, error=result.error)
         stats = result.stats
-        log.info(
+        # A failed cycle is a warning: an operator filtering on it must not miss one.
+        (log.warning if result.code == EXIT_ERROR else log.info)(
             "cycle finished",
+            run=result.report.run_id if result.report is not None else None,
             code=result.code,
             duration=round(seconds, 3),
             requests=stats.requests if stats else None,
@@ -367,12 +365,14 @@ class RunCycle:
         from watcher.runner.readers import open_readers
 
         actor = self.actor if self.actor is not None and self._lead() else None
+        calls_before = actor.write_calls() if actor is not None else 0
         with open_readers(self.config, self.store) as readers:
             report = run_once(self.config, self.store, readers, self.watch_ids, actor=actor)
+        run_log = log.bind(run=report.run_id)  # every line of the cycle names its run
         for outcome in report.outcomes:
-            log_evaluation(log, outcome)
+            log_evaluation(run_log, outcome)
         if report.notify_crash is not None:
-            log.error(
+            run_log.error(
                 "notifications failed",
                 error=report.notify_error,
                 hint=report_hint("from the log"),
@@ -385,7 +385,11 @@ class RunCycle:
         code = exit_code(report)
         limits = [o.retry_at for o in report.outcomes if o.retry_at is not None]
         return CycleResult(
-            code, report, "; ".join(errors) or None, rate_limited_until=max(limits, default=None)
+            code,
+            report,
+            "; ".join(errors) or None,
+            rate_limited_until=max(limits, default=None),
+            write_calls=(actor.write_calls() - calls_before) if actor is not None else 0,
         )
 
     def _lead(self) -> bool:
@@ -421,11 +425,13 @@ def serve(
     settings: DaemonConfig | None = None,
     watch_ids: tuple[str, ...] = (),
     actor: Actor | None = None,
+    stop: StopSignals | None = None,
 ) -> int:
     """Run the daemon until SIGTERM/SIGINT (returns 0), or one cycle with ``once``.
 
     ``once`` returns that cycle's exit code (0 ready, 1 not ready, 2 error) and starts
-    no HTTP server. Logging must already be configured
+    no HTTP server. ``stop``: the stop request `watcher run` installed at its start, so
+    a signal during start-up is kept (service/stop.py). Logging must already be configured
     (:func:`watcher.service.logconfig.configure`).
     The port is bound before the database is opened: a second daemon started by mistake
     fails on the port without creating or migrating anything.
@@ -447,6 +453,11 @@ def serve(
         cycle = RunCycle(config, store, settings, watch_ids=watch_ids, actor=actor)
         cleanup.callback(cycle.close)
         daemon = Daemon(
-            cycle, settings, quota_floor=config.github.quota_floor, metrics=metrics, health=health
+            cycle,
+            settings,
+            quota_floor=config.github.quota_floor,
+            metrics=metrics,
+            health=health,
+            stop=stop,
         )
         return daemon.run(once=once)

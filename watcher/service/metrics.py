@@ -13,6 +13,8 @@ did not produce a report); the health server renders it with :meth:`Metrics.expo
 
 from __future__ import annotations
 
+import platform
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from watcher.runner.report import RunReport, WatchOutcome
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+VERSION = version("watcher")
 # Cycles range from a handful of 304s (well under a second) to a cold tarball scan of
 # several releases (minutes); the buckets span both ends.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -49,6 +52,12 @@ class Metrics:
             # Memory and CPU of the daemon itself (a tarball scan is the heavy part).
             ProcessCollector(registry=self.registry)
         r = self.registry
+        Gauge(
+            "watcher_build_info",
+            "Always 1; the labels say which watcher and Python run.",
+            ["version", "python"],
+            registry=r,
+        ).labels(version=VERSION, python=platform.python_version()).set(1)
         self.cycles = Counter(
             "watcher_cycles",
             "Evaluation cycles by outcome: ok, error (a watch or notification failed), "
@@ -61,6 +70,13 @@ class Metrics:
             "HTTP requests sent, by response status; a registry's expected 401 token "
             "challenge is counted as status challenge.",
             ["status"],
+            registry=r,
+        )
+        self.requests_by_kind = Counter(
+            "watcher_requests",
+            "Requests sent, by kind: github_read (API reads), github_write (calls of the "
+            "write side, PyGithub), registry (OCI registries and Docker Hub).",
+            ["kind"],
             registry=r,
         )
         self.not_modified_ratio = Gauge(
@@ -126,12 +142,18 @@ class Metrics:
             registry=r,
         )
 
-    def observe_run(self, report: RunReport, seconds: float) -> None:
-        """Account one finished cycle: outcome, HTTP cost, quota, per-watch state, duration."""
+    def observe_run(self, report: RunReport, seconds: float, *, write_calls: int = 0) -> None:
+        """Account one finished cycle: outcome, HTTP cost, quota, per-watch state, duration.
+
+        ``write_calls``: what the write side sent during the cycle (it has no stats of
+        its own in the report).
+        """
         self.duration.observe(seconds)
         stats = report.stats
         for status, count in stats.by_status.items():
             self.requests.labels(status=status).inc(count)
+        for kind, count in (*stats.by_kind.items(), ("github_write", write_calls)):
+            self.requests_by_kind.labels(kind=kind).inc(count)
         if stats.requests:
             self.not_modified_ratio.set(stats.not_modified / stats.requests)
         if stats.quota_remaining is not None:
