@@ -92,4 +92,6 @@ def test_health_port_flag_then_environment_then_file(
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 2, result.output
     expected = f"on 127.0.0.1:{taken_ports[winner(given)]} "
-    assert result.stderr.startswith("error: cannot serve the probes and /metrics " + expected)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith("error: cannot serve the probes and /metrics " + expected)
