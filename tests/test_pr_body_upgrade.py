@@ -22,7 +22,7 @@ from watcher.actions.proposal import propose
 from watcher.chart.bump import BumpResult
 from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
 from watcher.core.models import Excerpt, Release, ReleaseNotes, UpgradePath
-from watcher.sources.changelog import breaking_excerpts
+from watcher.sources.changelog import breaking_excerpts, breaking_passages
 
 REPO = "juanfont/headscale"
 PAGE = f"https://github.com/{REPO}/blob/v0.29.0/CHANGELOG.md"
@@ -88,6 +88,54 @@ def test_other_upstream_styles_are_found() -> None:
             "- **Breaking:** config moved\n- Removes the v1 API",
         ),
     ]
+
+
+# Subsection titles (flagged or not) and item openings (marked or not), for the property.
+TITLES = {"BREAKING": True, "Removed": True, "Upgrade notes": True, "Features": False}
+TITLES |= {"Dependency upgrades": False, "Fixes": False}
+OPENINGS = {"Remove": True, "Deprecate": True, "[CHANGE]": True, "**Breaking:**": True}
+OPENINGS |= {"Add": False, "Fix": False, "[FEATURE]": False, "Removal-free": False}
+Block = tuple[str, str]  # ("title", title) | ("item", opening) | ("fence", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [*(("title", t) for t in TITLES), *(("item", o) for o in OPENINGS), ("fence", "")]
+        ),
+        max_size=25,
+    )
+)
+def test_breaking_passages_take_exactly_the_marked_lines(blocks: list[Block]) -> None:
+    lines, expected = ["## 1.0.0 (2026-01-01)", ""], set()
+    flagged = False
+    for n, (kind, text) in enumerate(blocks):
+        if kind == "title":
+            flagged = TITLES[text]
+            lines += [f"### {text}", ""]
+            continue
+        body = (
+            [f"- {text} thing {n}", f"  more on thing {n}"]
+            if kind == "item"
+            # A fence: its lines are never read as a heading or an item.
+            else ["```", f"### BREAKING {n}", f"- Remove in code {n}", "```"]
+        )
+        lines += body
+        if flagged or (kind == "item" and OPENINGS[text]):
+            expected |= set(body)
+    lines += ["", "## 0.9.0 (2025-01-01)", "", "### BREAKING", "", "- Remove old thing"]
+    end = lines.index("## 0.9.0 (2025-01-01)")
+    passages = breaking_passages(lines, 1, end)
+    taken = [line for _, passage in passages for line in passage.splitlines()]
+    assert {line for line in taken if line.strip()} == expected
+    assert "- Remove old thing" not in taken  # the next version's own
+    # Every passage is upstream's lines in their order, after the heading it names.
+    for heading, passage in passages:
+        assert heading is None or lines[heading].startswith("### ")
+        at = heading or 0
+        for line in passage.splitlines():
+            at = lines.index(line, at + 1)
 
 
 def _body(result_stdout: str) -> str:

@@ -48,8 +48,8 @@ _BREAKING_TITLE = re.compile(
 _ITEM = re.compile(r"^(?P<indent>\s*)(?:[-*+]|\d{1,3}[.)])\s")
 _BREAKING_ITEM = re.compile(
     r"(?:[-*+]|\d{1,3}[.)])\s+[*_`\[(]*"
-    r"(?:breaking\b|change\]|remov(?:e[ds]?|al)\b|deprecat\w*|incompatib\w*"
-    r"|drop(?:s|ped)?\s+support\b)",
+    r"(?:breaking|change\]|remov(?:e[ds]?|al)|deprecat\w*|incompatib\w*"
+    r"|drop(?:s|ped)?\s+support)(?![\w-])",  # a word of its own: not "Removal-free"
     re.IGNORECASE,
 )
 _SHOUTED = re.compile(r"\bBREAKING\b")
