@@ -107,6 +107,10 @@ def test_every_readme_command_runs_against_the_standin(
     result = bash("\n".join([*prelude, walkthrough]), tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     (pr,) = pulls(playground, "example/charts")
-    assert pr["title"] == "greeter: bump to v1.1.0 (colour output landed)"
+    assert pr["title"] == "greeter: bump to v1.1.0 (Add --color landed)"
     assert "greeter-color: PROPOSED  target v1.1.0" in result.stdout
     assert f'"title":"{pr["title"]}"' in result.stdout
+    # `watcher init` wrote what the README shows, and its first check said READY.
+    written = (tmp_path / "greeter.toml").read_text()
+    assert readme_block("What it wrote here", "toml") in written
+    assert "greeter-color: READY  target v1.1.0" in result.stdout

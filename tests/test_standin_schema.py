@@ -257,3 +257,48 @@ def test_write_responses_match_github_description(version: str, app_keys: tuple[
             token=jwt_token,
         )
         assert w.checked == WRITE_MODELS
+
+
+# -- pull request files (`watcher init` reads them) ---------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_pull_request_files_match_and_say_what_changed(standin: StandIn, version: str) -> None:
+    """Every kind of change in one merged PR: the shapes are GitHub's, the patches git's."""
+    from tests.standin.history import HistoryBuilder, at
+
+    b = HistoryBuilder(standin.github, "example/files")
+    old = {"keep.go": "package a\n\nconst A = 1\n", "gone.txt": "x\n", "move.md": "same\n" * 9}
+    b.commit("2026-01-01T00:00:00Z", "start", old)
+    b.branch("topic", "main")
+    change = {
+        "keep.go": "package a\n\nconst A = 1\nconst B = 2\n",
+        "gone.txt": None,
+        "move.md": None,
+        "moved.md": "same\n" * 9,
+        "new.go": 'package a\n\nvar Flag = "--x"\n',
+    }
+    b.commit("2026-01-02T00:00:00Z", "topic", change, "topic")
+    pull = standin.github.open_pull("example/files", "topic", "main", "Topic")
+    b.commit("2026-01-03T00:00:00Z", "later on main", {"other.txt": "y\n"})
+    standin.github.merge_pull("example/files", pull.number, when=at("2026-01-04T00:00:00Z"))
+    reply = httpx.get(
+        f"{standin.api_url}/repos/example/files/pulls/{pull.number}/files",
+        headers={"x-github-api-version": version},
+    )
+    assert reply.status_code == 200
+    assert schema.check_list(schema.model(version, "DiffEntry"), reply.content)
+    files = {f["filename"]: f for f in reply.json()}
+    assert sorted(files) == ["gone.txt", "keep.go", "moved.md", "new.go"]  # not other.txt
+    assert [files[n]["status"] for n in sorted(files)] == [
+        "removed",
+        "modified",
+        "renamed",
+        "added",
+    ]
+    assert files["moved.md"]["previous_filename"] == "move.md"
+    assert files["keep.go"]["patch"].endswith(" const A = 1\n+const B = 2")
+    assert (files["keep.go"]["additions"], files["keep.go"]["deletions"]) == (1, 0)
+    assert files["new.go"]["patch"].splitlines()[1:] == [
+        f"+{line}" for line in str(change["new.go"]).splitlines()
+    ]

@@ -90,6 +90,30 @@ def git_date(when: datetime) -> str:
     return when.isoformat()
 
 
+@dataclass(frozen=True)
+class FileDiff:
+    """One file of a diff between two commits, as ``GET /pulls/{n}/files`` lists it."""
+
+    path: str
+    status: str
+    sha: str
+    additions: int
+    deletions: int
+    patch: str
+    previous_path: str | None = None
+
+
+# git's --raw status letters as GitHub names them.
+_STATUS = {
+    "A": "added",
+    "M": "modified",
+    "D": "removed",
+    "R": "renamed",
+    "C": "copied",
+    "T": "changed",
+}
+
+
 class GitRepo:
     """One repository with a work tree (the work tree is only used to write history)."""
 
@@ -316,6 +340,32 @@ class GitRepo:
             added += int(parts[0]) if parts[0].isdigit() else 0
             deleted += int(parts[1]) if parts[1].isdigit() else 0
         return added, deleted, files
+
+    def diff_files(self, base: str, head: str) -> list[FileDiff]:
+        """Each file changed between two commits, with its unified patch (renames found)."""
+        out = self.git("diff", "--raw", "-M", "-z", "--no-abbrev", base, head).decode()
+        fields = out.split("\0")
+        diffs: list[FileDiff] = []
+        i = 0
+        while i + 1 < len(fields) and fields[i].startswith(":"):
+            meta = fields[i][1:].split(" ")
+            letter, new_sha = meta[4][0], meta[3]
+            paths = [fields[i + 1]]
+            if letter in "RC":
+                paths.append(fields[i + 2])
+            i += 1 + len(paths)
+            patch = self.git("diff", "-M", "--unified=3", base, head, "--", *paths).decode(
+                errors="replace"
+            )
+            # GitHub's patch is the hunks alone, without the final newline.
+            body = patch[patch.index("@@") :].removesuffix("\n") if "@@" in patch else ""
+            lines = body.splitlines()
+            added = sum(1 for ln in lines if ln.startswith("+"))
+            removed = sum(1 for ln in lines if ln.startswith("-"))
+            old_path = paths[0] if letter in "RC" else None
+            sha = new_sha if letter != "D" else meta[2]
+            diffs.append(FileDiff(paths[-1], _STATUS[letter], sha, added, removed, body, old_path))
+        return diffs
 
     def cat_blob(self, sha: str) -> bytes | None:
         """The bytes of blob ``sha``, or None when it is not a blob."""

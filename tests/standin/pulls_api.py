@@ -48,6 +48,7 @@ class PullsApi:
             ("PUT", r"/pulls/(?P<number>\d+)/merge", self._merge),
             ("POST", r"/pulls/(?P<number>\d+)/requested_reviewers", self._request_reviewers),
             ("GET HEAD", r"/pulls/(?P<number>\d+)/requested_reviewers", self._reviewers),
+            ("GET HEAD", r"/pulls/(?P<number>\d+)/files", self._files),
         ]
         for methods, suffix, handler in routes:
             router.add(methods, REPO + suffix, handler)
@@ -133,6 +134,24 @@ class PullsApi:
         url = f"{self.api.site_for(request).repo(repo.full_name)}/pulls"
         page, headers = paginate(matches, request, url)
         body = [self._json(request, repo, pull.number, full=False) for pull in page]
+        return json_response(200, body, headers)
+
+    def _files(self, request: Request, params: dict[str, str]) -> Response:
+        """The files the pull request changes against its merge base, with their patches."""
+        repo = self.api.repo(params)
+        pull = self._pull(repo, params)
+        git = repo.git
+        head = self.state.head_sha(repo, pull)
+        base = git.ref_sha(f"refs/heads/{pull.base_ref}") or head
+        merge_base = git.merge_base(base, head) or base
+        if pull.merge_commit_sha:  # merged: the base as it was before the merge
+            merge_base = git.merge_base(f"{pull.merge_commit_sha}^1", head) or merge_base
+        # GitHub lists at most 3000 files.
+        diffs = git.diff_files(merge_base, head)[:3000]
+        site = self.api.site_for(request)
+        url = f"{site.repo(repo.full_name)}/pulls/{pull.number}/files"
+        page, headers = paginate(diffs, request, url)
+        body = [wshapes.diff_entry(site, repo, head, d) for d in page]
         return json_response(200, body, headers)
 
     def _create(self, request: Request, params: dict[str, str]) -> Response:

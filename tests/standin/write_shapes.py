@@ -32,7 +32,7 @@ from tests.standin.github_state import (
     RepoState,
     TokenInfo,
 )
-from tests.standin.gitrepo import CommitInfo
+from tests.standin.gitrepo import CommitInfo, FileDiff
 
 # Keys of a ``full-repository`` that the plain ``repository`` (in pull requests) lacks.
 FULL_REPOSITORY_ONLY = ("subscribers_count", "network_count")
@@ -288,6 +288,27 @@ def pull_request(
                 "changed_files": view.changed_files,
             }
         )
+    return data
+
+
+def diff_entry(site: Site, repo: RepoState, head_sha: str, diff: FileDiff) -> Json:
+    """A ``diff-entry``: one file of ``GET /pulls/{n}/files``."""
+    path = quote(diff.path)
+    data: Json = {
+        "sha": diff.sha,
+        "filename": diff.path,
+        "status": diff.status,
+        "additions": diff.additions,
+        "deletions": diff.deletions,
+        "changes": diff.additions + diff.deletions,
+        "blob_url": f"{site.html(repo.full_name)}/blob/{head_sha}/{path}",
+        "raw_url": f"{site.html(repo.full_name)}/raw/{head_sha}/{path}",
+        "contents_url": f"{site.repo(repo.full_name)}/contents/{path}?ref={head_sha}",
+    }
+    if diff.patch:
+        data["patch"] = diff.patch
+    if diff.previous_path is not None:
+        data["previous_filename"] = diff.previous_path
     return data
 
 

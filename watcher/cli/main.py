@@ -633,3 +633,13 @@ def _open_store(config: Config, db_url: str | None) -> Store:
     from watcher.state.store import Store
 
     return Store.open(_db_url(config, db_url))
+
+
+def _add_commands() -> None:
+    """Commands in modules of their own, which use this module's options and helpers."""
+    from watcher.cli.init import init_command
+
+    main.add_command(init_command)
+
+
+_add_commands()

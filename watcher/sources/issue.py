@@ -69,18 +69,21 @@ _LINKS = ("cross-referenced", "connected")
 
 def closing_pull(events: Sequence[Any], repo: str) -> int | None:
     """The number of the last pull request of ``repo`` that the timeline links to the issue."""
-    number: int | None = None
+    pulls = referencing_pulls(events, repo)
+    return pulls[-1] if pulls else None
+
+
+def referencing_pulls(events: Sequence[Any], repo: str) -> list[int]:
+    """Numbers of this repository's pull requests linked to the issue, in timeline order."""
+    numbers: list[int] = []
     for event in events:
-        if not isinstance(event, dict) or event.get("event") not in (
-            "cross-referenced",
-            "connected",
-        ):
+        if not isinstance(event, dict) or event.get("event") not in _LINKS:
             continue
         issue = (event.get("source") or {}).get("issue") or {}
         same_repo = (issue.get("repository") or {}).get("full_name") in (None, repo)
         if issue.get("pull_request") and same_repo and isinstance(issue.get("number"), int):
-            number = issue["number"]
-    return number
+            numbers.append(issue["number"])
+    return numbers
 
 
 def issue_signal(issues: Sequence[IssueStatus], repo: str) -> Signal:
