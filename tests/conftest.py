@@ -47,6 +47,7 @@ SLOW_MODULES = frozenset(
         "fault_simulation",
         "health",
         "health_idle_client",
+        "helm_check",
         "import_contracts",
         "retry_faults",
         "self_contained",

@@ -63,12 +63,19 @@ def test_init_appends_a_watch_that_loads_and_shows_its_first_check(
     text = config.read_text()
     assert text.startswith(settings)  # appended, the settings kept byte for byte
     (watch,) = parse_config(text, "mine.toml").watch
+    assert watch.feature is not None and watch.pulls is not None
     assert (watch.id, watch.repo, watch.feature.all_markers) == (
         "greeter-add-color",
         EXAMPLE_UPSTREAM,
         ("--color",),
     )
-    assert watch.issues.numbers == (1,)
+    # The pull request is commit-graph evidence, required beside the marker.
+    assert watch.pulls.numbers == (1,) and watch.required == (
+        "release",
+        "feature",
+        "pulls",
+        "image",
+    )
     assert watch.chart is not None and watch.chart.value_images == ("image",)
     assert text[len(settings) :] in result.stdout  # what it wrote, shown
     assert "greeter-add-color: READY  target v1.1.0" in result.stdout
@@ -92,7 +99,30 @@ def test_an_issue_leads_to_the_pull_requests_that_reference_it(
     assert result.exit_code == 0, result.output
     (watch,) = parse_config(config.read_text(), "mine.toml").watch
     assert watch.id == "greeter-coloured-greetings"
-    assert watch.feature.all_markers == ("--color",) and watch.issues.numbers == (1,)
+    assert watch.feature is not None and watch.pulls is not None
+    assert watch.feature.all_markers == ("--color",) and watch.issues.numbers == (2,)
+    assert watch.pulls.closing and "pulls" not in watch.required  # reported, not required
+
+
+def test_a_pull_request_without_code_to_quote_is_the_evidence_alone(
+    greeter: WatcherRun, tmp_path: Path
+) -> None:
+    b = HistoryBuilder(greeter.standin.github, EXAMPLE_UPSTREAM)
+    b.branch("docs", "main")
+    b.commit(
+        "2026-04-03T00:00:00Z", "Document --color", {"docs/color.md": "Use --color.\n"}, "docs"
+    )
+    pull = greeter.standin.github.open_pull(EXAMPLE_UPSTREAM, "docs", "main", "Document it")
+    config = tmp_path / "mine.toml"
+    config.write_text(connection_toml(greeter.standin))
+    result = init(
+        greeter, config, f"{EXAMPLE_UPSTREAM}#{pull.number}", *GREETER_CHART, "--no-check"
+    )
+    assert result.exit_code == 0, result.output
+    (watch,) = parse_config(config.read_text(), "mine.toml").watch
+    assert watch.feature is None and watch.pulls is not None
+    assert watch.pulls.numbers == (pull.number,)
+    assert watch.required == ("release", "pulls", "image")
 
 
 def test_init_never_clobbers_or_half_writes(greeter: WatcherRun, tmp_path: Path) -> None:
@@ -235,6 +265,7 @@ def test_the_written_table_loads_back_to_the_draft(
         id="w",
         reference=ref,
         title=title,
+        is_pull=True,
         pulls=(1,),
         tag_pattern=rf"^v(?P<version>{VERSION})$",
         markers=(Candidate(marker, path or "x"), Candidate("other", "y")),
@@ -245,7 +276,7 @@ def test_the_written_table_loads_back_to_the_draft(
     (watch,) = parse_config(watch_toml(draft, "watcher init example/greeter#1"), "t").watch
     clean = {s: s.encode("utf-8", "replace").decode() for s in (title, marker, chart.path)}
     assert watch.description == f"{clean[title]} ({ref})"
-    assert watch.feature.all_markers == (clean[marker],)
+    assert watch.feature is not None and watch.feature.all_markers == (clean[marker],)
     assert watch.chart is not None and watch.chart.path == clean[chart.path]
     assert watch.tag_pattern == draft.tag_pattern
 

@@ -555,16 +555,21 @@ def load_config(path: Path | None) -> Config:
     """Read ``path`` (or the built-in default) and validate it, or raise ConfigError."""
     if path is None:
         return parse_config(default_config_text(), source="<built-in default>")
+    hint = "pass an existing file with --config, or omit it for the built-in default"
+    text = read_config_text(path, hint)
+    return parse_config(text, source=str(path), default_instance=instance_from_path(path))
+
+
+def read_config_text(path: Path, hint: str) -> str:
+    """The config file's text, or a ConfigError naming it (with ``hint`` when unreadable)."""
     try:
-        text = path.read_text("utf-8")
+        return path.read_text("utf-8")
     except OSError as exc:
         raise ConfigError(
-            f"{path}: cannot read the config file ({exc.strerror})",
-            hint="pass an existing file with --config, or omit it for the built-in default",
+            f"{path}: cannot read the config file ({exc.strerror})", hint=hint
         ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    return parse_config(text, source=str(path), default_instance=instance_from_path(path))
 
 
 def instance_from_path(path: Path) -> str:

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from watcher.config.model import Config, instance_from_path, parse_config
+from watcher.config.model import Config, instance_from_path, parse_config, read_config_text
 from watcher.core.errors import ConfigError
 
 # Lets a file holding only settings ([github], [registries]) load: a config needs a watch.
@@ -22,17 +22,9 @@ _PLACEHOLDER = f'\n[[watch]]\nid = "{_PLACEHOLDER_ID}"\nrepo = "o/r"\nfeature.ma
 
 def read_text(path: Path) -> str:
     """The file's text; empty when it does not exist yet."""
-    try:
-        return path.read_text("utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return ""
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read the config file ({exc.strerror})",
-            hint="pass a readable file with --config (a missing one is created)",
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    return read_config_text(path, "pass a readable file with --config (a missing one is created)")
 
 
 def settings(path: Path, text: str) -> Config:

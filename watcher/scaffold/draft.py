@@ -39,6 +39,7 @@ class Draft:
     id: str
     reference: Reference
     title: str
+    is_pull: bool
     pulls: tuple[int, ...]
     tag_pattern: str | None
     markers: tuple[Candidate, ...]
@@ -77,10 +78,12 @@ def draft_watch(
     markers = tuple(marker_candidates(patches))
     if marker:
         markers = (Candidate(marker, "--marker"), *(c for c in markers if c.text != marker))
-    if not markers:
+    if not markers and not issue.get("pull_request") and not pulls:
         raise ConfigError(
-            f"{reference}: found no marker the pull request(s) {_numbers(pulls)} add to code",
-            hint="pass --marker TEXT: a string or name only the feature's code contains",
+            f"{reference}: no pull request references this issue, so there is no change "
+            "to take a marker from or to check the releases for",
+            hint="pass --marker TEXT (a string only the feature's code contains), "
+            "or give the implementing pull request instead",
         )
     tags = reader.get_json(f"/repos/{repo}/tags?per_page=100").data
     names = (
@@ -101,6 +104,7 @@ def draft_watch(
         id=watch_id or default_id(repo, title or str(reference.number)),
         reference=reference,
         title=title,
+        is_pull=bool(issue.get("pull_request")),
         pulls=pulls,
         tag_pattern=tag_pattern(names),
         markers=markers,
@@ -119,9 +123,16 @@ def default_id(repo: str, title: str) -> str:
 
 
 def watch_toml(draft: Draft, command: str) -> str:
-    """The ``[[watch]]`` table of ``draft``, commented, to append to a config file."""
+    """The ``[[watch]]`` table of ``draft``, commented, to append to a config file.
+
+    The pull request is commit-graph evidence (``[watch.pulls]``): required beside the
+    marker when the reference is the pull request itself, the evidence alone when no
+    marker was found; an issue is reported, and the pull requests that close it count.
+    """
     ref, chart = draft.reference, draft.chart
-    first, *others = draft.markers
+    required = ["release", *(["feature"] if draft.markers else [])]
+    if draft.is_pull or not draft.markers:
+        required.append("pulls")
     lines = [
         "",
         _comment(f"# Written by `{command}`: check the marker, then `watcher check`."),
@@ -135,20 +146,30 @@ def watch_toml(draft: Draft, command: str) -> str:
         # A literal string reads as the regex it is, unless it holds what one cannot.
         text = f"'{pattern}'" if not re.search(r"['\x00-\x1f\x7f]", pattern) else _str(pattern)
         lines.append(f"tag_pattern = {text}   # the form of {ref.repo}'s tags")
-    lines += [
-        "",
-        "[watch.feature]",
-        f"marker = {_str(first.text)}   " + _comment(f"# added by {ref.repo} in {first.path}"),
-    ]
-    if others:
-        listed = ", ".join(f"{_str(c.text)} ({c.path})" for c in others)
-        lines.append(_comment(f"# other text the pull request adds: {listed}"))
-    if draft.pulls:
+    lines.append(f"required = [{', '.join(_str(r) for r in [*required, 'image'])}]")
+    if draft.markers:
+        first, *others = draft.markers
+        lines += [
+            "",
+            "[watch.feature]",
+            f"marker = {_str(first.text)}   " + _comment(f"# added by {ref.repo} in {first.path}"),
+        ]
+        if others:
+            listed = ", ".join(f"{_str(c.text)} ({c.path})" for c in others)
+            lines.append(_comment(f"# other text the pull request adds: {listed}"))
+    if draft.is_pull:
+        lines += ["", "[watch.pulls]", f"numbers = [{ref.number}]   # merged into the release"]
+    else:
         lines += [
             "",
             "[watch.issues]",
-            f"numbers = [{', '.join(map(str, draft.pulls))}]   # the implementing pull request(s)",
+            f"numbers = [{ref.number}]",
+            "",
+            "[watch.pulls]",
+            "closing = true   # the pull request that closes the issue must be in the release",
         ]
+        if draft.pulls:
+            lines.append(f"# pull requests that reference it today: {_numbers(draft.pulls)}")
     lines += [
         "",
         "[watch.chart]",
