@@ -549,6 +549,57 @@ def backtest(
     sys.exit(code)
 
 
+@main.command("init")
+@click.argument("reference")
+@click.option("--chart", "chart_repo", required=True, help="The chart's repository, owner/name.")
+@click.option("--chart-path", default=".", show_default=True, help="The chart's directory in it.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="WATCHER_CONFIG",
+    required=True,
+    help="The TOML file the watch is appended to (created if missing; its [github] is used).",
+)
+@db_option
+@click.option("--id", "watch_id", default=None, help="The watch's id (default: from the title).")
+@click.option("--marker", default=None, help="The feature marker, instead of the first suggestion.")
+@click.option("--no-check", is_flag=True, help="Write the watch only; skip its first check.")
+@log_options
+@reports_errors
+def init(
+    reference: str,
+    chart_repo: str,
+    chart_path: str,
+    config_path: Path,
+    db_url: str | None,
+    watch_id: str | None,
+    marker: str | None,
+    no_check: bool,
+) -> None:
+    """Write a watch for REFERENCE (owner/repo#N or the URL of a pull request or issue).
+
+    The tag pattern comes from the upstream's tags, the marker from what the pull
+    request adds to code (an issue: the pull requests that reference it), the image
+    keys from the chart's values; the pull request is commit-graph evidence. The watch
+    is appended to --config (never clobbered), then its first check is shown. Exit 0
+    when the watch was written and checked (whatever the verdict), 2 on error.
+    """
+    from watcher.cli.init import Request, file_settings, write_watch
+    from watcher.runner.cycle import run_once
+    from watcher.runner.readers import open_readers
+
+    request = Request(reference, chart_repo, chart_path, config_path, watch_id, marker)
+    settings, text = file_settings(config_path)
+    with _open_store(settings, db_url) as store, open_readers(settings, store) as readers:
+        config, written = write_watch(readers.github, request, settings, text)
+        if no_check:
+            return
+        click.echo(f"its first check (`watcher check --config {config_path} {written}`):")
+        report = run_once(config, store, readers, (written,))
+    _print_report(report, as_json=False, action=True)
+
+
 @main.group("config")
 def config_group() -> None:
     """Configuration commands."""
@@ -633,13 +684,3 @@ def _open_store(config: Config, db_url: str | None) -> Store:
     from watcher.state.store import Store
 
     return Store.open(_db_url(config, db_url))
-
-
-def _add_commands() -> None:
-    """Commands in modules of their own, which use this module's options and helpers."""
-    from watcher.cli.init import init_command
-
-    main.add_command(init_command)
-
-
-_add_commands()
