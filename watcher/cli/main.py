@@ -625,6 +625,22 @@ def config_check(config_path: Path | None) -> None:
         click.echo(f"  {watch.id}: {watch.repo}, {evidence}, requires {', '.join(watch.required)}")
 
 
+@config_group.command("schema")
+@log_options
+@reports_errors
+def config_schema() -> None:
+    """Print the JSON Schema of the configuration file (for editors: completion, checks)."""
+    import json
+
+    from watcher.config.model import Config
+
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Config.model_json_schema(),
+    }
+    click.echo(json.dumps(schema, indent=2, sort_keys=True))
+
+
 @main.group("db")
 def db_group() -> None:
     """Database commands."""
