@@ -558,6 +558,7 @@ def backtest(
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     envvar="WATCHER_CONFIG",
+    show_envvar=True,
     required=True,
     help="The TOML file the watch is appended to (created if missing; its [github] is used).",
 )
