@@ -31,6 +31,7 @@ from watcher.config.report import key_path, problem_lines
 from watcher.config.rules import DAY, HOUR, duration, str_format, template
 from watcher.core.errors import ConfigError
 from watcher.core.models import SignalName
+from watcher.core.redact import remember_secret
 
 SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
 DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
@@ -685,7 +686,11 @@ _BAD_CREDENTIAL_HINT = (
 
 
 def _checked_token(token: str, where: str) -> str:
-    """``token`` if it can go into an HTTP header as is, else a ConfigError naming ``where``."""
+    """``token`` if it can go into an HTTP header as is, else a ConfigError naming ``where``.
+
+    Valid or not, it is scrubbed by value from every output from now on.
+    """
+    remember_secret(token)
     problem = None
     if any(c in "\r\n" for c in token):
         problem = "it has more than one line"

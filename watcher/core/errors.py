@@ -5,10 +5,15 @@ one-line ``message`` (what went wrong, naming the file, key, or URL) and a ``hin
 (what to do). Library errors are translated into these at the layer boundary with
 ``raise ... from``; the CLI maps them to exit code 2 without a traceback.
 
-This module imports nothing of ours (docs/architecture.md, «Invariants»).
+Message and hint are scrubbed of secrets when the error is made (:mod:`watcher.core.redact`,
+by value and by pattern): an error's text goes to the terminal, the logs and the
+database, and a server may echo a credential in the answer an error quotes. This module
+imports nothing of ours but that (docs/architecture.md, «Invariants»).
 """
 
 from __future__ import annotations
+
+from watcher.core.redact import redact_text
 
 
 class WatcherError(Exception):
@@ -17,9 +22,10 @@ class WatcherError(Exception):
     default_hint = "run with --verbose for details"
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint if hint is not None else self.default_hint
+        self.hint = redact_text(hint if hint is not None else self.default_hint)
 
     def __str__(self) -> str:
         return self.message

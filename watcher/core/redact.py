@@ -1,14 +1,21 @@
 """Redaction of secrets from text and structured values: pure string work, no I/O.
 
-Used by the logging set-up (every field of every log line) and by the runner's crash
-reports (a traceback's text), so a token never reaches a log or a file even when it
-sneaks into an error message or a URL (docs/architecture.md, «Invariants»).
+Used by the logging set-up (every field of every log line), by every
+:class:`~watcher.core.errors.WatcherError` (its message and hint, which reach the
+terminal and the database) and by the runner's crash reports (a traceback's text), so a
+token never reaches a log or a file even when it sneaks into an error message or a URL
+(docs/architecture.md, «Invariants»).
+
+Two rules: by *value*, every configured secret is replaced wherever it appears (the
+module that reads a secret from the environment registers it with
+:func:`remember_secret`, so an unprefixed token echoed by a proxy is caught too); by
+*pattern*, anything that looks like a credential.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -29,8 +36,64 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# A registered value shorter than this is no credential (and scrubbing it would maim text).
+MIN_SECRET_LENGTH = 8
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+_URL_SEPARATORS = re.compile(r"[/:@?&=#,;+\s]+")
+# The configured secrets, longest first (so a secret containing another goes whole).
+_secrets: tuple[str, ...] = ()
+
+
+def remember_secret(*values: str) -> None:
+    """Scrub each of ``values`` by value from now on (those of MIN_SECRET_LENGTH or more)."""
+    global _secrets  # noqa: PLW0603 - the process's set of configured secrets
+    known = set(_secrets)
+    known.update(v for value in values if len(v := value.strip()) >= MIN_SECRET_LENGTH)
+    # One tuple assigned at once: a thread redacting meanwhile sees the old or the new set.
+    _secrets = tuple(sorted(known, key=len, reverse=True))
+
+
+def url_pieces(url: str, shortest: int = MIN_SECRET_LENGTH, *, host: bool = True) -> set[str]:
+    """The URL and every piece of it of at least ``shortest`` characters (without the
+    host's pieces unless ``host``: scrubbed everywhere, a host would maim other URLs).
+
+    Piece by piece because a message may quote a part of the URL (a host, a token in a
+    path, a password) rather than the whole of it: the whole parts (user info, user,
+    password, host, each path segment, query key and value; whole, because a password
+    may hold characters that separate parts elsewhere) and what separators split,
+    each also percent-decoded (a service may quote ``p%40ss`` as ``p@ss``).
+    """
+    rest = url.split("://", 1)[-1]
+    host_part = rest.split("/", 1)[0]
+    userinfo, _, name = host_part.rpartition("@")
+    parts = [url, userinfo, *userinfo.split(":", 1)]
+    path, _, query = rest[len(host_part) :].partition("?")
+    parts += path.split("/")
+    for pair in query.split("&"):
+        parts += [pair, *pair.split("=", 1)]
+    parts += _URL_SEPARATORS.split(rest if host else rest[len(host_part) :])
+    if host:
+        parts += [name, *name.rsplit(":", 1)]
+    return {p for piece in parts for p in (piece, _unquote(piece)) if len(p) >= shortest}
+
+
+def _unquote(text: str) -> str:
+    """Percent-decoding as urllib.parse.unquote does it (the core imports no urllib)."""
+    raw = _PERCENT.sub(lambda m: bytes([int(m[1], 16)]), text.encode())
+    return raw.decode("utf-8", errors="replace")
+
+
+def replace_all(text: str, secrets: Iterable[str], replacement: str = "[REDACTED]") -> str:
+    """``text`` with each of ``secrets`` replaced, longest first."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, replacement)
+    return text
+
+
 def redact_text(text: str) -> str:
-    """``text`` with every token-like substring replaced by ``[REDACTED]``."""
+    """``text`` with every configured secret and token-like substring as ``[REDACTED]``."""
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
     for pattern, replacement in SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

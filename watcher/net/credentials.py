@@ -8,11 +8,21 @@ config file, and :class:`Credentials` never shows them in its ``repr``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from watcher.core.errors import ConfigError
+from watcher.core.redact import remember_secret
+
+# PKCS#1 (GitHub's download: "RSA PRIVATE KEY") or PKCS#8 ("PRIVATE KEY").
+_PEM_KEY = re.compile(
+    r"-----BEGIN (?P<kind>(?:RSA |EC )?PRIVATE KEY)-----(?P<body>[^-]*)-----END (?P=kind)-----"
+)
+_KEY_HINT = "point it at the App's private key (.pem) exactly as downloaded from GitHub"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,43 @@ def read_credentials(environ: Mapping[str, str]) -> Credentials | None:
                 f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}: not a PEM text file",
                 hint="point it at the App's private key (.pem) as downloaded from GitHub",
             ) from exc
+        key = _checked_key(key, f"WATCHER_APP_PRIVATE_KEY_FILE={key_file}")
         return Credentials(app_id=app_id, installation_id=int(installation), private_key=key)
     token = github_token(environ)
     return Credentials(token=token) if token else None
+
+
+def _checked_key(text: str, where: str) -> str:
+    """``text`` if it is a whole PEM private key, else a ConfigError naming ``where``.
+
+    Checked without cryptography (which loads only at the first write, ~20 MiB): the
+    PEM armour, its base64 and the DER structure's outer length, which together catch
+    the wrong file, a public key or certificate, and a truncated or damaged copy. The key
+    is scrubbed by value (whole and line by line) from every output from now on. The
+    messages never quote the key.
+    """
+    remember_secret(text, *text.splitlines())
+    match = _PEM_KEY.search(text)
+    if match is None:
+        raise ConfigError(
+            f"{where}: not a PEM private key (no BEGIN/END PRIVATE KEY block)", _KEY_HINT
+        )
+    try:
+        der = base64.b64decode("".join(match["body"].split()), validate=True)
+    except binascii.Error as exc:
+        raise ConfigError(f"{where}: the private key is not valid base64", _KEY_HINT) from exc
+    if not _whole_der(der):
+        raise ConfigError(f"{where}: the private key is truncated or damaged", _KEY_HINT)
+    return text
+
+
+def _whole_der(der: bytes) -> bool:
+    """Whether ``der`` is one DER SEQUENCE whose declared length is exactly its size."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    if der[1] < 0x80:
+        return 2 + der[1] == len(der)
+    count = der[1] & 0x7F
+    if not 1 <= count <= 4 or len(der) < 2 + count:
+        return False
+    return 2 + count + int.from_bytes(der[2 : 2 + count], "big") == len(der)

@@ -22,10 +22,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote
 
 from watcher.config.model import Config
 from watcher.core.errors import ConfigError
+from watcher.core.redact import remember_secret, replace_all, url_pieces
 from watcher.state.deliveries import TargetSpec
 
 GLOBAL_ENV = "WATCHER_APPRISE_URLS"
@@ -34,7 +34,6 @@ FILE_SUFFIX = "_FILE"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 # Pieces of a URL short enough to be ordinary words are left alone in messages.
 _MIN_SECRET_PIECE = 4
-_URL_SEPARATORS = re.compile(r"[/:@?&=#,;+\s]+")
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,8 @@ def apprise_targets(
         sources += [(name, frozenset({watch.id}), True) for name in watch.notify.apprise_env]
     for name, watches, required in sources:
         for index, url in enumerate(_urls(name, env, required), start=1):
+            # Scrubbed by value from every log line, error and crash file from now on.
+            remember_secret(*url_pieces(url, host=False))
             earlier = found.get(url)
             if earlier is None:
                 found[url] = AppriseTarget(f"{name}#{index}", url, watches)
@@ -120,30 +121,8 @@ def _urls(name: str, env: Mapping[str, str], required: bool) -> list[str]:
 def mask(text: str, targets: Iterable[AppriseTarget]) -> str:
     """``text`` with every URL of ``targets``, and each longer piece of it, as ``***``.
 
-    Piece by piece because a service's message may quote a part of the URL (a host, a
-    token in a path) rather than the whole of it.
+    Pieces as short as a few characters go here (an Apprise error is about these URLs);
+    the process-wide redaction only scrubs the longer ones everywhere.
     """
-    pieces: set[str] = set()
-    for target in targets:
-        pieces.add(target.url)
-        rest = target.url.split("://", 1)[-1]
-        for piece in {*_parts(rest), *_URL_SEPARATORS.split(rest)}:
-            # A service may quote a percent-encoded piece decoded (p%40ss as p@ss).
-            pieces.update(p for p in (piece, unquote(piece)) if len(p) >= _MIN_SECRET_PIECE)
-    for piece in sorted(pieces, key=len, reverse=True):
-        text = text.replace(piece, "***")
-    return text
-
-
-def _parts(rest: str) -> list[str]:
-    """The whole parts of a URL after its scheme: user info, user, password, host, each
-    path segment, query key and value. Whole, because a password or a token may hold
-    characters that separate parts elsewhere (``&``, ``=``, ``;``)."""
-    host_part = rest.split("/", 1)[0]
-    userinfo, _, host = host_part.rpartition("@")
-    parts = [userinfo, *userinfo.split(":", 1), host, *host.rsplit(":", 1)]
-    path, _, query = rest[len(host_part) :].partition("?")
-    parts += path.split("/")
-    for pair in query.split("&"):
-        parts += [pair, *pair.split("=", 1)]
-    return parts
+    pieces = {p for target in targets for p in url_pieces(target.url, _MIN_SECRET_PIECE)}
+    return replace_all(text, pieces, "***")

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 # "Will assume non-transactional DDL"); their news is already in our own lines (one per
 # watch evaluation, `watcher db upgrade`'s answer) and in /metrics.
 QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "alembic.runtime")
+# Libraries that name an Apprise target's host and path in their lines (Apprise's own
+# DEBUG lines, urllib3's connection and request lines under requests): WARNING and up
+# only, even with --verbose, since those URLs are secrets (README «Notifications»).
+URL_LOGGERS = ("apprise", "urllib3", "requests")
 
 # The format string APScheduler logs when a run falls due while the job still runs.
 SKIPPED_RUN_PREFIX = 'Execution of job "%s" skipped: maximum number of running instances'
@@ -111,8 +115,8 @@ def configure(
     # At DEBUG (`--verbose`) the libraries speak too: httpx's line per request is what
     # one wants to see then. httpcore's per-socket chatter stays off.
     verbose = root.getEffectiveLevel() <= logging.DEBUG
-    for name in QUIET_LOGGERS:
-        quiet = not verbose or name == "httpcore"
+    for name in (*QUIET_LOGGERS, *URL_LOGGERS):
+        quiet = not verbose or name == "httpcore" or name in URL_LOGGERS
         logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if _skipped_run_filter not in scheduler_log.filters:
