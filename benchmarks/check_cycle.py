@@ -14,6 +14,7 @@ Usage: ``python -m benchmarks.check_cycle`` from the repository root.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -45,6 +46,9 @@ def idle_cycle(standin: StandIn, args: list[str], env: dict[str, str]) -> str:
 
 def main() -> int:
     """Print the figures."""
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     with standin_check() as setup:
         base = {"PATH": os.environ.get("PATH", ""), "HOME": str(setup.workdir)}
         for label, token in (("token", READ_TOKEN), ("anonymous", "")):

@@ -17,6 +17,7 @@ Goals: RSS growth < 20 MiB on both archives; >= 100 MiB/s on the big one.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import io
 import json
@@ -67,10 +68,16 @@ class Measured(TypedDict):
 
 def main() -> None:
     """Generate the archives, scan each in child processes, print a table."""
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(measure(Path(sys.argv[2]), sys.argv[3])))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="the 10 MiB archive only")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # one measurement
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(Path(args.child[0]), args.child[1])))
         return
-    sizes = [10 * MiB] if "--quick" in sys.argv else [10 * MiB, 400 * MiB]
+    sizes = [10 * MiB] if args.quick else [10 * MiB, 400 * MiB]
     rows: list[list[str]] = []
     method = ""
     ok = True

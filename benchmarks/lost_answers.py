@@ -11,6 +11,7 @@ Usage: ``python -m benchmarks.lost_answers`` from the repository root (about a m
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -54,6 +55,9 @@ def requests(step: Step, name: str, lose: bool) -> tuple[int, str]:
 
 def main() -> int:
     """Print one line per write step."""
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     print(f"{'write step':<24} {'normal':>7} {'lost':>5} {'extra':>6}  (requests in that cycle)")
     for name, step in sorted(STEPS.items()):
         normal, _ = requests(step, name, lose=False)

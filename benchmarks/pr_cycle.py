@@ -13,6 +13,7 @@ Usage: ``python -m benchmarks.pr_cycle`` from the repository root.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -40,6 +41,9 @@ def cycle(standin: StandIn, workdir: Path) -> str:
 
 def main() -> int:
     """Print the figures."""
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="watcher-bench-"))
     try:
         with StandIn() as standin:

@@ -13,6 +13,7 @@ smallest size's seconds-per-character below 2 for every family.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -55,6 +56,9 @@ def best_of(repeat: int, text: str) -> float:
 
 def main() -> None:
     """Print one line per family and size, then the per-character growth per family."""
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()
     print(f"{'input':32} {'chars':>9} {'seconds':>9} {'µs/char':>8}")
     worst = 0.0
     for name, make in FAMILIES.items():

@@ -43,6 +43,7 @@ import breakdown (a few seconds).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -671,7 +672,13 @@ def report(
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--imports"]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--imports", action="store_true", help="print the daemon's import breakdown instead"
+    )
+    if parser.parse_args().imports:
         print_breakdown()
         sys.exit(0)
     sys.exit(main())
