@@ -105,6 +105,19 @@ def test_a_bump_the_chart_cannot_render_opens_no_pr(greeter: WatcherRun) -> None
     assert "the bumped chart fails helm's checks" in watch["error"] and "plan" not in watch
 
 
+def test_the_chart_is_read_once_by_sha_and_checked_once_per_content(greeter: WatcherRun) -> None:
+    """Trees below the branch and blobs are immutable: a second plan asks only for the root."""
+    first = greeter("check", "--plan")
+    assert first.exit_code == 0, first.output
+    greeter.standin.log.clear()
+    again = greeter("check", "--plan")
+    assert again.exit_code == 0, again.output
+    git_reads = [r.path for r in greeter.standin.log.records() if "/git/" in r.path]
+    assert git_reads == ["/api/repos/example/charts/git/trees/main"]
+    checks = [r.stdout.split("### Checks", 1)[1].split("\n\n")[1] for r in (first, again)]
+    assert checks[0] == checks[1] and checks[0].startswith("- `helm lint`: passed")
+
+
 def test_without_helm_the_body_says_the_checks_were_not_run() -> None:
     check = check_chart(None, {"Chart.yaml": b"name: x\n"}, "x")
     assert check.status == "not run"
