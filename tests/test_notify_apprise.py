@@ -34,7 +34,7 @@ from watcher.notify.targets import AppriseTarget, apprise_targets, mask
 from watcher.runner.report import RunReport
 from watcher.service.metrics import Metrics
 from watcher.state.deliveries import PendingDelivery, TargetSpec, TargetStatus
-from watcher.state.store import Store
+from watcher.state.store import ErrorEpisode, Notice, Store, Transition
 
 WATCH = "headscale-peer-relay"
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,12 +332,12 @@ def test_plain_text_messages_carry_no_html_entities() -> None:
     # Chat and e-mail show an entity as written: upstream text gets characters instead.
     reasons = ["issue: #2841 closed by @kradalby, fixes #12 & <b>tags</b>", "@here ping"]
     when = datetime(2026, 1, 28, tzinfo=UTC)
-    payloads: list[tuple[str, dict[str, object]]] = [
-        ("event", {"from_state": "pending", "to_state": "ready", "reasons": reasons}),
-        ("error", {"since": "2026-01-28", "state": "ready", "error": " ".join(reasons)}),
+    notices: list[Notice] = [
+        Transition(WATCH, "pending", "ready", None, None, tuple(reasons), ""),
+        ErrorEpisode(WATCH, " ".join(reasons), "2026-01-28", "ready"),
     ]
-    for kind, payload in payloads:
-        item = PendingDelivery(1, WATCH, kind, payload, when, 0, None, None)
+    for notice in notices:
+        item = PendingDelivery(1, WATCH, notice, when, 0, None, None)
         _, body = render(item)
         assert "&#" not in body and "&amp;" not in body and "&lt;" not in body
         assert "@\u200bkradalby" in body and "@\u200bhere" in body

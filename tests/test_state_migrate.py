@@ -24,7 +24,7 @@ from sqlalchemy import text
 from tests.test_state_store import db_url
 from watcher.core.errors import StateError
 from watcher.state import migrate
-from watcher.state.store import Store
+from watcher.state.store import ErrorEpisode, Store
 from watcher.state.tables import Base
 
 __all__ = ["db_url"]  # the fixture, re-exported so that pytest finds it here
@@ -90,7 +90,7 @@ def test_upgrade_from_0001_keeps_verdicts_and_starts_no_episode(db_url: str) -> 
         # The flag the migration filled in must read as "not notified yet".
         store.record_error(store.start_run(), "w", "down", notify_after=timedelta(0))
         [item] = store.pending_outbox()
-        assert item.payload["state"] == "ready"
+        assert isinstance(item.notice, ErrorEpisode) and item.notice.state == "ready"
     assert schema_diff(db_url) == []
 
 

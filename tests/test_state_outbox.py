@@ -21,7 +21,7 @@ from tests.test_state_store import T0, FakeClock, clock, count_rows, db_url, sto
 from watcher.core.errors import StateError
 from watcher.core.models import VerdictState
 from watcher.state.migrate import make_engine
-from watcher.state.store import OUTBOX_ERROR, OUTBOX_TRANSITION, OutboxItem, RunStats, Store
+from watcher.state.store import ErrorEpisode, OutboxItem, RunStats, Store, Transition
 from watcher.state.tables import EventRow, OutboxRow, VerdictRow
 
 __all__ = ["clock", "db_url", "store"]  # the fixtures, re-exported so that pytest finds them
@@ -74,24 +74,23 @@ def test_transition_writes_an_outbox_row_with_the_event(store: Store) -> None:
     assert ready is not None
 
     pending = store.pending_outbox()
-    assert [(item.kind, item.event_id) for item in pending] == [
-        (OUTBOX_TRANSITION, first.id),
-        (OUTBOX_TRANSITION, ready.id),
+    assert [(type(item.notice), item.event_id) for item in pending] == [
+        (Transition, first.id),
+        (Transition, ready.id),
     ]
     assert pending[1] == OutboxItem(
         id=pending[1].id,
         watch_id=WATCH,
         event_id=ready.id,
-        kind=OUTBOX_TRANSITION,
-        payload={
-            "watch_id": WATCH,
-            "from_state": "pending",
-            "to_state": "ready",
-            "from_target": "v0.29.0",
-            "to_target": "v0.29.0",
-            "reasons": ["state ready"],
-            "at": T0.isoformat(),
-        },
+        notice=Transition(
+            watch_id=WATCH,
+            from_state="pending",
+            to_state="ready",
+            from_target="v0.29.0",
+            to_target="v0.29.0",
+            reasons=("state ready",),
+            at=T0.isoformat(),
+        ),
         attempts=0,
         created_at=T0,
         last_attempt_at=None,
@@ -136,18 +135,14 @@ def test_error_episode_is_notified_once_after_notify_after(store: Store, clock: 
     clock.advance(hour)
     store.record_error(store.start_run(), WATCH, "still down", notify_after=hour)
     [item] = store.pending_outbox()
-    assert (item.kind, item.event_id, item.watch_id, item.created_at) == (
-        OUTBOX_ERROR,
+    assert (item.event_id, item.watch_id, item.created_at) == (
         None,
         WATCH,
         noticed_at,
     )
-    assert item.payload == {
-        "watch_id": WATCH,
-        "error": "GitHub answered 504",
-        "since": T0.isoformat(),
-        "state": "ready",
-    }
+    assert item.notice == ErrorEpisode(
+        watch_id=WATCH, error="GitHub answered 504", since=T0.isoformat(), state="ready"
+    )
     stored = store.get_verdict(WATCH)
     assert stored is not None
     assert (stored.error, stored.error_since) == ("still down", T0)
@@ -161,7 +156,9 @@ def test_a_verdict_ends_the_episode_and_a_new_one_is_notified_again(
     clock.advance(hour)
     store.record_error(store.start_run(), WATCH, "first outage", notify_after=hour)
     # No state payload yet: the watch has never been evaluated successfully.
-    assert [i.payload["state"] for i in store.pending_outbox()] == [None]
+    assert [i.notice for i in store.pending_outbox()] == [
+        ErrorEpisode(WATCH, "first outage", T0.isoformat(), None)
+    ]
 
     # The same verdict again would be no event, yet still ends the episode.
     store.record_verdict(store.start_run(), verdict(VerdictState.WAITING, None))
@@ -174,8 +171,8 @@ def test_a_verdict_ends_the_episode_and_a_new_one_is_notified_again(
     assert len(store.pending_outbox()) == 2  # the first error and the transition
     clock.advance(hour)
     store.record_error(store.start_run(), WATCH, "second outage", notify_after=hour)
-    errors = [i for i in store.pending_outbox() if i.kind == OUTBOX_ERROR]
-    assert [(i.payload["since"], i.payload["state"]) for i in errors] == [
+    errors = [i.notice for i in store.pending_outbox() if isinstance(i.notice, ErrorEpisode)]
+    assert [(e.since, e.state) for e in errors] == [
         (T0.isoformat(), None),
         (second_since.isoformat(), "waiting"),
     ]
@@ -192,13 +189,15 @@ def test_errors_without_notify_after_track_the_episode_but_never_notify(
     assert stored is not None and stored.error_since == T0
     # A caller that starts passing notify_after later still gets the whole episode.
     store.record_error(store.start_run(), WATCH, "down", notify_after=timedelta(days=1))
-    assert [i.payload["since"] for i in store.pending_outbox()] == [T0.isoformat()]
+    assert [i.notice for i in store.pending_outbox()] == [
+        ErrorEpisode(WATCH, "down", T0.isoformat(), None)
+    ]
 
 
 def test_zero_notify_after_notifies_the_first_error(store: Store) -> None:
     store.record_error(store.start_run(), WATCH, "down", notify_after=timedelta(0))
     store.record_error(store.start_run(), WATCH, "down", notify_after=timedelta(0))
-    assert [i.kind for i in store.pending_outbox()] == [OUTBOX_ERROR]
+    assert [type(i.notice) for i in store.pending_outbox()] == [ErrorEpisode]
     with pytest.raises(ValueError, match="negative"):
         store.record_error(store.start_run(), WATCH, "down", notify_after=timedelta(-1))
 
@@ -212,7 +211,7 @@ def test_failed_error_notification_is_retried_on_the_next_error(
         assert failing.get_verdict(WATCH) is None  # error, episode and flag rolled back
     with Store.open(db_url, clock=clock) as store:
         store.record_error(store.start_run(), WATCH, "down", notify_after=timedelta(0))
-        assert [i.kind for i in store.pending_outbox()] == [OUTBOX_ERROR]
+        assert [type(i.notice) for i in store.pending_outbox()] == [ErrorEpisode]
 
 
 # -- delivery ----------------------------------------------------------------------
@@ -254,19 +253,20 @@ def test_unknown_outbox_items_are_state_errors(store: Store) -> None:
         store.mark_sent(4242, None)
 
 
+def to_targets(items: list[OutboxItem]) -> list[str | None]:
+    return [i.notice.to_target for i in items if isinstance(i.notice, Transition)]
+
+
 def test_pending_outbox_is_oldest_first_and_limited(store: Store) -> None:
     run_id = store.start_run()
     tags = ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0")
     for tag in tags:
         store.record_verdict(run_id, verdict(VerdictState.READY, tag))
-    assert [i.payload["to_target"] for i in store.pending_outbox()] == list(tags)
+    assert to_targets(store.pending_outbox()) == list(tags)
     first_two = store.pending_outbox(limit=2)
-    assert [i.payload["to_target"] for i in first_two] == ["v1.0.0", "v1.1.0"]
+    assert to_targets(first_two) == ["v1.0.0", "v1.1.0"]
     store.mark_sent(first_two[0].id, None)
-    assert [i.payload["to_target"] for i in store.pending_outbox(limit=2)] == [
-        "v1.1.0",
-        "v1.2.0",
-    ]
+    assert to_targets(store.pending_outbox(limit=2)) == ["v1.1.0", "v1.2.0"]
     with pytest.raises(ValueError, match="positive"):
         store.pending_outbox(limit=0)
 

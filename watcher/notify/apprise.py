@@ -29,10 +29,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from watcher.core.errors import ConfigError
-from watcher.core.sanitize import sanitize_plain
+from watcher.notify.message import plain
 from watcher.notify.targets import AppriseTarget, mask
 from watcher.state.deliveries import PendingDelivery
 from watcher.state.store import Store
@@ -102,22 +101,9 @@ def backoff(base: timedelta, attempt: int) -> timedelta:
 
 
 def render(item: PendingDelivery) -> tuple[str, str]:
-    """The title and plain-text body of one outbox row (upstream text without entities)."""
-    payload: dict[str, Any] = item.payload
-    if item.kind == "error":
-        title = f"watcher: {item.watch_id} failing since {payload.get('since', '')}"
-        lines = [
-            sanitize_plain(str(payload.get("error", "")), 800),
-            f"The last good verdict ({payload.get('state')}) is kept.",
-        ]
-    else:
-        old, new = payload.get("from_state") or "start", payload.get("to_state")
-        target = payload.get("to_target")
-        title = f"watcher: {item.watch_id}: {old} → {new}" + (f" ({target})" if target else "")
-        lines = [f"- {sanitize_plain(str(r), 300)}" for r in payload.get("reasons", [])]
-        lines = lines[:8]
-    lines.append(f"watcher event {item.outbox_id}")
-    return title, "\n".join(lines)
+    """The title and plain-text body of one outbox row, ending with its event number."""
+    title, lines = plain(item.notice)
+    return title, "\n".join([*lines, f"watcher event {item.outbox_id}"])
 
 
 def _send(target: AppriseTarget, title: str, body: str) -> str | None:

@@ -11,9 +11,9 @@ retried.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from watcher.core.sanitize import sanitize
+from watcher.notify.message import markdown
 from watcher.state.store import OutboxItem, Store
 
 if TYPE_CHECKING:
@@ -32,23 +32,8 @@ def outbox_mark(item: OutboxItem) -> str:
 
 
 def render_item(item: OutboxItem, upstream_repo: str) -> str:
-    """The comment text for one outbox row."""
-    payload: dict[str, Any] = dict(item.payload)
-    if item.kind == "error":
-        since = payload.get("since", "")
-        text = (
-            f"**{item.watch_id}**: failing since {since}: "
-            f"{sanitize(str(payload.get('error', '')), upstream_repo, 800)}\n\n"
-            f"The last good verdict (`{payload.get('state')}`) is kept."
-        )
-    else:
-        old, new = payload.get("from_state") or "start", payload.get("to_state")
-        target = payload.get("to_target")
-        text = f"**{item.watch_id}**: {old} → **{new}**" + (f" (target {target})" if target else "")
-        reasons = [sanitize(str(r), upstream_repo, 300) for r in payload.get("reasons", [])]
-        if reasons:
-            text += "\n\n" + "\n".join(f"- {r}" for r in reasons[:8])
-    return f"{outbox_mark(item)}\n{text}\n"
+    """The comment text for one outbox row: its marker, then the notice in Markdown."""
+    return f"{outbox_mark(item)}\n{markdown(item.notice, upstream_repo)}\n"
 
 
 def deliver(

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 
 from watcher.state.db import Database, insert_for
+from watcher.state.outbox import Notice, notice_of
 from watcher.state.tables import NotifyTargetRow, OutboxDeliveryRow, OutboxRow
 
 
@@ -44,8 +45,7 @@ class PendingDelivery:
 
     outbox_id: int
     watch_id: str
-    kind: str
-    payload: dict[str, Any]
+    notice: Notice
     created_at: datetime
     attempts: int
     next_attempt_at: datetime | None
@@ -105,8 +105,7 @@ class DeliveryStore(Database):
                 PendingDelivery(
                     outbox_id=o.id,
                     watch_id=o.watch_id,
-                    kind=o.kind,
-                    payload=dict(o.payload),
+                    notice=notice_of(o.kind, o.payload),
                     created_at=o.created_at,
                     attempts=d.attempts if d is not None else 0,
                     next_attempt_at=d.next_attempt_at if d is not None else None,

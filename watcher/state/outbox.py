@@ -11,7 +11,7 @@ Apprise targets is :mod:`watcher.state.deliveries`'s job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,19 +29,57 @@ OUTBOX_ERROR = "error"
 
 
 @dataclass(frozen=True)
-class OutboxItem:
-    """An undelivered notification; ``payload`` depends on ``kind``.
+class Transition:
+    """A watch's verdict changed state or target (``outbox.kind`` ``transition``)."""
 
-    ``transition``: ``watch_id``, ``from_state``, ``to_state``, ``from_target``,
-    ``to_target``, ``reasons`` and ``at`` (ISO 8601). ``error``: ``watch_id``,
-    ``error``, ``since`` (ISO 8601) and ``state`` (the last good state, or None).
-    """
+    watch_id: str
+    from_state: str | None  # None: the watch's first verdict
+    to_state: str
+    from_target: str | None
+    to_target: str | None
+    reasons: tuple[str, ...]
+    at: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class ErrorEpisode:
+    """A watch has failed for ``notify_after`` (``outbox.kind`` ``error``)."""
+
+    watch_id: str
+    error: str
+    since: str  # ISO 8601
+    state: str | None  # the last good verdict's state, None before the first
+
+
+#: What an outbox row announces; its JSON ``payload`` is the fields of one of these.
+Notice = Transition | ErrorEpisode
+
+
+def notice_of(kind: str, payload: dict[str, Any]) -> Notice:
+    """The typed notice of one stored row (``kind`` and JSON ``payload``)."""
+    if kind == OUTBOX_ERROR:
+        return ErrorEpisode(
+            payload["watch_id"], payload["error"], payload["since"], payload.get("state")
+        )
+    return Transition(
+        payload["watch_id"],
+        payload.get("from_state"),
+        payload["to_state"],
+        payload.get("from_target"),
+        payload.get("to_target"),
+        tuple(payload.get("reasons", ())),
+        payload.get("at", ""),
+    )
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An undelivered notification."""
 
     id: int
     watch_id: str
     event_id: int | None
-    kind: str
-    payload: dict[str, Any]
+    notice: Notice
     attempts: int
     created_at: datetime
     last_attempt_at: datetime | None
@@ -128,15 +166,13 @@ class OutboxStore(LeaseStore):
         return row
 
 
-def outbox_row(
-    kind: str, payload: dict[str, Any], *, created_at: datetime, event_id: int | None = None
-) -> OutboxRow:
-    """A new, unsent ``outbox`` row announcing ``payload`` (its ``watch_id`` included)."""
+def outbox_row(notice: Notice, *, created_at: datetime, event_id: int | None = None) -> OutboxRow:
+    """A new, unsent ``outbox`` row announcing ``notice``."""
     return OutboxRow(
-        watch_id=str(payload["watch_id"]),
+        watch_id=notice.watch_id,
         event_id=event_id,
-        kind=kind,
-        payload=payload,
+        kind=OUTBOX_ERROR if isinstance(notice, ErrorEpisode) else OUTBOX_TRANSITION,
+        payload=asdict(notice),
         created_at=created_at,
         attempts=0,
         last_attempt_at=None,
@@ -155,8 +191,7 @@ def _outbox_item(row: OutboxRow) -> OutboxItem:
         id=row.id,
         watch_id=row.watch_id,
         event_id=row.event_id,
-        kind=row.kind,
-        payload=dict(row.payload),
+        notice=notice_of(row.kind, row.payload),
         attempts=row.attempts,
         created_at=row.created_at,
         last_attempt_at=row.last_attempt_at,

@@ -47,24 +47,25 @@ from watcher.state.migrate import (
     make_engine,
     upgrade,
 )
-from watcher.state.outbox import OUTBOX_ERROR, OUTBOX_TRANSITION, OutboxItem, OutboxStore
+from watcher.state.outbox import ErrorEpisode, Notice, OutboxItem, OutboxStore, Transition
 from watcher.state.pull_requests import PULL_REQUEST_STATES, PullRequestRecord, PullRequestStore
 from watcher.state.runs import RunStats, RunStore
 from watcher.state.verdicts import Event, StoredVerdict, VerdictStore
 
 __all__ = [
-    "OUTBOX_ERROR",
-    "OUTBOX_TRANSITION",
     "PIN_KEY_PREFIX",
     "PULL_REQUEST_STATES",
     "CachedResponse",
     "Clock",
+    "ErrorEpisode",
     "Event",
+    "Notice",
     "OutboxItem",
     "PullRequestRecord",
     "RunStats",
     "Store",
     "StoredVerdict",
+    "Transition",
 ]
 
 

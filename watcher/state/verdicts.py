@@ -26,7 +26,7 @@ from watcher.state.codec import (
 )
 from watcher.state.db import Database, corrupt, insert_for
 from watcher.state.migrate import URL_HINT
-from watcher.state.outbox import OUTBOX_ERROR, OUTBOX_TRANSITION, outbox_row
+from watcher.state.outbox import ErrorEpisode, Transition, outbox_row
 from watcher.state.tables import EventRow, ObservationRow, VerdictRow
 
 #: ``observations.signal`` of the row ``record_error`` writes (not a ``SignalName``).
@@ -164,16 +164,15 @@ class VerdictStore(Database):
             event = _event(event_row)
             session.add(
                 outbox_row(
-                    OUTBOX_TRANSITION,
-                    {
-                        "watch_id": event.watch_id,
-                        "from_state": event.from_state,
-                        "to_state": event.to_state,
-                        "from_target": event.from_target,
-                        "to_target": event.to_target,
-                        "reasons": list(verdict.reasons),
-                        "at": event.at.isoformat(),
-                    },
+                    Transition(
+                        event.watch_id,
+                        event.from_state,
+                        event.to_state,
+                        event.from_target,
+                        event.to_target,
+                        tuple(verdict.reasons),
+                        event.at.isoformat(),
+                    ),
                     created_at=self._now(),
                     event_id=event.id,
                 )
@@ -217,13 +216,7 @@ class VerdictStore(Database):
             ):
                 session.add(
                     outbox_row(
-                        OUTBOX_ERROR,
-                        {
-                            "watch_id": watch_id,
-                            "error": message,
-                            "since": row.error_since.isoformat(),
-                            "state": row.state,
-                        },
+                        ErrorEpisode(watch_id, message, row.error_since.isoformat(), row.state),
                         created_at=now,
                     )
                 )
