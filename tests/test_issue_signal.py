@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watcher.backtest.gather import _mention
 from watcher.core.models import IssueStatus, SignalStatus
-from watcher.sources.issue import closing_reference, issue_signal
+from watcher.sources.issue import closing_pull, closing_reference, issue_signal
 
 REPO = "juanfont/headscale"
 
@@ -42,3 +46,23 @@ def test_open_issue_does_not_hold_and_closed_completed_does() -> None:
     assert issue_signal([closed], REPO).status is SignalStatus.HOLDS
     not_planned = IssueStatus(1, "t", "closed", "not_planned", "u")
     assert issue_signal([not_planned], REPO).status is SignalStatus.MISSING
+
+
+@given(st.lists(st.booleans(), min_size=len(REPO), max_size=len(REPO)), st.booleans())
+def test_check_and_backtest_share_one_case_blind_rule_for_the_same_repository(
+    upper: list[bool], by_url: bool
+) -> None:
+    """GitHub ignores the case of owner/name: a cross-reference spelled in any case (by
+    name, or only by API URL) is the same repository, for check and backtest alike."""
+    spelled = "".join(c.upper() if u else c for c, u in zip(REPO, upper, strict=True))
+    event = xref(2950, spelled)
+    if by_url:
+        source = event["source"]["issue"]
+        source["repository_url"] = (
+            f"https://api.github.com/repos/{source.pop('repository')['full_name']}"
+        )
+    assert closing_pull([event], REPO) == 2950
+    assert _mention(event, REPO) == "PR #2950 (open)"
+    other = xref(2950, spelled + "-fork")
+    assert closing_pull([other], REPO) is None
+    assert _mention(other, REPO) == f"PR {spelled}-fork#2950 (open, another repository)"

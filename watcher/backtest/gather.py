@@ -467,27 +467,23 @@ def _issues(
 
 
 def _issue(github: GitHubReader, repo: str, number: int) -> IssueFact:
-    path = f"/repos/{repo}/issues/{number}"
-    data = github.get_json(path).data
-    if not isinstance(data, dict):
-        raise PayloadError(f"{github.url(path)}: expected an issue object")
-    timeline = github.get_paginated(f"{path}/timeline", oldest_first=True).data
+    data, _ = issue.read_issue(github, repo, number)
+    timeline = issue.read_timeline(github, repo, number, revalidate=True)
+    status = issue.issue_status(github, repo, number, data, timeline)
     events = tuple(
         sorted(
             (e for e in (_issue_event(number, item, repo) for item in timeline) if e is not None),
             key=lambda e: e.at,
         )
     )
-    labels = tuple(str(x.get("name")) for x in data.get("labels") or [] if isinstance(x, dict))
-    closed = data.get("state") == "closed"
     return IssueFact(
         number=number,
-        title=str(data.get("title") or ""),
-        url=str(data.get("html_url") or github.url(path)),
+        title=status.title,
+        url=status.url,
         opened_at=_when(data.get("created_at")),
-        labels=labels,
+        labels=status.labels,
         events=events,
-        closing_pull=issue.closing_pull(timeline, repo) if closed else None,
+        closing_pull=status.closing_pull,
     )
 
 
@@ -515,24 +511,13 @@ def _mention(item: dict[str, Any], repo: str) -> str | None:
     source = (item.get("source") or {}).get("issue") or {}
     if not source.get("number"):
         return None
-    other = _source_repo(source)
+    other = issue.source_repository(source)
     kind = "PR" if source.get("pull_request") else "issue"
     merged = (source.get("pull_request") or {}).get("merged_at")
     state = "merged" if merged else str(source.get("state") or "open")
-    if other and other.lower() != repo.lower():
+    if other and not issue.same_repository(other, repo):
         return f"{kind} {other}#{source['number']} ({state}, another repository)"
     return f"{kind} #{source['number']} ({state})"
-
-
-def _source_repo(source: dict[str, Any]) -> str | None:
-    """The referencing issue's repository: ``repository.full_name``, else its API URL's tail."""
-    name = (source.get("repository") or {}).get("full_name")
-    if isinstance(name, str):
-        return name
-    url = source.get("repository_url")
-    if isinstance(url, str) and "/repos/" in url:
-        return url.rsplit("/repos/", 1)[1].strip("/")
-    return None
 
 
 def _release_notes(facts: Sequence[ReleaseFact]) -> tuple[str, ...]:

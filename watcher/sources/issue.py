@@ -18,20 +18,37 @@ from watcher.net.github_read import GitHubReader
 
 def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
     """One issue's state; its timeline is read only when the issue is closed and changed."""
+    data, changed = read_issue(reader, repo, number)
+    timeline: Sequence[Any] = ()
+    if data["state"] == "closed":
+        timeline = read_timeline(reader, repo, number, revalidate=changed)
+    return issue_status(reader, repo, number, data, timeline)
+
+
+def read_issue(reader: GitHubReader, repo: str, number: int) -> tuple[dict[str, Any], bool]:
+    """The issue's JSON (checked to be one) and whether it changed since the last read."""
     fetched = reader.get_json(f"/repos/{repo}/issues/{number}")
     data = fetched.data
-    url = reader.url(f"/repos/{repo}/issues/{number}")
     if not isinstance(data, dict) or not isinstance(data.get("state"), str):
-        raise PayloadError(f"{url}: issue without a state")
-    closed_by, closing = None, None
-    if data["state"] == "closed":
-        timeline = reader.get_paginated(
-            f"/repos/{repo}/issues/{number}/timeline",
-            revalidate=fetched.changed,
-            oldest_first=True,
-        )
-        closed_by = closing_reference(timeline.data, repo)
-        closing = closing_pull(timeline.data, repo)
+        raise PayloadError(f"{reader.url(f'/repos/{repo}/issues/{number}')}: issue without a state")
+    return data, fetched.changed
+
+
+def read_timeline(
+    reader: GitHubReader, repo: str, number: int, *, revalidate: bool
+) -> Sequence[Any]:
+    """The issue's timeline events, oldest first."""
+    path = f"/repos/{repo}/issues/{number}/timeline"
+    fetched = reader.get_paginated(path, revalidate=revalidate, oldest_first=True)
+    events: Sequence[Any] = fetched.data
+    return events
+
+
+def issue_status(
+    reader: GitHubReader, repo: str, number: int, data: dict[str, Any], timeline: Sequence[Any]
+) -> IssueStatus:
+    """What ``check`` and the backtest know of an issue, from its JSON and its timeline."""
+    closed = data["state"] == "closed"
     labels = tuple(
         str(label.get("name")) for label in data.get("labels") or [] if isinstance(label, dict)
     )
@@ -40,10 +57,10 @@ def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
         title=str(data.get("title") or ""),
         state=data["state"],
         state_reason=data.get("state_reason"),
-        url=str(data.get("html_url") or url),
+        url=str(data.get("html_url") or reader.url(f"/repos/{repo}/issues/{number}")),
         labels=labels,
-        closed_by=closed_by,
-        closing_pull=closing,
+        closed_by=closing_reference(timeline, repo) if closed else None,
+        closing_pull=closing_pull(timeline, repo) if closed else None,
     )
 
 
@@ -80,10 +97,27 @@ def referencing_pulls(events: Sequence[Any], repo: str) -> list[int]:
         if not isinstance(event, dict) or event.get("event") not in _LINKS:
             continue
         issue = (event.get("source") or {}).get("issue") or {}
-        same_repo = (issue.get("repository") or {}).get("full_name") in (None, repo)
+        other = source_repository(issue)
+        same_repo = other is None or same_repository(other, repo)
         if issue.get("pull_request") and same_repo and isinstance(issue.get("number"), int):
             numbers.append(issue["number"])
     return numbers
+
+
+def source_repository(source: dict[str, Any]) -> str | None:
+    """A referencing issue's repository: ``repository.full_name``, else its API URL's tail."""
+    name = (source.get("repository") or {}).get("full_name")
+    if isinstance(name, str):
+        return name
+    url = source.get("repository_url")
+    if isinstance(url, str) and "/repos/" in url:
+        return url.rsplit("/repos/", 1)[1].strip("/")
+    return None
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Whether two ``owner/name`` spell one repository: GitHub ignores their case."""
+    return a.casefold() == b.casefold()
 
 
 def issue_signal(issues: Sequence[IssueStatus], repo: str) -> Signal:
