@@ -33,6 +33,8 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "mentions and refs": lambda n: "@a #1 " * (n // 6),
     "html": lambda n: "<!--<img>" * (n // 9),
     "url with keywords": lambda n: "https://x.io/" + "fix/" * (n // 4),
+    "url GitHub would not link": lambda n: "https://" + "a_" * (n // 2),
+    "keyword, separators, no ref": lambda n: "fixes" + " *_:(" * (n // 5) + "x",
     "release-note prose": lambda n: (
         (
             "* Fixes #2841: peer relay (@kradalby) in `hscontrol/relay.go` see "

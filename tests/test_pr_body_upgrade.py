@@ -22,7 +22,12 @@ from watcher.actions.proposal import propose
 from watcher.chart.bump import BumpResult
 from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
 from watcher.core.models import Excerpt, Release, ReleaseNotes, UpgradePath
-from watcher.sources.changelog import breaking_excerpts, breaking_passages
+from watcher.sources.changelog import (
+    breaking_excerpts,
+    breaking_passages,
+    index_changelog,
+    section_excerpt,
+)
 
 REPO = "juanfont/headscale"
 PAGE = f"https://github.com/{REPO}/blob/v0.29.0/CHANGELOG.md"
@@ -40,7 +45,7 @@ UPGRADE_LINES = (
 
 def test_headscale_breaking_passages_on_the_real_changelog() -> None:
     text = excerpt_text("v0.29.0", "CHANGELOG.md")
-    found = breaking_excerpts(text, "0.29.0", "CHANGELOG.md", PAGE)
+    found = breaking_excerpts(index_changelog(text), "0.29.0", "CHANGELOG.md", PAGE)
     assert [(e.title, e.url.removeprefix(PAGE)) for e in found] == [
         ("CHANGELOG.md > 0.29.0 > BREAKING", "#breaking"),
         ("CHANGELOG.md > 0.29.0 > CLI", "#cli-1"),  # "Deprecate ...", "Remove ..." items
@@ -61,14 +66,15 @@ def test_headscale_breaking_passages_on_the_real_changelog() -> None:
 
 def test_node_exporter_change_entries_are_breaking_candidates() -> None:
     text = (NODE_EXPORTER / "v1.10.0" / "CHANGELOG.md").read_text()
-    (found,) = breaking_excerpts(text, "1.10.0", "CHANGELOG.md", "https://x/CHANGELOG.md")
+    index = index_changelog(text)
+    (found,) = breaking_excerpts(index, "1.10.0", "CHANGELOG.md", "https://x/CHANGELOG.md")
     assert found.text.splitlines() == [
         "* [CHANGE] mdadm: Use sysfs for RAID metrics #3031",
         "* [CHANGE] filesystem: Add erofs in default excluded fs #3313",
         "* [CHANGE] tcpstat: Use std lib binary.NativeEndian #3386",
     ]
     # The unreleased placeholder's empty "* [CHANGE]" is not 1.10.0's.
-    assert breaking_excerpts(text, "1.9.1", "CHANGELOG.md", "https://x/CHANGELOG.md") == ()
+    assert breaking_excerpts(index, "1.9.1", "CHANGELOG.md", "https://x/CHANGELOG.md") == ()
 
 
 def test_other_upstream_styles_are_found() -> None:
@@ -79,7 +85,7 @@ def test_other_upstream_styles_are_found() -> None:
         "- **Breaking:** config moved\n- Removes the v1 API\n\n"
         "## [1.0.0] - 2025-01-01\n\n### Removed\n\n- old\n"
     )
-    found = breaking_excerpts(text, "2.0.0", "CHANGELOG.md", "https://x/c.md")
+    found = breaking_excerpts(index_changelog(text), "2.0.0", "CHANGELOG.md", "https://x/c.md")
     assert [(e.title, e.text) for e in found] == [
         ("CHANGELOG.md > 2.0.0 > Removed", "- The `--legacy` flag"),
         (
@@ -136,6 +142,43 @@ def test_breaking_passages_take_exactly_the_marked_lines(blocks: list[Block]) ->
         at = heading or 0
         for line in passage.splitlines():
             at = lines.index(line, at + 1)
+
+
+HEADINGS = [
+    f"{'#' * n} {v}{d}"
+    for n in (1, 2, 3)
+    for v in ("1.0.0", "v1.1.0", "[2.0.0]")
+    for d in ("", " (2026-01-01)")
+]
+
+
+def naive_section(lines: list[str], version: str) -> str | None:
+    """The spec, walked plainly: the first unfenced heading naming ``version``, up to the
+    next unfenced heading at its level or above."""
+    fenced, start, level = False, None, 0
+    for index, line in enumerate(lines):
+        fenced = not fenced if line.startswith("```") else fenced
+        depth = len(line) - len(line.lstrip("#")) if line.startswith("#") and not fenced else 0
+        if start is not None and depth and depth <= level:
+            return "\n".join(lines[start + 1 : index])
+        named = line.lstrip("# [v").split(" ")[0].rstrip("]") == version
+        if start is None and depth and named:
+            start, level = index, depth
+    return None if start is None else "\n".join(lines[start + 1 :])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*HEADINGS, "### Changes", "text", "- item", "```", ""])))
+def test_one_pass_index_finds_each_versions_section(lines: list[str]) -> None:
+    # One walk for every release since the chart's version, answering as the spec says.
+    index = index_changelog("\n".join(lines))
+    for version in ("1.0.0", "1.1.0", "2.0.0", "3.0.0"):
+        expected = naive_section(lines, version)
+        excerpt = section_excerpt(index, version, "C.md", "https://x/C.md")
+        if expected is None or not expected.strip():
+            assert excerpt is None
+        else:
+            assert excerpt is not None and excerpt.text == expected.strip()
 
 
 def _body(result_stdout: str) -> str:

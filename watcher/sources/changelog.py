@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -117,19 +117,20 @@ def mentions_of(watch: WatchConfig) -> tuple[str, ...]:
 
 
 def find_section(text: str, version: str) -> Section | None:
-    """The section whose heading names ``version`` (compared as PEP 440 versions)."""
+    """The section whose heading names ``version`` (compared as PEP 440 versions).
+
+    The first such heading outside fenced code counts (:func:`index_changelog`).
+    """
+    changelog = index_changelog(text)
     wanted = _version(version)
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        match = _HEADING.match(line)
-        if not match or wanted is None or _version(match["version"]) != wanted:
-            continue
-        level = len(match["level"])
-        end = _section_end(lines, index, level)
-        date = _DATE.search(match["rest"])
-        body = "\n".join(lines[index + 1 : end])
-        return Section(match["version"], date.group(1) if date else None, index + 1, body, level)
-    return None
+    found = changelog.sections.get(wanted) if wanted is not None else None
+    match = _HEADING.match(changelog.lines[found[0]]) if found is not None else None
+    if found is None or match is None:
+        return None
+    start, end, level = found
+    date = _DATE.search(match["rest"])
+    body = "\n".join(changelog.lines[start + 1 : end])
+    return Section(match["version"], date.group(1) if date else None, start + 1, body, level)
 
 
 def changelog_signal(
@@ -223,45 +224,92 @@ def breaking_passages(lines: Sequence[str], start: int, end: int) -> list[tuple[
     return [(at, text) for at, text in passages if text.strip()]
 
 
-def breaking_excerpts(
-    text: str, version: str, path: str, page: str, *, whole: bool = False
-) -> tuple[Excerpt, ...]:
-    """The breaking passages of ``version``'s section of ``text`` (of all of it: ``whole``).
+@dataclass(frozen=True)
+class Changelog:
+    """A changelog (or a release body) split once, for quoting many of its versions.
 
-    ``page`` is the web page of ``text``; each excerpt links the heading it sits under.
+    ``sections`` maps each version to its first section: (heading's line index, end
+    index, heading level). Built in one pass, so a long changelog read for every release
+    since the chart's version costs one walk, not one per release.
     """
+
+    lines: Sequence[str]
+    slugs: Mapping[int, str]
+    sections: Mapping[Version, tuple[int, int, int]]
+
+
+def index_changelog(text: str) -> Changelog:
+    """Split ``text`` into lines, heading anchors and version sections (outside fences)."""
     lines = text.splitlines()
-    if whole:
-        start, end = 0, len(lines)
-    else:
-        section = find_section(text, version)
-        if section is None:
+    sections: dict[Version, tuple[int, int, int]] = {}
+    open_: list[tuple[Version, int, int]] = []  # levels strictly increasing upwards
+    seen: set[Version] = set()
+    fenced = False
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        level = "" if fenced else _heading_level(line)
+        if not level:
+            continue
+        while open_ and open_[-1][2] >= len(level):
+            closed, start, depth = open_.pop()
+            sections[closed] = (start, index, depth)
+        match = _HEADING.match(line)
+        version = _version(match["version"]) if match else None
+        if version is not None and version not in seen:  # a version's first section counts
+            seen.add(version)
+            open_.append((version, index, len(level)))
+    for closed, start, depth in open_:
+        sections[closed] = (start, len(lines), depth)
+    return Changelog(lines, _heading_slugs(lines), sections)
+
+
+def breaking_excerpts(
+    changelog: Changelog, version: str | None, path: str, page: str
+) -> tuple[Excerpt, ...]:
+    """The breaking passages of ``version``'s section (of all of it: None), as excerpts.
+
+    ``page`` is the web page of the text; each excerpt links the heading it sits under
+    and is titled ``path > version > heading``.
+    """
+    lines = changelog.lines
+    start, end = 0, len(lines)
+    if version is not None:
+        found = _section_bounds(changelog, version)
+        if found is None:
             return ()
-        start, end = section.line, _section_end(lines, section.line - 1, section.level)
-    slugs = _heading_slugs(lines)
+        start, end = found
+    name = f"{path} > {version}" if version is not None else path
     excerpts = []
     for heading, body in breaking_passages(lines, start, end):
+        text = _absolute_links(_cut(body, BREAKING_LIMIT), page)
         if heading is None or heading < start:
-            excerpts.append(
-                Excerpt(
-                    f"{path} > {version}", page, _absolute_links(_cut(body, BREAKING_LIMIT), page)
-                )
-            )
+            excerpts.append(Excerpt(name, page, text))
             continue
-        title = f"{path} > {version} > {_heading_title(lines[heading])}"
-        url = f"{page}#{slugs.get(heading, '')}"
-        excerpts.append(Excerpt(title, url, _absolute_links(_cut(body, BREAKING_LIMIT), page)))
+        title = f"{name} > {_heading_title(lines[heading])}"
+        excerpts.append(Excerpt(title, f"{page}#{changelog.slugs.get(heading, '')}", text))
     return tuple(excerpts)
 
 
-def section_excerpt(text: str, version: str, path: str, page: str) -> Excerpt | None:
-    """``version``'s whole section of the changelog ``text`` (cut), linked at its heading."""
-    section = find_section(text, version)
-    if section is None or not section.text.strip():
+def section_excerpt(changelog: Changelog, version: str, path: str, page: str) -> Excerpt | None:
+    """``version``'s whole section of the changelog (cut), linked at its heading."""
+    found = _section_bounds(changelog, version)
+    if found is None:
         return None
-    anchor = _heading_slugs(text.splitlines()).get(section.line - 1, "")
-    text = _absolute_links(_cut(section.text.strip(), NOTES_LIMIT), page)
-    return Excerpt(f"{path} > {section.version}", f"{page}#{anchor}", text)
+    start, end = found
+    body = "\n".join(changelog.lines[start:end]).strip()
+    if not body:
+        return None
+    anchor = changelog.slugs.get(start - 1, "")
+    text = _absolute_links(_cut(body, NOTES_LIMIT), page)
+    return Excerpt(f"{path} > {version}", f"{page}#{anchor}", text)
+
+
+def _section_bounds(changelog: Changelog, version: str) -> tuple[int, int] | None:
+    """The lines after ``version``'s heading up to the end of its section."""
+    parsed = _version(version)
+    found = changelog.sections.get(parsed) if parsed is not None else None
+    return None if found is None else (found[0] + 1, found[1])
 
 
 def _item_end(lines: Sequence[str], index: int, end: int, indent: int) -> int:

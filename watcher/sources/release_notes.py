@@ -25,9 +25,11 @@ from watcher.core.models import Excerpt, Release, ReleaseNotes, UpgradePath
 from watcher.net.github_read import GitHubReader
 from watcher.sources.changelog import (
     NOTES_LIMIT,
+    Changelog,
     blob_url,
     breaking_excerpts,
     fetch_changelog,
+    index_changelog,
     section_excerpt,
 )
 from watcher.sources.release import fetch_tag_commits, parse_releases
@@ -65,10 +67,11 @@ def upgrade_path(
     sha = shas.get(target.tag)
     path = watch.changelog.path
     text = fetch_changelog(reader, watch.repo, path, sha or target.tag, sha is not None)
+    changelog = None if text is None else index_changelog(text)
     page = blob_url(target, watch.repo, path)
     bodies = _bodies(raw)
     notes = tuple(
-        _notes(release, bodies.get(release.tag, ""), text, path, page)
+        _notes(release, bodies.get(release.tag, ""), changelog, path, page)
         for release in between[:MAX_RELEASES]
     )
     compare = None
@@ -78,7 +81,7 @@ def upgrade_path(
 
 
 def _notes(
-    release: Release, body: str, changelog: str | None, path: str, page: str
+    release: Release, body: str, changelog: Changelog | None, path: str, page: str
 ) -> ReleaseNotes:
     """One release's notes and breaking passages (release body first, then changelog)."""
     notes: list[Excerpt] = []
@@ -87,7 +90,7 @@ def _notes(
     if body:
         title = f"{release.tag} release notes"
         notes.append(Excerpt(title, release.url, body))
-        breaking += breaking_excerpts(body, release.version, title, release.url, whole=True)
+        breaking += breaking_excerpts(index_changelog(body), None, title, release.url)
     if changelog is not None:
         section = section_excerpt(changelog, release.version, path, page)
         if section is not None and _same(section.text, body):
