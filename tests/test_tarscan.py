@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import tarfile
 import tracemalloc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watcher.config.model import FeatureConfig, ScanCaps
 from watcher.core.errors import ArchiveError
@@ -499,3 +502,32 @@ def test_memory_stays_flat_while_searching_a_huge_member() -> None:
     peak, scan = _peak_traced_bytes(archive, rule(all_evidence=True))
     assert [h.line for h in scan.hits] == [body.count(b"\n") + 2]
     assert peak < 4 * 1024 * 1024 < len(body) // 4
+
+
+# --- concatenated gzip members -----------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 20), max_size=4),
+    padding=st.integers(min_value=0, max_value=64),
+    chunk_size=st.sampled_from([1, 7, 4096, 65536]),
+)
+def test_concatenated_gzip_members_are_one_archive(
+    cuts: list[int], padding: int, chunk_size: int
+) -> None:
+    """However the tar bytes are split into gzip members (and zero-padded after the last),
+    the scan reads them all: the same hits, members and bytes as one member, complete."""
+    files = {f"hscontrol/f{n}.go": go_file(0) for n in range(6)} | {
+        "hscontrol/z/last.go": go_file(7)
+    }
+    whole = build(files)
+    tar_bytes = gzip.decompress(whole.blob)
+    bounds = sorted({0, len(tar_bytes), *(c % (len(tar_bytes) + 1) for c in cuts)})
+    blob = b"".join(gzip.compress(tar_bytes[a:b], mtime=0) for a, b in itertools.pairwise(bounds))
+    split = Archive(blob + b"\0" * padding, whole.tar_size, whole.members)
+    one = scan_tarball(whole.chunks(chunk_size), rule(all_evidence=True), source=URL)
+    many = scan_tarball(split.chunks(chunk_size), rule(all_evidence=True), source=URL)
+    assert many.complete and one.complete
+    assert many.hits == one.hits and [h.path for h in many.hits] == ["hscontrol/z/last.go"]
+    assert many.members_seen == one.members_seen

@@ -250,7 +250,16 @@ def _member_hits(
 def _hit(path: str, line: int, text: str, code_line: str, markers: Markers) -> FeatureHit:
     in_code = markers.first_in(code_line)
     marker = in_code or markers.first_in(text) or markers.texts[0]
-    return FeatureHit(path=path, line=line, text=text, marker=marker, in_code=in_code is not None)
+    return FeatureHit(
+        path=_escaped(path), line=line, text=text, marker=marker, in_code=in_code is not None
+    )
+
+
+def _escaped(name: str) -> str:
+    """A member name fit for one line of evidence: control characters (a newline, a
+    terminal escape) written as Python escapes, so ``check``'s line is never split or
+    recoloured by a file name."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
 
 
 def _result(
@@ -425,7 +434,9 @@ class _GzipChunkStream(io.RawIOBase):
     compressible member cannot balloon one read) and makes zlib check the gzip
     trailer, the only proof that a stream cut at a member boundary is incomplete.
     Compressed bytes count against ``max_download_bytes``, inflated ones against
-    ``max_total_bytes``.
+    ``max_total_bytes``. Concatenated gzip members (RFC 1952 §2.2; pigz and appending
+    tools write them) are one stream, read to the end of the last, as gzip(1) does;
+    zero bytes after the last member are padding.
     """
 
     def __init__(self, chunks: Iterable[bytes], caps: ScanCaps) -> None:
@@ -455,7 +466,7 @@ class _GzipChunkStream(io.RawIOBase):
         """Up to ``size`` inflated bytes (at most one tar buffer when unbounded); b"" at the end."""
         want = TAR_BUFSIZE if size is None or size < 0 else size
         out: list[bytes] = []
-        while want > 0 and not self._inflate.eof:
+        while want > 0 and not self._ended():
             if not self._pending:
                 self._pending = self._next_input()
             try:
@@ -477,6 +488,20 @@ class _GzipChunkStream(io.RawIOBase):
                 f"more than {_size(self._caps.max_total_bytes)} uncompressed",
             )
         return b"".join(out)
+
+    def _ended(self) -> bool:
+        """Whether the gzip stream is over; at the end of a member, the next one starts."""
+        if not self._inflate.eof:
+            return False
+        rest = bytes(self._inflate.unused_data)
+        while not rest.lstrip(b"\0"):
+            more = self._next_input()
+            if not more:
+                return True  # the download ended at a member's end: the stream's end
+            rest += bytes(more)
+        self._inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        self._pending = rest.lstrip(b"\0")
+        return False
 
     def finish(self) -> None:
         """Read to the end of the gzip stream, so that zlib checks its trailer (CRC, length)."""
