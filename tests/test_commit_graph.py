@@ -20,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import prs
 from tests.conftest import WatcherRun
 from tests.standin.gitrepo import Identity
+from tests.standin.headscale import load_headscale
 from tests.standin.history import HistoryBuilder, at
 from tests.standin.server import StandIn
 from watcher.config.model import parse_config
@@ -176,6 +178,25 @@ def test_every_pull_request_must_be_in_the_release(watcher: WatcherRun, shapes: 
     assert parts[2].endswith("is not in v1.1.0")
 
 
+def test_backtest_of_a_watch_resting_on_its_pull_request(
+    watcher: WatcherRun, shapes: Shapes
+) -> None:
+    watcher.config_text = CONFIG.format(numbers=shapes.squash)
+    result = watcher("backtest", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["shipped"]["tag"] == "v1.1.0"
+    graph = doc["commit_graph"]
+    assert graph["status"] == "holds"
+    assert graph["summary"] == (
+        f"#{shapes.squash}, merged 2025-02-02, is in v1.1.0; first in v1.1.0-rc.1"
+    )
+    states = {r["event"]: r["state"] for r in doc["rows"]}
+    assert states["v1.0.1 published"] == "waiting"  # the release branch lacks it
+    text = watcher("backtest").stdout
+    assert f"commit graph: {graph['summary']}\n" in text
+
+
 def test_answers_are_kept_for_good_a_second_check_asks_nothing(
     watcher: WatcherRun, shapes: Shapes
 ) -> None:
@@ -301,3 +322,25 @@ def test_compare_answers_git_ancestry_on_generated_graphs(
         before = len(standin.log.records())
         assert pulls.contains(reader, "gen/graph", tag, sha, cache) == answer
         assert len(standin.log.records()) == before
+
+
+# -- shown where people look: check, the PR body, the dashboard ----------------------------
+
+
+def test_the_closing_pull_request_is_shown_in_check_the_pr_and_the_dashboard(
+    acting: WatcherRun,
+) -> None:
+    """The built-in watch with [watch.pulls]: #2180 was closed by #2862 (squash-merged)."""
+    acting.edits["\n[watch.issues]\n"] = "\n[watch.pulls]\n\n[watch.issues]\n"
+    load_headscale(acting.standin, "ready")
+    line = "#2862, merged 2025-12-01, is in v0.29.0; first in v0.29.0-beta.1"
+    checked = acting("check")
+    assert f"  pulls:     [holds] {line}\n" in checked.stdout, checked.output
+    assert acting("run", "--once").exit_code == 0
+    (pr,) = prs.pulls(acting.standin)
+    # Upstream numbers are qualified, so they link upstream, not to the chart's #2862.
+    assert f"| pulls | informational | holds | juanfont/headscale{line}<br>" in pr["body"]
+    dashboard = [
+        i for i in prs.api(acting.standin, f"/repos/{prs.CHART}/issues") if "pull_request" not in i
+    ]
+    assert f"- pulls: holds: juanfont/headscale{line}" in dashboard[0]["body"]

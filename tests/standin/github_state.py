@@ -578,6 +578,7 @@ class GitHubState:
         merge_commit_sha: str,
         merged_at: datetime,
         base: str | None = None,
+        created_at: datetime | None = None,
     ) -> PullState:
         """A pull request merged before the stand-in's history begins (a mirror's).
 
@@ -589,7 +590,7 @@ class GitHubState:
             full_name,
             number,
             title,
-            created_at=merged_at,
+            created_at=created_at or merged_at,
             author="contributor",
             is_pull_request=True,
         )

@@ -361,15 +361,15 @@ def _grants_pr_merged(b: HistoryBuilder, merge_sha: str) -> None:
     """PR #2862 closes #2180 (completed) and mentions #2841 without closing it."""
     gh = b.github
     when = at("2025-12-01T10:05:00Z")
-    gh.add_issue(
+    # Merged by squash: the feature commit itself is its merge commit.
+    gh.record_merged_pull(
         REPO,
         GRANTS_PR,
         f"policy/v2: grants and {MARKER}",
-        is_pull_request=True,
+        merge_sha,
+        when,
         created_at=at("2025-11-15T09:00:00Z"),
-        author="contributor",
     )
-    gh.close_issue(REPO, GRANTS_PR, when)
     pr = CrossRef(REPO, GRANTS_PR, f"policy/v2: grants and {MARKER}", True, "closed", when)
     gh.add_event(REPO, GRANTS_ISSUE, "cross-referenced", at("2025-11-15T09:00:00Z"), source=pr)
     gh.add_event(REPO, GRANTS_ISSUE, "connected", at("2025-11-15T09:01:00Z"))
