@@ -28,6 +28,7 @@ from watcher.sources.changelog import (
     index_changelog,
     section_excerpt,
 )
+from watcher.sources.release_notes import deployed_version
 
 REPO = "juanfont/headscale"
 PAGE = f"https://github.com/{REPO}/blob/v0.29.0/CHANGELOG.md"
@@ -281,3 +282,18 @@ def test_the_body_stays_under_githubs_limit(
     body = propose(WATCH, CHART, target, (), bump, ("note",) * 5, upgrade=upgrade).body
     assert len(body) < 65_536
     assert "### Breaking changes" in body or not size
+
+
+def test_the_chart_version_falls_back_to_app_version() -> None:
+    chart = 'apiVersion: v2\nname: x\nversion: 1.0.0\nappVersion: "{}"\n'
+    assert deployed_version((), WATCH, chart.format("v0.28.0")) == "0.28.0"
+    assert deployed_version((), WATCH, chart.format("latest")) is None
+    assert deployed_version((), WATCH) is None
+
+
+def test_releases_left_out_for_length_are_counted() -> None:
+    target = _release(60)
+    notes = (ReleaseNotes(target),)
+    upgrade = UpgradePath("1.0.0", "v1.0.0", target, "https://h/compare", notes, omitted=59)
+    body = propose(WATCH, CHART, target, (), BumpResult({}, (), (), (), ""), upgrade=upgrade).body
+    assert "60 releases since (the oldest 59 not quoted here)" in body

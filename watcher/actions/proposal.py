@@ -161,14 +161,16 @@ def _compare(upgrade: UpgradePath | None) -> str:
     """The sentence on where the chart stands, with the compare link when there is one."""
     if upgrade is None:
         return ""
-    count = len(upgrade.releases)
-    releases = f"{count} release{'s' if count != 1 else ''}"
+    count = len(upgrade.releases) + upgrade.omitted
+    since = f"{count} release{'s' if count != 1 else ''} since"
+    if upgrade.omitted:
+        since += f" (the oldest {upgrade.omitted} not quoted here)"
     old = upgrade.current_tag or upgrade.current
     if upgrade.compare_url is None:
-        return f" The chart deploys {old} today; {releases} since."
+        return f" The chart deploys {old} today; {since}."
     target = upgrade.target.tag
     return (
-        f" The chart deploys {old} today; {releases} since: "
+        f" The chart deploys {old} today; {since}: "
         f"[compare {old}...{target}]({upgrade.compare_url})."
     )
 

@@ -96,8 +96,9 @@ class UpgradePath:
     """From the version the chart deploys today to the target: every release in between.
 
     ``releases`` run newest first, the target included, the chart's own version not;
-    ``current_tag`` is the upstream tag of ``current`` when one is known, and
-    ``compare_url`` the upstream's compare view from it to the target.
+    ``omitted`` counts the oldest ones left out for length. ``current_tag`` is the
+    upstream tag of ``current`` when one is known, and ``compare_url`` the upstream's
+    compare view from it to the target.
     """
 
     current: str
@@ -105,6 +106,7 @@ class UpgradePath:
     target: Release
     compare_url: str | None
     releases: tuple[ReleaseNotes, ...]
+    omitted: int = 0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from watcher.chart.bump import ImageTarget
+from watcher.chart.yaml_edit import find_scalar
 from watcher.config.model import WatchConfig
 from watcher.core.models import Excerpt, Release, ReleaseNotes, UpgradePath
 from watcher.net.github_read import GitHubReader
@@ -39,13 +40,19 @@ from watcher.sources.release import fetch_tag_commits, parse_releases
 MAX_RELEASES = 50
 
 
-def deployed_version(targets: Sequence[ImageTarget], watch: WatchConfig) -> str | None:
+def deployed_version(
+    targets: Sequence[ImageTarget], watch: WatchConfig, chart_yaml: str = ""
+) -> str | None:
     """The upstream version the chart deploys today: the oldest one its images run.
 
     From the tags the watch's images carry before the bump (or the appVersion they
-    default to), read as the watch's tags are; None when none names a version.
+    default to), read as the watch's tags are; else ``Chart.yaml``'s appVersion (a chart
+    whose images the watch does not name); None when nothing names a version.
     """
     versions = [v for v in (_version(t.before, watch) for t in targets) if v is not None]
+    if not versions and chart_yaml:
+        app = find_scalar(chart_yaml, "appVersion", filename="Chart.yaml")
+        versions = [v for v in (_version(app.value if app else None, watch),) if v is not None]
     return str(min(versions)) if versions else None
 
 
@@ -77,7 +84,8 @@ def upgrade_path(
     compare = None
     if old_tag is not None:
         compare = f"{_web_root(target, watch.repo)}/compare/{old_tag}...{target.tag}"
-    return UpgradePath(str(old), old_tag, target, compare, notes)
+    omitted = max(0, len(between) - MAX_RELEASES)
+    return UpgradePath(str(old), old_tag, target, compare, notes, omitted)
 
 
 def _notes(
