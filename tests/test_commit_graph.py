@@ -26,7 +26,7 @@ from tests.standin.gitrepo import Identity
 from tests.standin.headscale import load_headscale
 from tests.standin.history import HistoryBuilder, at
 from tests.standin.server import StandIn
-from watcher.config.model import parse_config
+from watcher.config.model import default_config_text, parse_config
 from watcher.core.errors import ConfigError
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient, HttpSettings
@@ -344,3 +344,26 @@ def test_the_closing_pull_request_is_shown_in_check_the_pr_and_the_dashboard(
         i for i in prs.api(acting.standin, f"/repos/{prs.CHART}/issues") if "pull_request" not in i
     ]
     assert f"- pulls: holds: juanfont/headscale{line}" in dashboard[0]["body"]
+
+
+def test_a_watch_without_a_marker_opens_its_pull_request_on_the_commit_graph(
+    acting: WatcherRun,
+) -> None:
+    """The built-in watch with its [watch.feature] table removed, resting on #2862."""
+    text = default_config_text()
+    start = text.index("[watch.feature]")
+    text = text[:start] + text[text.index("[watch.image]") :]
+    text = text.replace(
+        'required = ["release", "feature", "image"]', 'required = ["release", "pulls", "image"]'
+    )
+    acting.config_text = text.replace("\n[watch.issues]\n", "\n[watch.pulls]\n\n[watch.issues]\n")
+    load_headscale(acting.standin, "ready")
+    result = acting("run", "--once")
+    assert result.exit_code == 0, result.output
+    (pr,) = prs.pulls(acting.standin)
+    assert "<!-- watcher:watch=headscale-peer-relay target=v0.29.0 -->" in pr["body"]
+    line = "juanfont/headscale#2862, merged 2025-12-01, is in v0.29.0; first in v0.29.0-beta.1"
+    assert f"| pulls | **required** | holds | {line}<br>" in pr["body"]
+    assert "| feature |" not in pr["body"]
+    # No tarball is read: the commit graph alone showed the feature.
+    assert not acting.standin.log.where(path=r"/tarball/")
