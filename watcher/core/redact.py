@@ -32,7 +32,8 @@ SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # the length floor keeps prose such as "token expired" readable.
     (re.compile(r"(?i)\b(bearer|token|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}"), rf"\1\2{REDACTED}"),
     # Passwords in URLs (postgresql://user:secret@host/db).
-    (re.compile(r"(://[^/\s:@]+:)[^/\s@]+@"), rf"\1{REDACTED}@"),
+    # A password already masked as *** (SQLAlchemy's rendering) stays as it is.
+    (re.compile(r"(://[^/\s:@]+:)(?!\*\*\*@)[^/\s@]+@"), rf"\1{REDACTED}@"),
 )
 
 

@@ -13,14 +13,16 @@ several groups need, so that none of them repeats the dialect switch.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from sqlalchemy import CursorResult, Engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from watcher.core.errors import StateError
@@ -77,9 +79,7 @@ class Database:
             with Session(engine, expire_on_commit=False) as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
-            raise StateError(
-                f"database error on {self.url}: {describe_error(exc, engine.url.password)}"
-            ) from exc
+            raise storage_error(f"database error on {self.url}", exc, engine) from exc
 
     def _now(self) -> datetime:
         return self._clock()
@@ -123,3 +123,75 @@ def corrupt(what: str, exc: Exception) -> StateError:
         f"the stored {what} cannot be read ({type(exc).__name__}: {exc})",
         hint="the row was written by an incompatible watcher; delete it to have it recomputed",
     )
+
+
+#: Free space under which an I/O error is taken for a full disk.
+LOW_DISK_BYTES = 16 * 1024 * 1024
+# PostgreSQL's SQLSTATEs: disk_full; lock_not_available, deadlock_detected.
+_PG_DISK_FULL = "53100"
+_PG_LOCKED = ("55P03", "40P01")
+_HELD_HINT = (
+    "another process holds a lock on the database (a watcher daemon, CronJob or manual "
+    "run, or a tool with the file open); this run gave up waiting for it: try again, or "
+    "stop the other process if it stays stuck"
+)
+
+
+def storage_error(what: str, exc: BaseException, engine: Engine) -> StateError:
+    """The StateError for database trouble during ``what``, with a hint that names the
+    cause when it is one an operator can act on: a lock another process holds, a full
+    disk (SQLite may only say ``disk I/O error``), a read-only file."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    name = str(getattr(cause, "sqlite_errorname", ""))
+    state = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
+    detail = describe_error(exc, engine.url.password)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or state in _PG_LOCKED:
+        return StateError(
+            f"{what}: the database is locked by another process ({detail})", _HELD_HINT
+        )
+    path = _file_of(engine)
+    free = _free_bytes(path)
+    low = free is not None and free < LOW_DISK_BYTES
+    where = f"the disk holding {path}" if path else "the database server's disk"
+    room = f" ({_mib(free)} free)" if free is not None else ""
+    if name == "SQLITE_FULL" or state == _PG_DISK_FULL or (name.startswith("SQLITE_IOERR") and low):
+        return StateError(
+            f"{what}: {where} is full{room} ({detail})",
+            hint="free some space there (a lower [daemon].retention_days keeps the "
+            "database smaller)",
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return StateError(
+            f"{what}: reading or writing {path} failed{room} ({detail})",
+            hint="the disk or file system failed (the kernel log says more), or a limit on "
+            "file size was reached; the database itself may need `sqlite3 FILE .recover`",
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return StateError(
+            f"{what}: {path} is read-only ({detail})",
+            hint="give the user watcher runs as write access to the file and its directory",
+        )
+    return StateError(f"{what}: {detail}")
+
+
+def _file_of(engine: Engine) -> str | None:
+    """The SQLite database file, or None (a server database, or SQLite in memory)."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return database
+
+
+def _free_bytes(path: str | None) -> int | None:
+    """The bytes an unprivileged process may still write beside ``path``, if known."""
+    if path is None:
+        return None
+    try:
+        stat = os.statvfs(Path(path).resolve().parent)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def _mib(size: int | None) -> str:
+    return "?" if size is None else f"{size / (1024 * 1024):.1f} MiB"

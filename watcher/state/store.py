@@ -36,14 +36,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from watcher.core.errors import StateError
 from watcher.core.models import CachedResponse
 from watcher.state.caches import CacheStore
-from watcher.state.db import Clock, utc_now
+from watcher.state.db import Clock, storage_error, utc_now
 from watcher.state.deliveries import DeliveryStore
 from watcher.state.leases import PIN_KEY_PREFIX, LeaseStore
 from watcher.state.migrate import (
     HEAD_REVISION,
     URL_HINT,
     current_revision,
-    describe_error,
     make_engine,
     upgrade,
 )
@@ -117,10 +116,12 @@ class Store(
             with engine.connect() as conn:
                 revision = current_revision(conn)
         except SQLAlchemyError as exc:
-            raise StateError(
-                f"cannot open database {shown}: {describe_error(exc, engine.url.password)}",
-                hint="check that the location is writable and the server reachable; " + URL_HINT,
-            ) from exc
+            error = storage_error(f"cannot open database {shown}", exc, engine)
+            if error.hint == StateError.default_hint:
+                error.hint = (
+                    "check that the location is writable and the server reachable; " + URL_HINT
+                )
+            raise error from exc
         if revision == HEAD_REVISION:
             return False
         if not migrate:
