@@ -297,3 +297,22 @@ def test_releases_left_out_for_length_are_counted() -> None:
     upgrade = UpgradePath("1.0.0", "v1.0.0", target, "https://h/compare", notes, omitted=59)
     body = propose(WATCH, CHART, target, (), BumpResult({}, (), (), (), ""), upgrade=upgrade).body
     assert "60 releases since (the oldest 59 not quoted here)" in body
+
+
+def test_a_changelog_over_its_cap_still_gets_the_pr(acting: WatcherRun) -> None:
+    # The changelog is informational: too big to read, it costs its quotes, not the PR.
+    load_headscale(acting.standin, "ready")
+    acting.edits["retries = 1\n"] = "retries = 1\nbody_caps = { changelog_bytes = 65536 }\n"
+    acting.standin.faults.add(
+        method="GET",
+        path=r"/contents/CHANGELOG\.md$",
+        status=200,
+        body=b"## x\n" * 65536,
+        times=None,
+    )
+    result = acting("check", "--plan", "--json")
+    assert result.exit_code == 0, result.output
+    body = _body(result.stdout)
+    assert "| changelog | informational | error |" in body
+    assert "/compare/v0.28.0...v0.29.0)" in body and "> Peer relays!" in body
+    assert "### Breaking changes" not in body  # the changelog held them

@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 from watcher.chart.bump import ImageTarget
 from watcher.chart.yaml_edit import find_scalar
 from watcher.config.model import WatchConfig
+from watcher.core.errors import PayloadError
 from watcher.core.models import Excerpt, Release, ReleaseNotes, UpgradePath
 from watcher.net.github_read import GitHubReader
 from watcher.sources.changelog import (
@@ -73,7 +74,12 @@ def upgrade_path(
     old_tag = old_tag or next((t for t in shas if _version(t, watch) == old), None)
     sha = shas.get(target.tag)
     path = watch.changelog.path
-    text = fetch_changelog(reader, watch.repo, path, sha or target.tag, sha is not None)
+    try:
+        text = fetch_changelog(reader, watch.repo, path, sha or target.tag, sha is not None)
+    except PayloadError:
+        # A changelog over its size cap never reads: the release bodies still say what
+        # changed, and the changelog signal's row in the body shows the error.
+        text = None
     changelog = None if text is None else index_changelog(text)
     page = blob_url(target, watch.repo, path)
     bodies = _bodies(raw)
