@@ -10,6 +10,7 @@ more call after a lookup) leaves it existing exactly once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,6 +79,42 @@ def test_a_write_takes_effect_at_most_once(server: StandIn, faults: list[str]) -
         else:
             assert getattr(comment, "body", None) == body
         assert bodies(server, number).count(body) == 1
+    finally:
+        writer.close()
+        server.faults.clear()
+
+
+def test_a_write_applied_after_the_deadline_is_found_not_sent_again(server: StandIn) -> None:
+    """GitHub applies the POST after our timeout (issue 20): the lookup right after the
+    timeout finds nothing, the one after the pause finds it, nothing is sent again."""
+    number = max(server.github.repo(REPO).issues, default=0) + 1
+    server.github.add_issue(REPO, number, "dashboard")
+    body = f"<!-- late {number} -->\nhello"
+    server.faults.clear()
+    server.faults.add(method="POST", path=r"/comments$", delay=2.0)  # applied at 2 s
+    # Cut off at 1 s; backoff 0.2 s, so the first lookup is at ~1.2 s: before GitHub
+    # applies it. The pause (3 s) puts the second lookup after it.
+    writer = GitHubWriter(
+        server.api_url,
+        Auth.Token(TOKEN),
+        write_interval=0,
+        timeout=1,
+        settle=3.0,
+        sleep=lambda seconds: time.sleep(seconds if seconds == 3.0 else 0.2),
+    )
+    try:
+        issue = writer.gh.get_repo(REPO).get_issue(number)
+
+        def lookup() -> object:
+            return next((c for c in issue.get_comments() if c.body == body), None)
+
+        comment = writer.call("post", lambda: issue.create_comment(body), lookup=lookup)
+        deadline = time.monotonic() + 10
+        while server.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the late POST was applied: then count
+        assert getattr(comment, "body", None) == body
+        assert bodies(server, number) == [body]
+        assert writer.recovered == 1
     finally:
         writer.close()
         server.faults.clear()

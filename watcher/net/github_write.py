@@ -65,9 +65,13 @@ class GitHubWriter:
         max_wait: float = 30.0,
         timeout: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
+        settle: float | None = None,
     ) -> None:
         self.api_url = api_url
         self.auth = auth
+        # A write cut off at our deadline may still be applied for as long again: the
+        # pause before a lost write's second lookup (net/retry.py).
+        self.settle = timeout if settle is None else settle
         self._identity: str | None = None
         self.gh = github.Github(
             base_url=api_url,
@@ -169,6 +173,7 @@ class GitHubWriter:
             sleep=self._sleep,
             lookup=None if lookup is None else self._recovery(what, lookup),
             idempotent=idempotent,
+            settle=self.settle,
         )
 
     def _recovery(self, what: str, lookup: Callable[[], T | None]) -> Callable[[], T | None]:

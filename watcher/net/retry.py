@@ -13,7 +13,10 @@ Exactly once in effect, for writes: a :class:`Retry` marked ``applied`` says Git
 have applied the write although its answer was lost (a 5xx, a timeout, a dropped
 connection). From then on, each later attempt first asks the caller's ``lookup`` (a read
 that finds what the write would have made) and a found result is the answer; without a
-lookup such a write is only repeated when it is ``idempotent``.
+lookup such a write is only repeated when it is ``idempotent``. A lookup that finds
+nothing is asked once more after ``settle`` seconds before the write is sent again: the
+lost attempt may still be in flight, and GitHub may apply it after our deadline (a
+comment posted twice, two dashboards); a look after the pause finds it instead.
 """
 
 from __future__ import annotations
@@ -57,11 +60,12 @@ def run(
     sleep: Callable[[float], None],
     lookup: Callable[[], T | None] | None = None,
     idempotent: bool = False,
+    settle: float = 0.0,
 ) -> T:
     """``attempt`` under the policy: its answer, or the error of its last :class:`Retry`.
 
-    ``lookup`` and ``idempotent`` only matter for a ``Retry(applied=True)``: see the
-    module docstring.
+    ``lookup``, ``idempotent`` and ``settle`` only matter for a ``Retry(applied=True)``:
+    see the module docstring.
     """
     may_repeat_applied = lookup is not None or idempotent
 
@@ -85,6 +89,9 @@ def run(
             with trial:
                 if uncertain and lookup is not None:
                     found = lookup()
+                    if found is None and settle > 0:
+                        sleep(settle)  # the lost attempt may land late: look once more
+                        found = lookup()
                     if found is not None:
                         return found
                 try:
