@@ -16,7 +16,7 @@ from tests.standin.chart import CHART_TOKEN, chart_file
 from tests.standin.server import StandIn
 
 CHART = "kapernikov/headscale-helm"
-BRANCH = "watcher/headscale-peer-relay"
+BRANCH = "watcher-chart/headscale"
 
 
 def api(standin: StandIn, path: str) -> Any:

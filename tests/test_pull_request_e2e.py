@@ -41,7 +41,9 @@ def test_whole_history(acting: WatcherRun) -> None:
     assert result.exit_code == 0, result.output
     (pr,) = pulls(standin)
     assert pr["title"] == "headscale: bump to v0.29.0 (peer relay support landed)"
-    assert "<!-- watcher:watch=headscale-peer-relay target=v0.29.0 -->" in pr["body"]
+    chart = "kapernikov/headscale-helm:headscale"
+    marker = f"<!-- watcher:chart={chart} watches=headscale-peer-relay@v0.29.0 -->"
+    assert marker in pr["body"]
     assert file_at(standin, "headscale/values.yaml", BRANCH) == expected_values("v0.29.0")
     chart = file_at(standin, "headscale/Chart.yaml", BRANCH)
     assert chart == chart_file("kapernikov", "Chart.yaml").replace(
@@ -80,7 +82,7 @@ def test_plan_shows_the_pr_and_writes_nothing(acting: WatcherRun) -> None:
     acting.standin.log.clear()
     result = acting("check", "--plan")
     assert result.exit_code == 0
-    assert "branch watcher/headscale-peer-relay" in result.stdout
+    assert "branch watcher-chart/headscale" in result.stdout
     assert "title:     headscale: bump to v0.29.0 (peer relay support landed)" in result.stdout
     assert '-  tag: "v0.28.0"' in result.stdout and '+  tag: "v0.29.0"' in result.stdout
     assert "- [ ] `helm lint`" in result.stdout

@@ -556,37 +556,38 @@ def test_record_verdict_is_one_transaction(store: Store, db_url: str) -> None:
 
 def pull(number: int, **changes: Any) -> PullRequestRecord:
     base = PullRequestRecord(
-        watch_id="headscale-peer-relay",
-        number=number,
+        chart="example/charts:charts/headscale",
         repo="example/charts",
-        target_tag="v0.29.0",
-        head_branch="watcher/headscale-v0.29.0",
+        number=number,
+        url=f"https://github.com/example/charts/pull/{number}",
+        branch="watcher-chart/charts/headscale",
         head_sha="c" * 40,
         state="open",
-        url=f"https://github.com/example/charts/pull/{number}",
-        created_at=T0,
+        members={"headscale-peer-relay": "v0.29.0", "headscale-taildrive": "v0.29.0"},
+        content="1" * 16,
+        body="2" * 16,
         updated_at=T0,
     )
     return replace(base, **changes)
 
 
-def test_pull_requests_are_upserted_and_listed_newest_first(store: Store) -> None:
-    assert store.pull_requests("headscale-peer-relay") == []
-    store.upsert_pull_request(pull(7))
-    store.upsert_pull_request(pull(12, target_tag="v0.29.1", head_sha=None))
-    store.upsert_pull_request(pull(3, watch_id="other"))
-    merged = pull(7, state="merged", updated_at=T0 + timedelta(days=1), head_sha="d" * 40)
-    store.upsert_pull_request(merged)
-    assert store.pull_requests("headscale-peer-relay") == [
-        pull(12, target_tag="v0.29.1", head_sha=None),
-        merged,
-    ]
-    assert store.pull_requests("other") == [pull(3, watch_id="other")]
+def test_a_charts_pull_request_is_replaced_whole_and_forgotten(store: Store) -> None:
+    key = pull(1).chart
+    assert store.pull_request(key) is None
+    store.put_pull_request(pull(7))
+    store.put_pull_request(pull(3, chart="other:."))
+    moved = pull(12, members={"headscale-peer-relay": "v0.29.1"}, head_sha=None)
+    store.put_pull_request(moved)
+    assert store.pull_request(key) == moved
+    assert store.pull_request(key).members == moved.members  # type: ignore[union-attr]
+    store.forget_pull_request(key)
+    assert store.pull_request(key) is None
+    assert store.pull_request("other:.") == pull(3, chart="other:.")
 
 
 def test_pull_request_state_is_checked(store: Store) -> None:
     with pytest.raises(ValueError, match="pull request state"):
-        store.upsert_pull_request(pull(1, state="draft"))
+        store.put_pull_request(pull(1, state="draft"))
 
 
 def test_named_values_round_trip_and_replace(store: Store) -> None:

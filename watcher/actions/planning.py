@@ -7,13 +7,29 @@ reconciling the pull request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from watcher.actions.grouping import (
+    ChartProposal,
+    Member,
+    chart_branch,
+    chart_dir,
+    chart_key,
+    compose,
+    group_body,
+)
 from watcher.actions.helm_check import HelmCheck, check_chart, helm_binary
 from watcher.actions.proposal import Proposal, propose
-from watcher.chart.bump import BumpResult, ImageTarget, image_targets, plan_bump
+from watcher.chart.bump import (
+    BumpRequest,
+    BumpResult,
+    ImageTarget,
+    image_targets,
+    plan_bump,
+    plan_bumps,
+)
 from watcher.config.model import ChartConfig, PinConfig, WatchConfig
 from watcher.core.errors import NotFoundError
 from watcher.core.image_ref import parse_image_ref
@@ -33,6 +49,7 @@ class Plan:
     watch: WatchConfig
     chart: ChartConfig
     files: ChartFiles
+    request: BumpRequest
     bump: BumpResult
     pins: tuple[ResolvedPin, ...]
     signals: tuple[Signal, ...]
@@ -48,6 +65,29 @@ class Plan:
         return propose(
             self.watch, self.chart, target, self.signals, self.bump, notes, checks, self.upgrade
         ).body
+
+
+def chart_proposal(plans: Sequence[Plan], notes: Sequence[str] = ()) -> ChartProposal:
+    """The one pull request of a chart for the ready watches ``plans`` (config order).
+
+    The bumps are composed (:func:`~watcher.chart.bump.plan_bumps`); each watch's body,
+    with ``notes`` (what reconciliation found, e.g. the maintainer branch merged), is one
+    section. The pull request's options are the first watch's.
+    """
+    bump = plan_bumps([p.request for p in plans])
+    members = [
+        Member(
+            p.watch.id,
+            p.proposal.target,
+            p.proposal.title,
+            p.body(tuple(notes)),
+            p.proposal.commit_message.split("\n", 1)[0],
+        )
+        for p in plans
+    ]
+    chart = plans[0].chart
+    name = chart_dir(chart).rsplit("/", 1)[-1] or chart.repo.split("/")[-1]
+    return compose(chart, name, members, bump)
 
 
 PinResolver = Callable[[RegistryReader, PinSite, PinConfig], ResolvedPin]
@@ -86,14 +126,22 @@ def plan_for(
     request = bump_request(files, chart, verdict.target, tuple(p.pin for p in pins))
     targets = image_targets(request)
     digests = resolve_digests(registry, targets)
-    bump = plan_bump(replace(request, digests=MappingProxyType(digests)))
+    request = replace(request, digests=MappingProxyType(digests))
+    bump = plan_bump(request)
     checks = helm_checks(github, files, bump)
     current = deployed_version(targets, watch, files.chart_yaml)
     upgrade = upgrade_path(github, watch, verdict.target, current)
     notes = pin_notes(pins)
     lines = checks.body_lines()
     proposal = propose(watch, chart, verdict.target, verdict.signals, bump, notes, lines, upgrade)
-    return Plan(watch, chart, files, bump, pins, verdict.signals, proposal, checks, upgrade)
+    # The pull request is the chart's, shared with its other watches: so are the branch
+    # and the marker. Alone on its chart, the watch's PR says exactly this body.
+    alone = [Member(watch.id, verdict.target, proposal.title, proposal.body)]
+    body = group_body(chart_key(chart), alone, bump)
+    proposal = replace(proposal, branch=chart_branch(chart), body=body)
+    return Plan(
+        watch, chart, files, request, bump, pins, verdict.signals, proposal, checks, upgrade
+    )
 
 
 def helm_checks(github: GitHubReader, files: ChartFiles, bump: BumpResult) -> HelmCheck:

@@ -1,15 +1,19 @@
-"""Open and keep current the chart-bump pull request: idempotent and crash-safe.
+"""Open and keep current the one pull request of a chart: idempotent and crash-safe.
 
-Every step is re-derived from GitHub's own state, so a run killed at any point is
-finished by the next one without duplicates:
+The watches of one chart share it (docs/architecture.md, «The chart bump»): each
+candidate is decided from GitHub's state (merged or already on the base: done; its
+target's PR closed unmerged: respected), the rest are composed into one proposal, and
+any other open PR of ours for the chart is closed with a comment. Every step is
+re-derived from GitHub's own state, so a run killed at any point is finished by the
+next one without duplicates:
 
 - our pull requests are found by the hidden marker in their body (not by local state);
-- our commits carry trailers (``Watcher-Watch``, ``Watcher-Target``, ``Watcher-Content``:
-  a hash of the files we write), so "is the branch already right?" costs no content
-  reads, and a head commit without them is a human push that we never overwrite;
-- the commit's dates are the release's publication time, so re-creating a commit after
-  a crash yields the very same SHA (except a commit GitHub signs for an App, which GitHub
-  dates: :mod:`watcher.actions.commit_identity`);
+- our commits carry trailers (``Watcher-Chart``, ``Watcher-Content``: a hash of the
+  files we write), so "is the branch already right?" costs no content reads, and a head
+  commit without them is a human push that we never overwrite;
+- the commit's dates are the newest member release's publication time, so re-creating
+  a commit after a crash yields the very same SHA (except a commit GitHub signs for an
+  App, which GitHub dates: :mod:`watcher.actions.commit_identity`);
 - 422 "Reference already exists" / "A pull request already exists" mean an earlier run
   got that far: we pick up what it left;
 - a write whose answer is lost is looked up before it is retried (see
@@ -34,25 +38,64 @@ from github.Repository import Repository
 from packaging.version import Version
 
 from watcher.actions.commit_identity import commit_identity
-from watcher.actions.proposal import Proposal, parse_marker
+from watcher.actions.grouping import (
+    ChartProposal,
+    chart_branch,
+    chart_key,
+    closed_body,
+    parse_chart_marker,
+)
 from watcher.config.model import ChartConfig
 from watcher.core.models import VerdictState
 from watcher.net.github_write import GitHubWriter, error_text
 from watcher.net.retry import done, found
 
 HUMAN_PUSH_MARK = "<!-- watcher:human-push head={sha} -->"
+CLOSING_MARK = "<!-- watcher:closing pr={number} -->"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ready watch of the chart: its target, and whether its own bump changes the chart."""
+
+    watch_id: str
+    target: str
+    follow: bool = False
+    changes: bool = True
+
+
+@dataclass(frozen=True)
+class MemberOutcome:
+    """Where one watch of the chart stands after reconciliation."""
+
+    state: VerdictState
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class PullRequestOutcome:
-    """What reconciliation did and the state the watch is in afterwards."""
+    """What reconciliation did to the chart's pull request, and where each watch stands."""
 
     action: str
-    state: VerdictState
+    members: Mapping[str, MemberOutcome]
     number: int | None = None
     url: str | None = None
     head_sha: str | None = None
     note: str = ""
+    proposal: ChartProposal | None = None
+
+
+@dataclass(frozen=True)
+class _Ours:
+    """One of our pull requests: the chart it bumps (None: an older single-watch PR)."""
+
+    pr: PullRequest
+    chart: str | None
+    targets: Mapping[str, str]
+
+
+# Builds the chart's proposal for the given watches (config order), with body notes.
+Build = Callable[[Sequence[str], Sequence[str]], ChartProposal]
 
 
 def content_hash(files: Mapping[str, str]) -> str:
@@ -65,11 +108,15 @@ def reconcile(
     writer: GitHubWriter,
     chart: ChartConfig,
     base: str,
-    proposal: Proposal,
-    finish_body: Callable[[Sequence[str]], str] | None = None,
+    candidates: Sequence[Candidate],
+    build: Build,
 ) -> PullRequestOutcome:
-    """Bring the chart repository in line with ``proposal`` and report the outcome."""
-    return _Reconciler(writer, chart, base, proposal, finish_body).run()
+    """Bring the chart's one pull request in line with its ready ``candidates``.
+
+    ``chart`` gives the pull request's options (labels, draft, prepared branch);
+    ``build`` composes the proposal for the candidates that still need one.
+    """
+    return _Reconciler(writer, chart, base, candidates, build).run()
 
 
 class _Reconciler:
@@ -78,45 +125,44 @@ class _Reconciler:
         writer: GitHubWriter,
         chart: ChartConfig,
         base: str,
-        proposal: Proposal,
-        finish_body: Callable[[Sequence[str]], str] | None,
+        candidates: Sequence[Candidate],
+        build: Build,
     ) -> None:
         self.w = writer
         self.chart = chart
         self.base = base
-        self.p = proposal
-        self.finish_body = finish_body
+        self.candidates = candidates
+        self.build = build
+        self.key = chart_key(chart)
+        self.branch = chart_branch(chart)
         # A read, but under the writer's policy like every other call: PyGithub's errors
         # (requests' ConnectionError too) become WatcherErrors here.
         self.repo: Repository = writer.call(
             "read repository", lambda: writer.gh.get_repo(chart.repo), write=False
         )
-        self.hash = content_hash(proposal.files)
         self.notes: list[str] = []
         self._edited = False
 
     def run(self) -> PullRequestOutcome:
         ours = self._our_pulls()
-        done = self._merged_outcome(ours)
-        if done is not None:
-            return done
-        open_pr = next((pr for pr, _ in ours if pr.state == "open"), None)
-        if open_pr is None:
-            closed = next(
-                (pr for pr, t in ours if t == self.p.target.tag and pr.state == "closed"), None
-            )
-            if closed is not None:
-                return PullRequestOutcome(
-                    "closed-respected",
-                    VerdictState.READY,
-                    closed.number,
-                    closed.html_url,
-                    note=f"PR #{closed.number} for {self.p.target.tag} was closed unmerged; "
-                    "watcher does not reopen it (a newer release may open a new one)",
-                )
+        members: dict[str, MemberOutcome] = {}
+        for candidate in self.candidates:
+            decided = self._decide(candidate, ours)
+            if decided is not None:
+                members[candidate.watch_id] = decided
+        eligible = [c.watch_id for c in self.candidates if c.watch_id not in members]
+        open_prs = [o.pr for o in ours if o.pr.state == "open"]
+        if not eligible:
+            why = "; ".join(f"{w}: {m.note}" for w, m in members.items()) or "no watch is ready"
+            for pr in open_prs:
+                self._close(pr, f"nothing is left to change ({why})")
+            return PullRequestOutcome("closed" if open_prs else "none", members, note=why)
+        self.p = self.build(eligible, ())
+        self.hash = content_hash(self.p.files)
+        primary = next((pr for pr in open_prs if pr.head.ref == self.branch), None)
         head = self._branch_head()
-        if head is not None and not _is_ours(head[1], self.p.watch_id):
-            return self._human_push(open_pr, head[0])
+        if head is not None and not self._is_ours(head[1]):
+            return self._human_push(primary, head[0], eligible, members)
         pushed = False
         if head is None or _trailer(head[1], "Watcher-Content") != self.hash:
             head_sha = self._push(exists=head is not None)
@@ -124,49 +170,73 @@ class _Reconciler:
         else:
             head_sha = head[0]
         head_sha = self._merge_prepared(head_sha, head[1] if head and not pushed else "")
-        body = self.finish_body(self.notes) if self.finish_body else self.p.body
-        pr, created = self._ensure_pull(open_pr, body)
+        self.p = self.build(eligible, tuple(self.notes))
+        pr, created = self._ensure_pull(primary, self.p.body)
+        for other in open_prs:
+            if other.number != pr.number:
+                self._close(other, f"superseded by #{pr.number}, the chart's one pull request")
         action = "opened" if created else ("updated" if pushed or self._edited else "unchanged")
+        members |= {w: MemberOutcome(VerdictState.PROPOSED) for w in eligible}
+        note = "; ".join(self.notes)
         return PullRequestOutcome(
-            action, VerdictState.PROPOSED, pr.number, pr.html_url, head_sha, "; ".join(self.notes)
+            action, members, pr.number, pr.html_url, head_sha, note, proposal=self.p
         )
+
+    def _decide(self, candidate: Candidate, ours: list[_Ours]) -> MemberOutcome | None:
+        """Where a watch stands without the pull request: done, respected, or None (in it)."""
+        watch, target = candidate.watch_id, candidate.target
+        merged = [(o.pr, o.targets[watch]) for o in ours if o.pr.merged_at and watch in o.targets]
+        if merged:
+            pr, tag = max(merged, key=lambda item: _version(item[1]))
+            # follow = true: a newer target gets a new pull request
+            if not (candidate.follow and _version(tag) < _version(target)):
+                return MemberOutcome(VerdictState.DONE, f"PR #{pr.number} ({tag}) was merged")
+        for o in ours:
+            if o.pr.state == "closed" and not o.pr.merged_at and o.targets.get(watch) == target:
+                return MemberOutcome(
+                    VerdictState.READY,
+                    f"PR #{o.pr.number} for {target} was closed unmerged; watcher does not "
+                    "reopen it (a newer release may open a new one)",
+                )
+        if not candidate.changes:
+            note = f"{self.base} already has {target}: nothing to change"
+            return MemberOutcome(VerdictState.DONE, note)
+        return None
 
     # -- finding what exists ---------------------------------------------------------------
 
-    def _our_pulls(self) -> list[tuple[PullRequest, str]]:
-        owner = self.chart.repo.split("/")[0]
-        pulls = self.w.call(
-            "list pull requests",
-            lambda: list(self.repo.get_pulls(state="all", head=f"{owner}:{self.p.branch}")),
-            write=False,
-        )
-        found = []
-        for pr in pulls:
-            mark = parse_marker(pr.body)
-            if mark and mark[0] == self.p.watch_id:
-                found.append((pr, mark[1]))
-        return found
+    def _our_pulls(self) -> list[_Ours]:
+        """Our pull requests of this chart: on its branch, and older single-watch ones.
 
-    def _merged_outcome(self, ours: list[tuple[PullRequest, str]]) -> PullRequestOutcome | None:
-        merged = [(pr, tag) for pr, tag in ours if pr.merged_at is not None]
-        if not merged:
-            return None
-        newest_pr, newest_tag = max(merged, key=lambda item: _version(item[1]))
-        if self.chart.follow and _version(newest_tag) < _version(self.p.target.tag):
-            return None  # follow = true: a newer target gets a new pull request
-        return PullRequestOutcome(
-            "merged",
-            VerdictState.DONE,
-            newest_pr.number,
-            newest_pr.html_url,
-            note=f"PR #{newest_pr.number} ({newest_tag}) was merged",
-        )
+        The single-watch branch ``watcher/<watch-id>`` of an older version is searched
+        for each candidate, so such a PR is adopted: merged or closed it counts as the
+        chart's, open it is closed in favour of the chart's one pull request.
+        """
+        owner = self.chart.repo.split("/")[0]
+        legacy = {f"watcher/{c.watch_id}": c.watch_id for c in self.candidates}
+        found: list[_Ours] = []
+        for branch in (self.branch, *legacy):
+            pulls = self.w.call(
+                "list pull requests",
+                lambda branch=branch: list(  # type: ignore[misc]
+                    self.repo.get_pulls(state="all", head=f"{owner}:{branch}")
+                ),
+                write=False,
+            )
+            for pr in pulls:
+                mark = parse_chart_marker(pr.body)
+                if mark is None:
+                    continue
+                chart, targets = mark
+                if chart == self.key or (chart is None and legacy.get(branch) in targets):
+                    found.append(_Ours(pr, chart, targets))
+        return found
 
     def _branch_head(self) -> tuple[str, str] | None:
         try:
             ref = self.w.call(
                 "read branch",
-                lambda: self.repo.get_git_ref(f"heads/{self.p.branch}"),
+                lambda: self.repo.get_git_ref(f"heads/{self.branch}"),
                 write=False,
                 passthrough=(404,),
             )
@@ -195,7 +265,7 @@ class _Reconciler:
             lambda: self.repo.create_git_tree(elements, base_tree=base_commit.tree),
             idempotent=True,
         )
-        who = commit_identity(self.chart.commit, self.p.target.published_at, app=self.w.app)
+        who = commit_identity(self.chart.commit, self.p.published_at, app=self.w.app)
         message = self.p.commit_message + f"Watcher-Content: {self.hash}\n" + who.signoff
         people = {}
         if who.author and who.committer and who.date:
@@ -211,7 +281,7 @@ class _Reconciler:
         return commit.sha
 
     def _move_ref(self, sha: str, exists: bool) -> None:
-        ref_name = f"heads/{self.p.branch}"
+        ref_name = f"heads/{self.branch}"
         if not exists:
             try:
                 self.w.call(
@@ -226,7 +296,7 @@ class _Reconciler:
                     raise
                 # An earlier run created it after we looked: check it is still ours below.
                 head = self._branch_head()
-                if head is not None and not _is_ours(head[1], self.p.watch_id):
+                if head is not None and not self._is_ours(head[1]):
                     raise
         ref = self.w.call("read branch", lambda: self.repo.get_git_ref(ref_name), write=False)
 
@@ -250,14 +320,14 @@ class _Reconciler:
                 self.notes.append(f"maintainer branch `{prepared}` is merged into this one")
             return head_sha
         message = (
-            f"Merge maintainer branch {prepared} into {self.p.branch}\n\n"
-            f"Watcher-Watch: {self.p.watch_id}\nWatcher-Target: {self.p.target.tag}\n"
+            f"Merge maintainer branch {prepared} into {self.branch}\n\n"
+            f"Watcher-Chart: {self.key}\n"
             f"Watcher-Content: {self.hash}\nWatcher-Prepared: merged\n"
         )
         try:
             merge = self.w.call(
                 "merge prepared branch",
-                lambda: self.repo.merge(self.p.branch, prepared, message),
+                lambda: self.repo.merge(self.branch, prepared, message),
                 passthrough=(404, 409),
                 lookup=self._prepared_merge,
             )
@@ -286,7 +356,7 @@ class _Reconciler:
                 "open pull request",
                 lambda: self.repo.create_pull(
                     base=self.base,
-                    head=self.p.branch,
+                    head=self.branch,
                     title=self.p.title,
                     body=body,
                     draft=self.chart.draft,
@@ -305,8 +375,11 @@ class _Reconciler:
         return pr, True
 
     def _open_pull(self) -> PullRequest | None:
-        """Our open pull request for this watch, found by its head branch and marker."""
-        return next((pr for pr, _ in self._our_pulls() if pr.state == "open"), None)
+        """The chart's open pull request, found by its head branch and marker."""
+        return next(
+            (o.pr for o in self._our_pulls() if o.pr.state == "open" and o.chart == self.key),
+            None,
+        )
 
     def _edit_pull(self, pr: PullRequest, body: str) -> None:
         def lookup() -> bool | None:
@@ -340,36 +413,63 @@ class _Reconciler:
                 lookup=lambda: found(reviewers <= {u.login for u in pr.get_review_requests()[0]}),
             )
 
-    def _human_push(self, open_pr: PullRequest | None, head_sha: str) -> PullRequestOutcome:
+    def _human_push(
+        self,
+        open_pr: PullRequest | None,
+        head_sha: str,
+        eligible: Sequence[str],
+        members: dict[str, MemberOutcome],
+    ) -> PullRequestOutcome:
         note = (
-            f"someone else pushed to `{self.p.branch}` (head {head_sha[:12]}); watcher leaves "
+            f"someone else pushed to `{self.branch}` (head {head_sha[:12]}); watcher leaves "
             "the branch alone. Delete the branch (or merge/close the PR) to let watcher act again."
         )
+        state = VerdictState.READY if open_pr is None else VerdictState.PROPOSED
+        members |= {w: MemberOutcome(state, note) for w in eligible}
         if open_pr is None:
-            return PullRequestOutcome(
-                "human-push", VerdictState.READY, head_sha=head_sha, note=note
-            )
-        mark = HUMAN_PUSH_MARK.format(sha=head_sha)
-        comments = self.w.call(
-            "read comments", lambda: list(open_pr.get_issue_comments()), write=False
+            return PullRequestOutcome("human-push", members, head_sha=head_sha, note=note)
+        targets = ", ".join(f"{w} {t}" for w, t in self.p.targets.items())
+        self._comment_once(
+            open_pr,
+            HUMAN_PUSH_MARK.format(sha=head_sha),
+            f"watcher wanted to update this pull request ({targets}), but {note}",
         )
-        if not any(mark in (c.body or "") for c in comments):
-            body = f"{mark}\nwatcher wanted to update this pull request to {self.p.target.tag}"
-            body += f", but {note}"
-            self.w.call(
-                "comment on pull request",
-                lambda: open_pr.create_issue_comment(body),
-                lookup=lambda: next(
-                    (c for c in open_pr.get_issue_comments() if mark in (c.body or "")), None
-                ),
-            )
         return PullRequestOutcome(
-            "human-push", VerdictState.PROPOSED, open_pr.number, open_pr.html_url, head_sha, note
+            "human-push", members, open_pr.number, open_pr.html_url, head_sha, note
         )
 
+    def _close(self, pr: PullRequest, why: str) -> None:
+        """Close one of our pull requests with a comment saying why; its marker is disarmed.
 
-def _is_ours(message: str, watch_id: str) -> bool:
-    return _trailer(message, "Watcher-Watch") == watch_id
+        Disarmed, the next cycle takes it neither for an open PR nor for one a maintainer
+        closed (which would be respected).
+        """
+        self._comment_once(pr, CLOSING_MARK.format(number=pr.number), f"watcher closes this: {why}")
+        body = closed_body(pr.body or "")
+
+        def lookup() -> bool | None:
+            return found(self.repo.get_pull(pr.number).state == "closed")
+
+        close = done(lambda: pr.edit(state="closed", body=body))
+        self.w.call("close pull request", close, lookup=lookup)
+        self.notes.append(f"closed #{pr.number}: {why}")
+
+    def _comment_once(self, pr: PullRequest, mark: str, text: str) -> None:
+        """Comment ``text`` on ``pr`` unless a comment with ``mark`` is already there."""
+        comments = self.w.call("read comments", lambda: list(pr.get_issue_comments()), write=False)
+        if any(mark in (c.body or "") for c in comments):
+            return
+        self.w.call(
+            "comment on pull request",
+            lambda: pr.create_issue_comment(f"{mark}\n{text}"),
+            lookup=lambda: next(
+                (c for c in pr.get_issue_comments() if mark in (c.body or "")), None
+            ),
+        )
+
+    def _is_ours(self, message: str) -> bool:
+        """Whether a head commit is watcher's for this chart (by its trailer)."""
+        return _trailer(message, "Watcher-Chart") == self.key
 
 
 def _trailer(message: str, key: str) -> str | None:

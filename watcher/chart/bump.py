@@ -34,8 +34,8 @@ import difflib
 import hashlib
 import posixpath
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal, get_args
 
@@ -61,6 +61,7 @@ __all__ = [
     "git_diff",
     "image_targets",
     "plan_bump",
+    "plan_bumps",
 ]
 
 VersionBump = Literal["none", "patch", "minor", "major"]
@@ -240,15 +241,63 @@ def plan_bump(req: BumpRequest) -> BumpResult:
     if plan.changes and req.version_bump != "none":
         _bump_chart_version(chart, req.version_bump, plan)
 
-    edited = [f for f in (chart, values) if f.text != f.original]
+    return _result((chart, values), plan, [r for t in targets if (r := t.reference) is not None])
+
+
+def _result(files: tuple[_File, ...], plan: _Plan, images: list[str]) -> BumpResult:
+    edited = [f for f in files if f.text != f.original]
     return BumpResult(
         files=MappingProxyType({f.path: f.text for f in edited}),
         changes=tuple(plan.changes),
         kept=tuple(plan.kept),
         floating=tuple(plan.floating),
         diff="".join(git_diff(f.path, f.original, f.text) for f in edited),
-        images=tuple(dict.fromkeys(r for t in targets if (r := t.reference) is not None)),
+        images=tuple(dict.fromkeys(images)),
     )
+
+
+_BUMP_ORDER: tuple[VersionBump, ...] = ("none", "patch", "minor", "major")
+
+
+def plan_bumps(requests: Sequence[BumpRequest]) -> BumpResult:
+    """Several bumps of one chart (one per watch) composed into one; pure.
+
+    Each request is applied to the texts the previous ones left, with no chart version
+    bump; since a bump never downgrades, two requests moving the same key agree on the
+    newest target whatever their order. The chart ``version`` is then bumped once, by
+    the largest ``version_bump`` asked, when anything changed. All requests must start
+    from the same texts (one chart at one base commit).
+    """
+    if not requests:
+        raise ValueError("plan_bumps needs at least one request")
+    first = requests[0]
+    if any(
+        (r.chart_dir, r.chart_yaml, r.values_yaml)
+        != (first.chart_dir, first.chart_yaml, first.values_yaml)
+        for r in requests
+    ):
+        raise ValueError("plan_bumps composes bumps of one chart from the same texts")
+    chart_yaml, values_yaml = first.chart_yaml, first.values_yaml
+    plan = _Plan([], [], [])
+    images: list[str] = []
+    for req in requests:
+        step = plan_bump(
+            replace(req, chart_yaml=chart_yaml, values_yaml=values_yaml, version_bump="none")
+        )
+        chart_yaml = step.files.get(req.chart_path, chart_yaml)
+        values_yaml = step.files.get(req.values_path, values_yaml)
+        plan.changes += step.changes
+        plan.kept += step.kept
+        plan.floating += step.floating
+        images += step.images
+    chart = _File(first.chart_path, first.chart_yaml)
+    chart.text = chart_yaml
+    bump = max((r.version_bump for r in requests), key=_BUMP_ORDER.index)
+    if plan.changes and bump != "none":
+        _bump_chart_version(chart, bump, plan)
+    values = _File(first.values_path, first.values_yaml)
+    values.text = values_yaml
+    return _result((chart, values), plan, images)
 
 
 def _join(chart_dir: str, name: str) -> str:

@@ -312,6 +312,8 @@ class ChartConfig(_Model):
     pins: tuple[PinConfig, ...] = ()
     prepared_branch: str | None = None
     follow: bool = False
+    # Watches of one chart share one pull request; a group name keeps some apart.
+    group: str = Field(default="", pattern=r"^[a-z0-9._-]{0,40}$")
     title: Annotated[str, template(TITLE_FIELDS, str_format)] = (
         "{name}: bump to {tag} ({feature} landed)"
     )

@@ -6,9 +6,9 @@ request code are imported only when a run acts, so read-only commands never load
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.core.errors import ConfigError, SourceError
@@ -16,7 +16,9 @@ from watcher.core.models import Verdict, VerdictState
 from watcher.state.leases import process_holder
 
 if TYPE_CHECKING:
+    from watcher.actions.grouping import ChartProposal
     from watcher.actions.planning import Plan
+    from watcher.actions.pull_request import PullRequestOutcome
     from watcher.config.model import Config, NotifyConfig
     from watcher.net.github_write import GitHubWriter
     from watcher.notify.targets import AppriseTarget
@@ -101,72 +103,168 @@ class Actor:
             self._writer.close()
 
 
-def act(
-    store: Store,
-    run_id: int,
-    actor: Actor,
-    proposal: Plan,
-    verdict: Verdict,
-    previous: StoredVerdict | None,
-    readers: Readers,
-) -> Event | None:
-    """Record `ready` (when newly so), reconcile the PR, then record what that made of it."""
-    from watcher.actions.pull_request import content_hash, reconcile
-    from watcher.notify.dashboard import body_hash
+@dataclass(frozen=True)
+class ReadyWatch:
+    """A watch found ready in this run, with its plan, waiting for its chart's turn."""
 
-    fingerprint = {
-        "content": content_hash(proposal.proposal.files),
-        "body": body_hash(proposal.proposal.body),
-    }
-    before = previous.verdict if previous else None
-    if before is not None and _quiet(before, verdict, proposal, fingerprint, readers):
+    plan: Plan
+    verdict: Verdict
+    previous: StoredVerdict | None
+
+    @property
+    def watch_id(self) -> str:
+        """The watch's id."""
+        return self.plan.watch.id
+
+
+def by_chart(ready: Sequence[ReadyWatch]) -> list[list[ReadyWatch]]:
+    """The ready watches grouped by the chart they bump, in config order."""
+    from watcher.actions.grouping import chart_key
+
+    groups: dict[str, list[ReadyWatch]] = {}
+    for item in ready:
+        groups.setdefault(chart_key(item.plan.chart), []).append(item)
+    return list(groups.values())
+
+
+def act(
+    store: Store, run_id: int, actor: Actor, group: Sequence[ReadyWatch], readers: Readers
+) -> dict[str, Event | None]:
+    """Reconcile the one pull request of a chart for its ready watches; each watch's event.
+
+    Each watch newly ready records `ready` first (news of its own, even if the PR fails);
+    then the pull request is reconciled once for them all, and each watch records where
+    that left it: `proposed` in the PR, `done` (merged, or the base already has its
+    target), or `ready` with a note (a PR closed unmerged, a human push).
+    """
+    from watcher.actions.grouping import chart_key
+    from watcher.actions.planning import chart_proposal
+    from watcher.actions.pull_request import Candidate, reconcile
+
+    events: dict[str, Event | None] = {}
+    active: list[ReadyWatch] = []
+    for item in group:
+        before = _before(item)
+        if before is not None and _settled(before, item):
+            # Merged: nothing more to do unless following newer releases.
+            events[item.watch_id] = store.record_verdict(
+                run_id, replace(item.verdict, state=before.state, extra=before.extra)
+            )
+        else:
+            active.append(item)
+    if not active:
+        return events
+    key = chart_key(active[0].plan.chart)
+    plans = {item.watch_id: item.plan for item in active}
+    changing = [item.plan for item in active if item.plan.bump.changed]
+    fingerprint = _fingerprint(chart_proposal(changing)) if changing else None
+    if fingerprint is not None and _quiet(store, key, active, fingerprint, readers):
         # Nothing upstream, in the chart, or on the PR changed: no GitHub call at all.
-        return store.record_verdict(
-            run_id, replace(verdict, state=before.state, extra=before.extra)
-        )
-    first: Event | None = None
-    if before is None or before.state in (VerdictState.WAITING, VerdictState.PENDING):
-        # The transition to ready is news of its own, even if the PR fails to open.
-        first = store.record_verdict(run_id, verdict)
+        for item in active:
+            kept = _before(item) or item.verdict
+            events[item.watch_id] = store.record_verdict(
+                run_id, replace(item.verdict, state=kept.state, extra=kept.extra)
+            )
+        return events
+    for item in active:
+        before = _before(item)
+        if before is None or before.state in (VerdictState.WAITING, VerdictState.PENDING):
+            events[item.watch_id] = store.record_verdict(run_id, item.verdict)
+    first = active[0].plan
     result = reconcile(
         actor.writer,
-        proposal.chart,
-        proposal.files.base,
-        proposal.proposal,
-        finish_body=lambda notes: proposal.body(tuple(notes)),
+        first.chart,
+        first.files.base,
+        [
+            Candidate(
+                i.watch_id, i.plan.proposal.target.tag, i.plan.chart.follow, i.plan.bump.changed
+            )
+            for i in active
+        ],
+        lambda ids, notes: chart_proposal([plans[w] for w in ids], notes),
     )
-    extra = {"pr_action": result.action, "note": result.note, **fingerprint}
-    if result.number is not None:
-        extra |= {"pr_number": str(result.number), "pr_url": result.url or ""}
-    acted = replace(verdict, state=result.state, extra=extra)
-    if result.note:
-        acted = replace(acted, reasons=(*acted.reasons, f"pull request: {result.note}"))
-    return store.record_verdict(run_id, acted) or first
+    carried = [plans[w] for w in result.proposal.targets] if result.proposal else []
+    fingerprint = _fingerprint(chart_proposal(carried)) if carried else {}
+    _remember(store, key, first.chart.repo, result, fingerprint)
+    for item in active:
+        member = result.members[item.watch_id]
+        extra = {"pr_action": result.action, "note": member.note or result.note}
+        if member.state is VerdictState.PROPOSED and result.url:
+            extra["pr_url"] = result.url
+        acted = replace(item.verdict, state=member.state, extra=extra)
+        if extra["note"]:
+            reasons = (*acted.reasons, f"pull request: {extra['note']}")
+            acted = replace(acted, reasons=reasons)
+        events[item.watch_id] = store.record_verdict(run_id, acted) or events.get(item.watch_id)
+    return events
+
+
+def _before(item: ReadyWatch) -> Verdict | None:
+    return item.previous.verdict if item.previous else None
+
+
+def _settled(before: Verdict, item: ReadyWatch) -> bool:
+    """Whether a watch is done with this target (or done and not following newer ones)."""
+    same_target = before.target is not None and before.target.tag == item.plan.proposal.target.tag
+    return before.state is VerdictState.DONE and (same_target or not item.plan.chart.follow)
+
+
+def _fingerprint(proposal: ChartProposal) -> dict[str, str]:
+    from watcher.actions.pull_request import content_hash
+    from watcher.notify.dashboard import body_hash
+
+    return {"content": content_hash(proposal.files), "body": body_hash(proposal.body)}
 
 
 def _quiet(
-    before: Verdict,
-    verdict: Verdict,
-    proposal: Plan,
+    store: Store,
+    key: str,
+    active: Sequence[ReadyWatch],
     fingerprint: dict[str, str],
     readers: Readers,
 ) -> bool:
-    """Whether the last reconciliation still holds, judged by free conditional reads."""
-    same_target = (
-        before.target is not None
-        and verdict.target is not None
-        and before.target.tag == verdict.target.tag
-    )
-    if before.state is VerdictState.DONE and (same_target or not proposal.chart.follow):
-        return True  # merged: nothing more to do unless following newer releases
-    if before.state is not VerdictState.PROPOSED or not same_target:
+    """Whether the chart's PR, as last left, still holds, judged by free conditional reads."""
+    record = store.pull_request(key)
+    if record is None or record.state != "open":
         return False
-    if any(before.extra.get(k) != v for k, v in fingerprint.items()):
+    for item in active:
+        before = _before(item)
+        if before is None or before.state is not VerdictState.PROPOSED:
+            return False
+    targets = {item.watch_id: item.plan.proposal.target.tag for item in active}
+    if record.members != targets:
         return False
-    number, repo = before.extra.get("pr_number"), proposal.chart.repo
+    if (record.content, record.body) != (fingerprint["content"], fingerprint["body"]):
+        return False
     try:
-        pr = readers.github.get_json(f"/repos/{repo}/pulls/{number}")
-        ref = readers.github.get_json(f"/repos/{repo}/git/ref/heads/{proposal.proposal.branch}")
+        pr = readers.github.get_json(f"/repos/{record.repo}/pulls/{record.number}")
+        ref = readers.github.get_json(f"/repos/{record.repo}/git/ref/heads/{record.branch}")
     except SourceError:
         return False
     return not pr.changed and not ref.changed
+
+
+def _remember(
+    store: Store, key: str, repo: str, result: PullRequestOutcome, fingerprint: dict[str, str]
+) -> None:
+    """Keep the chart's open pull request as reconciliation left it (or forget it)."""
+    from watcher.state.store import PullRequestRecord
+
+    if result.number is None or result.proposal is None or result.url is None:
+        store.forget_pull_request(key)
+        return
+    store.put_pull_request(
+        PullRequestRecord(
+            chart=key,
+            repo=repo,
+            number=result.number,
+            url=result.url,
+            branch=result.proposal.branch,
+            head_sha=result.head_sha,
+            state="open",
+            members=result.proposal.targets,
+            content=fingerprint["content"],
+            body=fingerprint["body"],
+            updated_at=datetime.now(UTC),
+        )
+    )

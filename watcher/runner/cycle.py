@@ -10,13 +10,13 @@ shells over :func:`run_once` (docs/architecture.md, «Bird's-eye view»).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from watcher.core.evaluate import evaluate
 from watcher.core.models import VerdictState
-from watcher.runner.act import Actor, act
+from watcher.runner.act import Actor, ReadyWatch, act, by_chart
 from watcher.runner.boundary import Failure, closing_run, notifications_boundary
 from watcher.runner.deliver import deliver
 from watcher.runner.observe import observe, plan_proposal
@@ -67,9 +67,11 @@ def _run(
     error_after = timedelta(minutes=config.notify.error_after_minutes)
     step = WatchStep(store, readers, run_id, actor, plan, error_after)
     outcomes = tuple(step(watch) for watch in watches)
+    if actor is not None and step.ready:
+        outcomes = step.act(actor, outcomes)
     delivery = Delivery()
     if actor is not None:
-        delivery = notifications_boundary(lambda: deliver(config, store, actor))
+        delivery = notifications_boundary(lambda: deliver(config, store, actor, readers))
     stats = readers.http.stats
     used = RunStats(
         requests=stats.requests - start.requests,
@@ -91,6 +93,8 @@ class WatchStep:
     actor: Actor | None
     plan: bool
     error_after: timedelta
+    # Ready watches of a writing run, acted on per chart once every watch was seen.
+    ready: list[ReadyWatch] = field(default_factory=list)
 
     def __call__(self, watch: WatchConfig) -> WatchOutcome:
         """Observe and evaluate one watch, plan its chart bump when ready, then act or record.
@@ -148,10 +152,47 @@ class WatchStep:
     def _record(self, verdict: Verdict, proposal: Plan | None) -> Event | None:
         """Act on the proposal (a writing run), or record the verdict as it is."""
         if self.actor is not None and proposal is not None:
+            # Its chart's one pull request is reconciled with the chart's other ready
+            # watches, once all were seen (:meth:`act`).
             previous = self.store.get_verdict(verdict.watch_id)
-            return act(
-                self.store, self.run_id, self.actor, proposal, verdict, previous, self.readers
-            )
+            self.ready.append(ReadyWatch(proposal, verdict, previous))
+            return None
         # A read-only run must not undo `proposed`/`done` that a writing run recorded,
         # even one that recorded it a moment ago: the store decides under the row lock.
         return self.store.record_verdict(self.run_id, verdict, keep_action_state=True)
+
+    def act(self, actor: Actor, outcomes: tuple[WatchOutcome, ...]) -> tuple[WatchOutcome, ...]:
+        """Reconcile each chart's one pull request for its ready watches; outcomes updated.
+
+        The chart's error boundary: a failure is recorded as the error of each of its
+        watches (beside their last good verdict); the other charts go on.
+        """
+        by_watch = {o.watch.id: o for o in outcomes}
+        for group in by_chart(self.ready):
+            events: dict[str, Event | None] = {}
+            failure = None
+            try:
+                events = act(self.store, self.run_id, actor, group, self.readers)
+            except Exception as exc:  # noqa: BLE001 - the chart's boundary: the run goes on
+                failure = Failure.of(exc)
+            for watch_id in (item.watch_id for item in group):
+                if failure is not None:
+                    self.store.record_error(
+                        self.run_id,
+                        watch_id,
+                        failure.message,
+                        notify_after=self.error_after,
+                        hint=failure.hint,
+                    )
+                stored = self.store.get_verdict(watch_id)
+                by_watch[watch_id] = replace(
+                    by_watch[watch_id],
+                    verdict=stored.verdict if stored else None,
+                    event=events.get(watch_id),
+                    error=failure.message if failure else None,
+                    hint=failure.hint if failure else None,
+                    error_class=failure.error_class if failure else None,
+                    retry_at=failure.retry_at if failure else None,
+                    crash=failure.crash if failure else None,
+                )
+        return tuple(by_watch[o.watch.id] for o in outcomes)

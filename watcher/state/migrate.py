@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest revision in ``migrations/versions``; bump it with every new migration.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 #: Execution option asking for a write transaction; on SQLite it becomes BEGIN IMMEDIATE.
 WRITE_LOCK_OPTION = "watcher_write_lock"

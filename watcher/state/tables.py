@@ -239,19 +239,20 @@ class OutboxRow(Base):
 
 
 class PullRequestRow(Base):
-    """A pull request the watcher opened for a watch, as last seen on GitHub."""
+    """The one pull request of a chart (repository, path, group), as watcher last left it."""
 
     __tablename__ = "pull_requests"
 
-    watch_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chart: Mapped[str] = mapped_column(String(255), primary_key=True)
     repo: Mapped[str] = mapped_column(String(255))
-    target_tag: Mapped[str] = mapped_column(String(255))
-    head_branch: Mapped[str] = mapped_column(String(255))
+    number: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    branch: Mapped[str] = mapped_column(String(255))
     head_sha: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
+    members: Mapped[dict[str, str]] = mapped_column(JSON)
+    content: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
 
 
