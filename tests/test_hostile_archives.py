@@ -1,6 +1,7 @@
-"""Hostile release archives as `watcher check` meets them: a newline or a terminal escape
-in a file's name never splits or recolours the evidence line, and a tarball served as
-several concatenated gzip members is read to its end, never taken as complete early."""
+"""Hostile upstream files as a user meets them: a newline or a terminal escape in a file's
+name never splits or recolours `check`'s evidence line, a tarball served as several
+concatenated gzip members is read to its end (never taken as complete early), and
+markup in changelog text is escaped once in the pull request, not twice."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import gzip
 import httpx
 
 from tests.conftest import WatcherRun
+from tests.prs import pulls
+from tests.standin.headscale import READ_TOKEN, load_headscale
 from tests.standin.history import HistoryBuilder
 
 NAME = "cmd/evil\nline\x1b[31mred.go"
@@ -49,3 +52,20 @@ def test_a_tarball_in_two_gzip_members_is_read_to_its_end(watcher: WatcherRun) -
     result = watcher("check")
     assert result.exit_code == 0, result.output
     assert "z/last.go:3:" in result.output
+
+
+def test_changelog_markup_is_escaped_once_in_the_pull_request(acting: WatcherRun) -> None:
+    load_headscale(acting.standin, "ready")
+    url = f"{acting.standin.api_url}/repos/juanfont/headscale/contents/CHANGELOG.md?ref=v0.29.0"
+    raw = {"Accept": "application/vnd.github.raw", "Authorization": f"Bearer {READ_TOKEN}"}
+    changelog = httpx.get(url, headers=raw).raise_for_status().text
+    assert "peer relay" in changelog
+    edited = changelog.replace("peer relay", "peer relay (clients < 1.90 & servers)", 1)
+    acting.standin.faults.add(
+        method="GET", path=r"/contents/CHANGELOG\.md$", status=200, body=edited.encode(), times=None
+    )
+    result = acting("run", "--once")
+    assert result.exit_code == 0, result.output
+    (pr,) = pulls(acting.standin)
+    assert "clients &lt; 1.90 &amp; servers" in pr["body"]
+    assert "&amp;lt;" not in pr["body"] and "&amp;amp;" not in pr["body"]

@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from watcher.config.model import WatchConfig
 from watcher.core.models import Excerpt, Release, Signal, SignalName, SignalStatus
-from watcher.core.sanitize import sanitize
+from watcher.core.sanitize import sanitize_plain
 from watcher.net.github_read import GitHubReader
 
 _HEADING = re.compile(r"^(?P<level>#{1,6})\s+\[?v?(?P<version>[0-9][^\s\]()]*)\]?(?P<rest>.*)$")
@@ -145,7 +145,8 @@ def changelog_signal(
 
     A prerelease (``0.29.0-beta.1``) without a section of its own is judged on the
     section of the version it leads to (``0.29.0``), which then is usually still an
-    undated placeholder. Evidence: the matching lines, sanitised for ``repo``.
+    undated placeholder. Evidence: the matching lines as plain text (one line each, capped);
+    the PR, the dashboard and the terminal escape them once, for their medium.
     """
     phrases = (mentions,) if isinstance(mentions, str) else tuple(mentions)
     named = ", ".join(phrases)
@@ -166,7 +167,8 @@ def changelog_signal(
             SignalStatus.MISSING, f"{path}@{release.tag} has no section for {release.version}"
         )
     hits = _matching_lines(section.text, phrases)
-    evidence = tuple(sanitize(line, repo, LINE_LIMIT) for line in hits[:MAX_LINES])
+    # Plain text: each medium escapes it once when it renders it (PR, dashboard, terminal).
+    evidence = tuple(sanitize_plain(line, LINE_LIMIT) for line in hits[:MAX_LINES])
     if section.date is None:
         also = f" (it mentions {named} already)" if hits else ""
         return signal(
