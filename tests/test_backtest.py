@@ -16,6 +16,7 @@ import httpx
 import pytest
 from packaging.version import Version
 
+from tests.memory_cache import MemoryCache
 from watcher.backtest.command import _inclusive_end, _utc, select_watch
 from watcher.backtest.gather import (
     DockerHubPushTimes,
@@ -34,7 +35,7 @@ from watcher.config.model import default_config_text, parse_config
 from watcher.core.errors import ConfigError
 from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release, Signal, SignalName, SignalStatus, VerdictState
-from watcher.net.http import HttpClient, MemoryCache
+from watcher.net.http import HttpClient
 
 MARKER = "tailscale.com/cap/relay"
 REPO = "up/stream"

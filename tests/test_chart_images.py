@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.memory_cache import MemoryCache
 from tests.standin.server import StandIn
 from watcher.actions.planning import resolve_digests
 from watcher.chart.bump import BumpRequest, Change, image_targets, plan_bump
@@ -11,7 +12,7 @@ from watcher.chart.image_sites import expand_image_keys, follow_tag, split_tag
 from watcher.chart.yaml_edit import find_scalar, replace_in_literal
 from watcher.config.model import parse_config
 from watcher.core.errors import ChartError, ConfigError, NotFoundError
-from watcher.net.http import HttpClient, MemoryCache
+from watcher.net.http import HttpClient
 from watcher.net.registry import RegistryReader
 
 from .test_yaml_edit import assert_only_changed

@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.daemon_process import start_daemon
+from tests.memory_cache import MemoryCache
 from tests.standin.headscale import READ_TOKEN, load_headscale
 from tests.standin.server import StandIn
 from watcher.core.errors import NetworkError
-from watcher.net.http import ARCHIVE_DEADLINE_FACTOR, HttpClient, HttpSettings, MemoryCache
+from watcher.net.http import ARCHIVE_DEADLINE_FACTOR, HttpClient, HttpSettings
 
 T = TypeVar("T")
 # Far beyond any deadline under test; the code before the fix ran for hours here.

@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
+from tests.memory_cache import MemoryCache
 from tests.standin.headscale import READ_TOKEN, load_headscale
 from tests.standin.server import StandIn
 from watcher.core.errors import NetworkError, RateLimitedError
 from watcher.core.image_ref import ImageRef
-from watcher.net.http import HttpClient, HttpSettings, MemoryCache
+from watcher.net.http import HttpClient, HttpSettings
 from watcher.net.registry import RegistryReader
 from watcher.runner.report import RunReport
 from watcher.service.metrics import Metrics

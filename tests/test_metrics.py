@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.memory_cache import MemoryCache
 from tests.standin.headscale import READ_TOKEN, load_headscale
 from tests.standin.server import StandIn
 from watcher.config.model import FeatureConfig, WatchConfig
@@ -18,7 +19,7 @@ from watcher.core.errors import StateError
 from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release, Verdict, VerdictState
 from watcher.net.github_read import GitHubReader
-from watcher.net.http import HttpClient, HttpSettings, MemoryCache, RequestStats
+from watcher.net.http import HttpClient, HttpSettings, RequestStats
 from watcher.net.registry import RegistryReader
 from watcher.runner.report import RunReport, WatchOutcome
 from watcher.service.metrics import Metrics

@@ -13,12 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
+from tests.memory_cache import MemoryCache
 from tests.prs import pulls
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from watcher.core.errors import PayloadError
 from watcher.core.image_ref import parse_image_ref
-from watcher.net.http import HttpClient, MemoryCache
+from watcher.net.http import HttpClient
 from watcher.net.registry import MANIFEST_TYPES, RegistryReader
 
 PORTAL = b"<html><body>Please accept the terms of use to continue.</body></html>"

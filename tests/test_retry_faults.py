@@ -27,12 +27,13 @@ from github import Auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.memory_cache import MemoryCache
 from tests.prs import pushable_repo
 from tests.standin.github_api import SECONDARY_LIMIT_MESSAGE
 from tests.standin.server import StandIn
 from watcher.core.errors import WatcherError
 from watcher.net.github_write import GitHubWriter
-from watcher.net.http import HttpClient, HttpSettings, MemoryCache
+from watcher.net.http import HttpClient, HttpSettings
 from watcher.net.ratelimit import Action, decide
 
 REPO = "octo/retries"

@@ -128,7 +128,7 @@ def test_migrations_run_from_a_wheel_layout(tmp_path: Path) -> None:
 
 def _open_and_count(url: str) -> int:
     with Store.open(url) as store:
-        return len(store.list_verdicts())
+        return len(store.pending_outbox())
 
 
 def test_concurrent_first_use_migrates_once(tmp_path: Path) -> None:

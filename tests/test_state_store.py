@@ -40,7 +40,13 @@ from watcher.core.models import (
 from watcher.state import store as store_module
 from watcher.state.db import Database
 from watcher.state.migrate import HEAD_REVISION, make_engine
-from watcher.state.store import PIN_KEY_PREFIX, PullRequestRecord, RunStats, Store
+from watcher.state.store import (
+    CHART_IMAGES_KEY_PREFIX,
+    PIN_KEY_PREFIX,
+    PullRequestRecord,
+    RunStats,
+    Store,
+)
 from watcher.state.tables import (
     Base,
     EventRow,
@@ -511,7 +517,6 @@ def test_error_before_any_verdict_has_no_verdict(store: Store) -> None:
     assert stored is not None
     assert stored.verdict is None
     assert (stored.error, stored.error_at) == ("repository not found", T0)
-    assert [s.watch_id for s in store.list_verdicts()] == ["new-watch"]
     assert store.history("new-watch") == []
 
     first = store.record_verdict(store.start_run(), verdict(VerdictState.WAITING, None))
@@ -520,14 +525,6 @@ def test_error_before_any_verdict_has_no_verdict(store: Store) -> None:
         store.start_run(), verdict(VerdictState.WAITING, None, watch_id="new-watch")
     )
     assert event is not None and event.from_state is None
-
-
-def test_list_verdicts_is_ordered_by_watch(store: Store) -> None:
-    run_id = store.start_run()
-    for watch_id in ("zeta", "alpha", "mid"):
-        store.record_verdict(run_id, verdict(VerdictState.WAITING, None, watch_id=watch_id))
-    assert [s.watch_id for s in store.list_verdicts()] == ["alpha", "mid", "zeta"]
-    assert store.get_verdict("unknown") is None
 
 
 def test_history_limit_keeps_the_newest_oldest_first(store: Store) -> None:
@@ -649,23 +646,27 @@ def test_prune_ages_out_caches_but_keeps_fresh_ones_and_named_values(
     store.put_cached(cached_response("https://api.example/old"))
     store.put_image_check("docker.io/a:1", "sha256:old", None)
     store.set_value(f"{PIN_KEY_PREFIX}old", "{}")
+    store.set_value(f"{CHART_IMAGES_KEY_PREFIX}gone-watch", "{}")  # its watch was removed
     store.set_value("dashboard:o/r", "7")  # not a cache: never pruned
     clock.advance(timedelta(days=40))
     store.put_cached(cached_response("https://api.example/new"))
     store.put_image_check("docker.io/a:2", "sha256:new", None)
     store.set_value(f"{PIN_KEY_PREFIX}new", "{}")
+    store.set_value(f"{CHART_IMAGES_KEY_PREFIX}live-watch", "{}")
 
-    assert store.prune(timedelta(days=30)) == 3
+    assert store.prune(timedelta(days=30)) == 4
     assert store.get_cached("https://api.example/old") is None
     assert store.get_cached("https://api.example/new") is not None
     assert store.get_image_check("docker.io/a:1") is None
     assert store.get_image_check("docker.io/a:2") is not None
     assert store.get_value(f"{PIN_KEY_PREFIX}old") is None
     assert store.get_value(f"{PIN_KEY_PREFIX}new") == "{}"
+    assert store.get_value(f"{CHART_IMAGES_KEY_PREFIX}gone-watch") is None
+    assert store.get_value(f"{CHART_IMAGES_KEY_PREFIX}live-watch") == "{}"
     assert store.get_value("dashboard:o/r") == "7"
     assert count_rows(db_url, HttpCacheEntry) == 1
     assert count_rows(db_url, ImageCheckRow) == 1
-    assert count_rows(db_url, KeyValueRow) == 2
+    assert count_rows(db_url, KeyValueRow) == 3
 
 
 def test_run_of_a_failed_cycle_is_pruned_once_the_next_cycle_started(

@@ -62,25 +62,6 @@ class ValidatorCache(Protocol):
         """Store (replace) several responses at once: all of them or, on failure, none."""
 
 
-class MemoryCache:
-    """A ValidatorCache in a dict, for one-off use without a database."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, CachedResponse] = {}
-
-    def get_cached(self, url: str) -> CachedResponse | None:
-        """The stored response for ``url``, if any."""
-        return self._items.get(url)
-
-    def put_cached(self, response: CachedResponse) -> None:
-        """Store (replace) the response for its URL."""
-        self._items[response.url] = response
-
-    def put_many(self, responses: Sequence[CachedResponse]) -> None:
-        """Store (replace) several responses at once."""
-        self._items.update((response.url, response) for response in responses)
-
-
 @dataclass
 class RequestStats:
     """What one run cost: requests sent, 304s, quota-counted requests, by status."""

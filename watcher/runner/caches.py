@@ -21,7 +21,7 @@ from watcher.net.registry import ManifestInfo, RegistryReader
 from watcher.sources import feature, pulls
 from watcher.sources.chart import ChartFiles, deployed_images
 from watcher.sources.pins import PinSite, ResolvedPin, resolve_pin
-from watcher.state.store import PIN_KEY_PREFIX
+from watcher.state.store import CHART_IMAGES_KEY_PREFIX, PIN_KEY_PREFIX
 
 if TYPE_CHECKING:
     from watcher.actions.planning import PinResolver
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 # A pushed image tag is re-checked this often; until then a positive answer is reused
 # so an idle poll sends no registry request (missing images are asked every poll).
 IMAGE_RECHECK = timedelta(hours=6)
-# The images a watch's chart would deploy, kept under one key per watch (bounded).
-CHART_IMAGES_KEY_PREFIX = "chart-images:"
 # Commit-graph answers (merged pull requests, one comparison per pair of commits) never
 # change, so they are kept for good under this prefix (never pruned).
 GRAPH_KEY_PREFIX = "graph:"

@@ -11,8 +11,9 @@ are leases too (``OutboxStore.claim_outbox``). :meth:`LeaseStore.acquire_lease` 
 on one conditional statement per step, so two processes can never both believe they
 hold a lease.
 
-``kv`` holds values that fit no table of their own: cached pin resolutions (keys start
-with :data:`PIN_KEY_PREFIX`, pruned like other caches) and the dashboard issue's number.
+``kv`` holds values that fit no table of their own: cached pin resolutions and chart
+images (keys start with :data:`PIN_KEY_PREFIX` / :data:`CHART_IMAGES_KEY_PREFIX`, pruned
+like other caches) and the dashboard issue's number.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 #: ``kv`` keys of cached pin resolutions start with this (pruned like other caches).
 PIN_KEY_PREFIX = "pin:"
+#: ``kv`` keys of the images a watch's chart deploys (one per watch; pruned like other
+#: caches, so the key of a watch that is gone does not stay for good).
+CHART_IMAGES_KEY_PREFIX = "chart-images:"
 #: The lease whose holder writes to GitHub.
 ACTOR_LEASE = "actor"
 

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 
 from watcher.core.errors import StateError
 from watcher.state.db import Clock, Database, rowcount, utc_now
-from watcher.state.leases import PIN_KEY_PREFIX
+from watcher.state.leases import CHART_IMAGES_KEY_PREFIX, PIN_KEY_PREFIX
 from watcher.state.tables import (
     HttpCacheEntry,
     ImageCheckRow,
@@ -134,7 +134,10 @@ class RunStore(Database):
             )
             pins = session.execute(
                 delete(KeyValueRow).where(
-                    KeyValueRow.key.startswith(PIN_KEY_PREFIX, autoescape=True),
+                    or_(
+                        KeyValueRow.key.startswith(PIN_KEY_PREFIX, autoescape=True),
+                        KeyValueRow.key.startswith(CHART_IMAGES_KEY_PREFIX, autoescape=True),
+                    ),
                     KeyValueRow.updated_at < cutoff,
                 ),
                 execution_options=options,

@@ -38,7 +38,7 @@ from watcher.core.models import CachedResponse
 from watcher.state.caches import CacheStore
 from watcher.state.db import Clock, storage_error, utc_now
 from watcher.state.deliveries import DeliveryStore
-from watcher.state.leases import PIN_KEY_PREFIX, LeaseStore
+from watcher.state.leases import CHART_IMAGES_KEY_PREFIX, PIN_KEY_PREFIX, LeaseStore
 from watcher.state.migrate import (
     HEAD_REVISION,
     URL_HINT,
@@ -52,6 +52,7 @@ from watcher.state.runs import RunStats, RunStore
 from watcher.state.verdicts import Event, StoredVerdict, VerdictStore
 
 __all__ = [
+    "CHART_IMAGES_KEY_PREFIX",
     "PIN_KEY_PREFIX",
     "PULL_REQUEST_STATES",
     "CachedResponse",

@@ -269,12 +269,6 @@ class VerdictStore(Database):
             row = session.get(VerdictRow, watch_id)
             return None if row is None else _stored_verdict(row)
 
-    def list_verdicts(self) -> list[StoredVerdict]:
-        """Every stored verdict (including error-only ones), ordered by watch id."""
-        with self._transaction() as session:
-            rows = session.scalars(select(VerdictRow).order_by(VerdictRow.watch_id))
-            return [_stored_verdict(row) for row in rows]
-
     def error_hint(self, watch_id: str) -> str | None:
         """The hint recorded with the newest error of ``watch_id`` (None: none, or pruned)."""
         stmt = (
