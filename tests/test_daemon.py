@@ -18,7 +18,6 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from watcher.config.model import DaemonConfig, parse_config
@@ -33,7 +32,6 @@ from watcher.service.daemon import (
     Pace,
     RunCycle,
     next_delay,
-    serve,
 )
 from watcher.state.store import Store
 
@@ -215,24 +213,17 @@ def test_stop_requested_inside_a_cycle_lets_it_finish() -> None:
     assert finished == [True]
 
 
-def test_once_returns_the_cycle_exit_code() -> None:
-    cycle = FakeCycle(CycleResult(1))
-    assert Daemon(cycle, fast()).run(once=True, handle_signals=False) == 1
-    assert cycle.calls == 1
-
-
-def test_serve_once_against_the_standin(headscale_standin: StandIn, tmp_path: Path) -> None:
-    config = parse_config(standin_config(headscale_standin), source="test")
-    db_url = f"sqlite:///{tmp_path / 'watcher.db'}"
-    assert serve(config, db_url, once=True) == 1  # the stand-in's history is at "waiting"
-    load_headscale(headscale_standin, "ready")
-    assert serve(config, db_url, once=True) == 0
-
-
 @pytest.mark.parametrize(("code", "level"), [(0, "info"), (1, "info"), (2, "warning")])
 def test_a_failed_cycle_is_logged_above_info(code: int, level: str) -> None:
+    daemon: Daemon
+
+    def cycle() -> CycleResult:
+        daemon.request_stop()  # one cycle, then stop
+        return CycleResult(code)
+
+    daemon = Daemon(cycle, fast())
     with capture_logs() as logs:
-        Daemon(FakeCycle(CycleResult(code)), fast()).run(once=True, handle_signals=False)
+        daemon.run(handle_signals=False)
     finished = [entry for entry in logs if entry["event"] == "cycle finished"]
     assert [(entry["code"], entry["log_level"]) for entry in finished] == [(code, level)]
 

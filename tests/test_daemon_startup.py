@@ -20,6 +20,7 @@ from tests.standin.chart import CHART_TOKEN
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
 from watcher.state.migrate import HEAD_REVISION
+from watcher.state.store import Store
 
 
 def test_a_busy_port_fails_before_the_database_is_touched(watcher: WatcherRun) -> None:
@@ -92,26 +93,37 @@ def imported(log_path: Path) -> set[str]:
     }
 
 
-def test_a_new_database_is_migrated_in_a_child_so_alembic_never_loads(
+def test_a_database_at_the_head_never_loads_alembic_into_the_daemon(
     standin: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Alembic is ~10 MiB a daemon would otherwise carry for life after one migration.
-    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # the child's report is not logged
+    # The container's entrypoint runs `watcher db upgrade` before the daemon starts: the
+    # daemon then reads the revision with SQLAlchemy alone and never imports Alembic.
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")
+    config = tmp_path / "watcher.toml"
+    config.write_text(standin_config(standin))
+    log_path, db_url = tmp_path / "daemon.log", f"sqlite:///{tmp_path / 'w.db'}"
+    Store.open(db_url).close()  # what `watcher db upgrade` does
+    daemon = start_daemon(str(config), db_url, CHART_TOKEN, log_path)
+    with terminated_after(daemon):
+        wait_for_log(daemon, log_path, "cycle finished", 1)
+    modules = imported(log_path)
+    assert "watcher.state.store" in modules  # the probe reads this process's imports
+    assert not {m for m in modules if m == "alembic" or m.startswith("alembic.")}
+
+
+def test_a_new_database_is_migrated_by_the_daemon(standin: StandIn, tmp_path: Path) -> None:
     config = tmp_path / "watcher.toml"
     config.write_text(standin_config(standin))
     log_path, db_path = tmp_path / "daemon.log", tmp_path / "w.db"
     daemon = start_daemon(str(config), f"sqlite:///{db_path}", CHART_TOKEN, log_path)
     with terminated_after(daemon):
         wait_for_log(daemon, log_path, "cycle finished", 1)
-    modules = imported(log_path)
-    assert "watcher.service.migration" in modules  # the probe reads this process's imports
-    assert not {m for m in modules if m == "alembic" or m.startswith("alembic.")}
     with sqlite3.connect(db_path) as db:
         (revision,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     assert revision == HEAD_REVISION
 
 
-def test_a_failed_child_migration_stops_the_daemon_with_its_message(
+def test_a_failed_migration_stops_the_daemon_with_its_message(
     standin: StandIn, tmp_path: Path
 ) -> None:
     config = tmp_path / "watcher.toml"
@@ -125,7 +137,7 @@ def test_a_failed_child_migration_stops_the_daemon_with_its_message(
     assert daemon.wait(timeout=60) == 2
     log = log_path.read_text()
     assert "schema revision 9999, which this version of watcher does not know" in log
-    assert "upgrade watcher" in log  # the child's hint
+    assert "upgrade watcher" in log  # the hint
     assert "Traceback" not in log
 
 

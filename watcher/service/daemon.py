@@ -53,7 +53,6 @@ from watcher.net.http import interrupt_requests
 from watcher.net.ratelimit import below_floor
 from watcher.runner.crash import report_hint
 from watcher.runner.report import exit_code
-from watcher.service.allocator import release_free_memory
 from watcher.service.health import HealthServer, HealthState
 from watcher.service.logconfig import log_evaluation
 from watcher.service.metrics import VERSION, Metrics
@@ -189,16 +188,14 @@ class Daemon:
         self._busy = threading.Lock()
         self._scheduler: Any = None
 
-    def run(self, *, once: bool = False, handle_signals: bool = True) -> int:
-        """Run one cycle (``once``, returns its exit code) or serve until stopped (0).
+    def run(self, *, handle_signals: bool = True) -> int:
+        """Serve until stopped (0).
 
         ``handle_signals`` installs the SIGTERM/SIGINT handlers, which is only possible
         in the main thread.
         """
         previous = self._install_signals() if handle_signals else {}
         try:
-            if once:
-                return self._run_cycle().code
             return self._serve()
         finally:
             for signum, handler in previous.items():
@@ -283,9 +280,6 @@ class Daemon:
             if self._stop.is_set():
                 return
             result = self._run_cycle()
-            # What the cycle freed goes back to the OS, so an idle daemon is not held at
-            # its busiest cycle's high-water mark (watcher.service.allocator).
-            release_free_memory()
             if not self._stop.is_set():
                 self._pace(result)
 
@@ -421,22 +415,19 @@ def serve(
     config: Config,
     store_url: str,
     *,
-    once: bool = False,
     settings: DaemonConfig | None = None,
     watch_ids: tuple[str, ...] = (),
     actor: Actor | None = None,
     stop: StopSignals | None = None,
 ) -> int:
-    """Run the daemon until SIGTERM/SIGINT (returns 0), or one cycle with ``once``.
+    """Run the daemon until SIGTERM/SIGINT (returns 0).
 
-    ``once`` returns that cycle's exit code (0 ready, 1 not ready, 2 error) and starts
-    no HTTP server. ``stop``: the stop request `watcher run` installed at its start, so
+    ``stop``: the stop request `watcher run` installed at its start, so
     a signal during start-up is kept (service/stop.py). Logging must already be configured
     (:func:`watcher.service.logconfig.configure`).
     The port is bound before the database is opened: a second daemon started by mistake
     fails on the port without creating or migrating anything.
     """
-    from watcher.service.migration import migrate_in_child
     from watcher.state.store import Store
 
     settings = settings or DaemonConfig()
@@ -444,11 +435,10 @@ def serve(
     health = HealthState(settings.interval_seconds + settings.jitter_seconds)
     metrics = Metrics()
     with ExitStack() as cleanup:  # closed in reverse: cycle, store, HTTP server
-        if not once:
-            server = HealthServer(health, metrics, settings.bind, settings.health_port)
-            cleanup.enter_context(server)
-        # Alembic stays out of the daemon's memory for good (see service/migration.py).
-        store = Store.open(store_url, migrator=None if once else migrate_in_child)
+        cleanup.enter_context(HealthServer(health, metrics, settings.bind, settings.health_port))
+        # A database behind the code is migrated here (the container's entrypoint has
+        # already run `watcher db upgrade`, so there Alembic is never even imported).
+        store = Store.open(store_url)
         cleanup.callback(store.close)
         cycle = RunCycle(config, store, settings, watch_ids=watch_ids, actor=actor)
         cleanup.callback(cycle.close)
@@ -460,4 +450,4 @@ def serve(
             health=health,
             stop=stop,
         )
-        return daemon.run(once=once)
+        return daemon.run()

@@ -28,8 +28,6 @@ groups define the same name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -87,23 +85,17 @@ class Store(
         *,
         migrate: bool = True,
         clock: Clock | None = None,
-        migrator: Callable[[str], None] | None = None,
     ) -> Store:
         """Open the database at ``url``, creating and migrating it when ``migrate`` is true.
 
         The stored schema revision is compared with ``HEAD_REVISION`` first, so Alembic
         is only imported when there is something to do. With ``migrate=False`` a
-        database that is not at the head revision raises ``StateError``. ``migrator``
-        (called with ``url``) replaces the in-process upgrade: the daemon passes one that
-        migrates in a child process, so Alembic never enters its memory.
+        database that is not at the head revision raises ``StateError``.
         """
         engine = make_engine(url)
         try:
             if cls._needs_migration(engine, migrate):
-                if migrator is None:
-                    upgrade(engine)
-                else:
-                    migrator(url)
+                upgrade(engine)
         except BaseException:
             engine.dispose()
             raise
