@@ -42,16 +42,6 @@ from watcher.net.retry import Retry, judge, run
 T = TypeVar("T")
 
 
-def auth_for(credentials: Credentials) -> Auth.Auth:
-    """PyGithub's auth for :func:`watcher.net.credentials.read_credentials`' answer."""
-    if credentials.app_id is not None:
-        assert credentials.installation_id is not None and credentials.private_key is not None
-        app = Auth.AppAuth(credentials.app_id, credentials.private_key)
-        return app.get_installation_auth(credentials.installation_id)
-    assert credentials.token is not None
-    return Auth.Token(credentials.token)
-
-
 class GitHubWriter:
     """A PyGithub client on our base URL with paced writes and translated errors."""
 
@@ -60,6 +50,7 @@ class GitHubWriter:
         api_url: str,
         auth: Auth.Auth,
         *,
+        app: Auth.AppAuth | None = None,
         write_interval: float = 1.0,
         retries: int = 3,
         max_wait: float = 30.0,
@@ -72,6 +63,9 @@ class GitHubWriter:
         # A write cut off at our deadline may still be applied for as long again: the
         # pause before a lost write's second lookup (net/retry.py).
         self.settle = timeout if settle is None else settle
+        # An App's own (JWT) auth, beside the installation's in ``auth``: kept here, since
+        # PyGithub's AppInstallationAuth has no public accessor for it.
+        self.app_auth = app
         self._identity: str | None = None
         self.gh = github.Github(
             base_url=api_url,
@@ -92,6 +86,19 @@ class GitHubWriter:
         self.recovered = 0
         self._sleep = sleep
 
+    @classmethod
+    def for_credentials(
+        cls, api_url: str, credentials: Credentials, **options: Any
+    ) -> GitHubWriter:
+        """A writer with :func:`watcher.net.credentials.read_credentials`' answer."""
+        if credentials.app_id is not None:
+            assert credentials.installation_id is not None and credentials.private_key is not None
+            app = Auth.AppAuth(credentials.app_id, credentials.private_key)
+            installation = app.get_installation_auth(credentials.installation_id)
+            return cls(api_url, installation, app=app, **options)
+        assert credentials.token is not None
+        return cls(api_url, Auth.Token(credentials.token), **options)
+
     @property
     def app(self) -> bool:
         """Whether it writes as a GitHub App installation (whose API commits GitHub signs)."""
@@ -109,9 +116,9 @@ class GitHubWriter:
         """
         if self._identity is None:
             auth = self.auth
-            if isinstance(auth, Auth.AppInstallationAuth):
+            if isinstance(auth, Auth.AppInstallationAuth) and self.app_auth is not None:
                 integration = github.GithubIntegration(
-                    base_url=self.api_url, auth=auth._app_auth, user_agent=USER_AGENT
+                    base_url=self.api_url, auth=self.app_auth, user_agent=USER_AGENT
                 )
                 installation = self.call(
                     "read the App installation",

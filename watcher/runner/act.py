@@ -79,11 +79,11 @@ class Actor:
         claim_ttl = timedelta(seconds=claim + gh.write_interval_seconds)
 
         def connect() -> GitHubWriter:
-            from watcher.net.github_write import GitHubWriter, auth_for
+            from watcher.net.github_write import GitHubWriter
 
-            return GitHubWriter(
+            return GitHubWriter.for_credentials(
                 gh.api_url,
-                auth_for(credentials),
+                credentials,
                 write_interval=gh.write_interval_seconds,
                 retries=gh.retries,
                 max_wait=gh.max_wait_seconds,
