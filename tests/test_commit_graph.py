@@ -365,7 +365,7 @@ def test_a_watch_without_a_marker_opens_its_pull_request_on_the_commit_graph(
     result = acting("run", "--once")
     assert result.exit_code == 0, result.output
     (pr,) = prs.pulls(acting.standin)
-    assert "<!-- watcher:watch=headscale-peer-relay target=v0.29.0 -->" in pr["body"]
+    assert pr["title"] == "headscale: bump to v0.29.0 (peer relay support landed)"
     line = "juanfont/headscale#2862, merged 2025-12-01, is in v0.29.0; first in v0.29.0-beta.1"
     assert f"| pulls | **required** | holds | {line}<br>" in pr["body"]
     assert "| feature |" not in pr["body"]
