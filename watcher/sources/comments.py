@@ -130,11 +130,6 @@ def code_part(text: str, path: str) -> str:
     return lexer.sub(_blank_comment, text)
 
 
-def knows_comments(path: str) -> bool:
-    """Whether ``path``'s language has a comment syntax known here."""
-    return _syntax_key(path) is not None
-
-
 def _syntax_key(path: str) -> str | None:
     name = PurePosixPath(path).name
     if name in _BY_NAME:

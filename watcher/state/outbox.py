@@ -56,20 +56,10 @@ Notice = Transition | ErrorEpisode
 
 
 def notice_of(kind: str, payload: dict[str, Any]) -> Notice:
-    """The typed notice of one stored row (``kind`` and JSON ``payload``)."""
+    """The typed notice of one stored row (``kind`` and JSON ``payload``, its fields)."""
     if kind == OUTBOX_ERROR:
-        return ErrorEpisode(
-            payload["watch_id"], payload["error"], payload["since"], payload.get("state")
-        )
-    return Transition(
-        payload["watch_id"],
-        payload.get("from_state"),
-        payload["to_state"],
-        payload.get("from_target"),
-        payload.get("to_target"),
-        tuple(payload.get("reasons", ())),
-        payload.get("at", ""),
-    )
+        return ErrorEpisode(**payload)
+    return Transition(**{**payload, "reasons": tuple(payload["reasons"])})
 
 
 @dataclass(frozen=True)
