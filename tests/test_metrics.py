@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import version
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -182,3 +182,34 @@ def test_requests_by_kind_match_what_the_standin_served(standin: StandIn) -> Non
     served = Counter(record.service for record in standin.log.records())
     assert http.stats.by_kind == Counter(github_read=served["github"], registry=served["registry"])
     assert served["github"] >= 1 and served["registry"] >= 1
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    errors=st.lists(
+        st.sampled_from(["", "https://api.github.com/repos/o/r/tags?page=7"]),
+        min_size=1,
+        max_size=40,
+    ),
+    cycles=st.integers(1, 3),
+)
+def test_series_grow_with_watches_only_never_with_urls_or_messages(
+    errors: list[str], cycles: int
+) -> None:
+    """Per-watch labels are bounded by the config (5 states + 2 series per watch); URLs,
+    error texts and tags never become labels, so cycles add no series."""
+    metrics = Metrics(process=False)
+    for cycle in range(cycles):
+        outcomes = [
+            outcome(
+                f"w{index}", VerdictState.WAITING, error=f"{message} {cycle}" if message else None
+            )
+            for index, message in enumerate(errors)
+        ]
+        metrics.observe_run(report(*outcomes), 0.1)
+        labelled = [
+            (name, labels) for name, labels in samples(metrics) if name.startswith("watcher_watch")
+        ]
+        assert len(labelled) <= len(errors) * (len(VerdictState) + 2)
+    values = [value for _, labels in samples(metrics) for _, value in labels]
+    assert not any("://" in value or "page=" in value for value in values)

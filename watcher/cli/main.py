@@ -61,6 +61,53 @@ db_option = click.option(
     "$XDG_STATE_HOME/watcher/INSTANCE.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+# The states a fleet's output can be narrowed to (cli/render.py SUMMARY_STATES: the verdict
+# states, `none` for never evaluated, `error` for a failed last evaluation).
+FLEET_STATES = ("waiting", "pending", "ready", "proposed", "done", "none", "error")
+
+
+def fleet_filters(func: Callable[P, R]) -> Callable[P, R]:
+    """``--state`` and ``--upstream`` (each repeatable): which watches a fleet shows."""
+    func = click.option(
+        "--upstream",
+        "upstreams",
+        multiple=True,
+        metavar="OWNER/NAME",
+        help="Only the watches of this upstream repository (repeatable).",
+    )(func)
+    return click.option(
+        "--state",
+        "states",
+        multiple=True,
+        type=click.Choice(FLEET_STATES),
+        help="Only the watches in this state (repeatable; error: the last evaluation failed).",
+    )(func)
+
+
+def _in_states(state: str | None, failed: bool, states: tuple[str, ...]) -> bool:
+    """Whether a watch with this state (None: never evaluated) passes ``--state``."""
+    return not states or (state or "none") in states or (failed and "error" in states)
+
+
+def _upstream_ids(
+    config: Config, watch_ids: tuple[str, ...], upstreams: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The watches named (all when none is) that follow one of ``upstreams`` (all when none)."""
+    from watcher.core.errors import ConfigError
+
+    selected = config.select(watch_ids)
+    if not upstreams:
+        return watch_ids
+    wanted = {upstream.lower() for upstream in upstreams}
+    ids = tuple(w.id for w in selected if w.repo.lower() in wanted)
+    if not ids:
+        known = sorted({w.repo for w in selected})
+        raise ConfigError(
+            f"no watch follows {', '.join(upstreams)}",
+            hint=f"upstreams of the selected watches: {', '.join(known)}",
+        )
+    return ids
+
 
 # Where the logging options' callbacks collect their values (ctx.meta), and the three.
 LOG_META = "watcher.logging"
@@ -230,6 +277,7 @@ def main() -> None:
     help="Also show, per ready watch, the branch, title, body and diff of the pull request "
     "it would open (reads only, writes nothing).",
 )
+@fleet_filters
 @click.argument("watch_ids", nargs=-1)
 @log_options
 @reports_errors
@@ -238,26 +286,29 @@ def check(
     db_url: str | None,
     as_json: bool,
     plan: bool,
+    states: tuple[str, ...],
+    upstreams: tuple[str, ...],
     watch_ids: tuple[str, ...],
 ) -> None:
     """Evaluate the watches once and show each verdict with its evidence.
 
     Never writes to GitHub. Exit 0 when every selected watch is ready, 1 when any is
-    not, 2 on error.
+    not, 2 on error. --upstream selects the watches evaluated, --state only what is
+    shown; above 20 watches the text is one summary line per state.
     """
     from watcher.runner.cycle import run_once
     from watcher.runner.readers import open_readers
 
     _show_progress()
     config = _load(config_path)
-    config.select(watch_ids)
+    watch_ids = _upstream_ids(config, watch_ids, upstreams)
     with (
         _open_store(config, db_url) as store,
         open_readers(config, store) as readers,
         _start_up_done(),
     ):
         report = run_once(config, store, readers, watch_ids, plan=plan)
-    _print_report(report, as_json)
+    _print_report(report, as_json, states=states)
 
 
 @main.command()
@@ -396,11 +447,14 @@ def _serve(
     )
 
 
-def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> None:
+def _print_report(
+    report: RunReport, as_json: bool, *, action: bool = False, states: tuple[str, ...] = ()
+) -> None:
     """Print a run (table or JSON, plans included) and exit with its code.
 
     ``action`` (``run --once``): exit 0 when the cycle completed, 2 on error; otherwise
-    (``check``) 0 ready, 1 not ready, 2 error.
+    (``check``) 0 ready, 1 not ready, 2 error. ``states``: show only the watches in
+    these (the exit code still speaks for every watch of the run).
     """
     from dataclasses import replace
 
@@ -414,13 +468,18 @@ def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> 
         outcomes = tuple(replace(o, hint=crash_hint) if o.crash else o for o in report.outcomes)
         report = replace(report, outcomes=outcomes)
         notify_hint = crash_hint if report.notify_crash else notify_hint
+    shown = [
+        o
+        for o in report.outcomes
+        if _in_states(o.verdict.state.value if o.verdict else None, bool(o.error), states)
+    ]
     if as_json:
-        click.echo(render.check_json(report, code))
+        click.echo(render.check_json(report, code, shown))
         if report.notify_crash:
             click.echo(f"hint: {notify_hint}", err=True)  # the JSON has no field for it
     else:
-        click.echo(render.check_text(report), nl=False)
-        for outcome in report.outcomes:
+        click.echo(render.check_text(report, shown), nl=False)
+        for outcome in shown:
             if outcome.error:
                 click.echo(f"error: {outcome.watch.id}: {outcome.error}", err=True)
                 click.echo(f"hint: {outcome.hint or 'the last good verdict is kept'}", err=True)
@@ -434,19 +493,37 @@ def _print_report(report: RunReport, as_json: bool, *, action: bool = False) -> 
 @config_option
 @db_option
 @json_option
+@fleet_filters
 @log_options
 @reports_errors
-def status(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
-    """Show the last recorded verdict of every watch (database only, no network)."""
+def status(
+    config_path: Path | None,
+    db_url: str | None,
+    as_json: bool,
+    states: tuple[str, ...],
+    upstreams: tuple[str, ...],
+) -> None:
+    """Show the last recorded verdict of every watch (database only, no network).
+
+    Above 20 watches the text is one summary line per state; --state and --upstream
+    select watches.
+    """
     from watcher.cli import render
 
     config = _load(config_path)
+    watches = config.select(_upstream_ids(config, (), upstreams))
     with _open_store(config, db_url) as store:
-        stored = [(w, store.get_verdict(w.id)) for w in config.watch]
+        stored = [(w, store.get_verdict(w.id)) for w in watches]
+        stored = [
+            (w, s)
+            for w, s in stored
+            if _in_states(
+                s.verdict.state.value if s and s.verdict else None, bool(s and s.error), states
+            )
+        ]
         rows = [(w, s, store.error_hint(w.id) if s and s.error else None) for w, s in stored]
         targets = store.target_statuses(config.notify.apprise_undeliverable_after)
-    text = render.status_json(rows, targets) if as_json else render.status_text(rows, targets)
-    click.echo(text, nl=not as_json)
+    click.echo(render.status_json(rows, targets) if as_json else render.status_text(rows, targets))
 
 
 @main.command()
@@ -467,10 +544,7 @@ def history(
     config.select((watch_id,))
     with _open_store(config, db_url) as store:
         events = store.history(watch_id, limit)
-    click.echo(
-        render.history_json(events) if as_json else render.history_text(watch_id, events),
-        nl=not as_json,
-    )
+    click.echo(render.history_json(events) if as_json else render.history_text(watch_id, events))
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])

@@ -23,12 +23,56 @@ if TYPE_CHECKING:
 # with the marker, the changelog lines), and how many lines of it `check` shows.
 QUOTED_SIGNALS = frozenset({SignalName.FEATURE, SignalName.CHANGELOG})
 QUOTED_LINES = 2
+# A fleet (README «Running a fleet»): above this many watches, `check` and `status` show
+# one summary line per state instead of every watch's evidence; filters narrow it down.
+DETAIL_LIMIT = 20
+# Watch ids a summary line names before it says how many more there are.
+SUMMARY_IDS = 5
+# The summary's rows, in the order a verdict moves; `none`: never evaluated yet.
+SUMMARY_STATES = ("waiting", "pending", "ready", "proposed", "done", "none", "error")
 
 
-def check_text(report: RunReport) -> str:
-    """The human table of one `watcher check` run."""
+def summary_lines(watches: Sequence[tuple[str, str | None, bool]]) -> list[str]:
+    """One line per state of ``(watch id, state or None, failed)``: how many, which.
+
+    ``error`` counts the watches whose last evaluation failed (they also count under the
+    state of their last good verdict).
+    """
+    groups: dict[str, list[str]] = {state: [] for state in SUMMARY_STATES}
+    for watch_id, state, failed in watches:
+        groups[state or "none"].append(watch_id)
+        if failed:
+            groups["error"].append(watch_id)
+    lines = [f"{len(watches)} watch(es)"]
+    for state, ids in groups.items():
+        if ids:
+            more = f", … (+{len(ids) - SUMMARY_IDS})" if len(ids) > SUMMARY_IDS else ""
+            lines.append(f"  {state + ':':<9} {len(ids):>5}  {', '.join(ids[:SUMMARY_IDS])}{more}")
+    return lines
+
+
+def _summary_hint(shown: int) -> str:
+    return (
+        f"({shown} watches: one line per state; --state and --upstream select fewer "
+        f"than {DETAIL_LIMIT + 1} for their evidence, --json gives every one)"
+    )
+
+
+def check_text(report: RunReport, shown: Sequence[WatchOutcome] | None = None) -> str:
+    """The human table of one `watcher check` run (``shown``: the outcomes to show, all
+    by default; more than DETAIL_LIMIT are summarised)."""
+    outcomes = report.outcomes if shown is None else shown
     lines: list[str] = []
-    for outcome in report.outcomes:
+    if len(outcomes) > DETAIL_LIMIT:
+        lines += summary_lines(
+            [
+                (o.watch.id, o.verdict.state.value if o.verdict else None, bool(o.error))
+                for o in outcomes
+            ]
+        )
+        lines.append(_summary_hint(len(outcomes)))
+        outcomes = ()
+    for outcome in outcomes:
         if outcome.error and outcome.verdict is None:
             continue  # nothing to show but the error, which the CLI prints on stderr
         head, *rest = _verdict_lines(outcome.watch.id, outcome.verdict)
@@ -108,8 +152,8 @@ def _release(release: Release) -> str:
     return f"{release.tag}{date}"
 
 
-def check_json(report: RunReport, code: int) -> str:
-    """The JSON document of one `watcher check` run."""
+def check_json(report: RunReport, code: int, shown: Sequence[WatchOutcome] | None = None) -> str:
+    """The JSON document of one `watcher check` run (``shown``: its watches, default all)."""
     doc = {
         "exit_code": code,
         "run_id": report.run_id,
@@ -119,7 +163,7 @@ def check_json(report: RunReport, code: int) -> str:
             "quota_used": report.stats.quota_used,
             "quota_remaining": report.stats.quota_remaining,
         },
-        "watches": [_outcome_doc(o) for o in report.outcomes],
+        "watches": [_outcome_doc(o) for o in (report.outcomes if shown is None else shown)],
     }
     return json.dumps(doc, indent=2)
 
@@ -216,8 +260,18 @@ StatusRow = tuple["WatchConfig", "StoredVerdict | None", "str | None"]
 
 
 def status_text(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
-    """`watcher status`: the last recorded verdict of every watch, then Apprise targets."""
+    """`watcher status`: the last recorded verdict of every watch (a summary line per
+    state above DETAIL_LIMIT watches), then Apprise targets."""
     lines: list[str] = []
+    if len(rows) > DETAIL_LIMIT:
+        lines += summary_lines(
+            [
+                (w.id, s.verdict.state.value if s and s.verdict else None, bool(s and s.error))
+                for w, s, _ in rows
+            ]
+        )
+        lines.append(_summary_hint(len(rows)))
+        rows = ()
     for watch, stored, hint in rows:
         lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
         verdict = stored.verdict if stored else None
