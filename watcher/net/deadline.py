@@ -10,6 +10,9 @@ an interruption (the daemon stopping) ends a stuck read within :data:`POLL_SECON
 When the deadline passes or the request is interrupted, the operation raises the
 httpcore exception httpx expects (a timeout, or a read error), and the
 :class:`Deadline` records why, so the caller can say so in its error message.
+
+Everything that sends requests (each :class:`~watcher.net.http.HttpClient`, the GitHub
+writer) registers here, so that one :func:`interrupt_all` on shutdown ends them all.
 """
 
 from __future__ import annotations
@@ -19,17 +22,56 @@ import functools
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpcore
 import httpx
+
+from watcher.core.errors import NetworkError
 
 #: How long one blocking read may wait before the deadline and interruption are checked.
 POLL_SECONDS = 0.25
 
 _current = threading.local()
+
+
+class Interruptible(Protocol):
+    """Something whose running and future requests a shutdown ends."""
+
+    def interrupt(self) -> None:
+        """End running and future requests at once."""
+
+
+# Every registered requester not yet closed (weakly: a forgotten one is not kept alive).
+_OPEN: weakref.WeakSet[Interruptible] = weakref.WeakSet()
+
+
+def register(requester: Interruptible) -> None:
+    """Have :func:`interrupt_all` interrupt ``requester`` until :func:`unregister`."""
+    _OPEN.add(requester)
+
+
+def unregister(requester: Interruptible) -> None:
+    """Forget a closed requester."""
+    _OPEN.discard(requester)
+
+
+def interrupt_all() -> None:
+    """Interrupt every registered requester: a stuck read ends within a fraction of a
+    second, a stalled write is abandoned, and no new request starts (the daemon calls
+    this on SIGTERM/SIGINT)."""
+    for requester in list(_OPEN):
+        requester.interrupt()
+
+
+def interrupted(what: str) -> NetworkError:
+    """The error of a request ended by :func:`interrupt_all`."""
+    return NetworkError(
+        f"{what}: interrupted, watcher is stopping", hint="it is done on the next start"
+    )
 
 
 class Ended(enum.StrEnum):

@@ -15,10 +15,22 @@ before every retry; what it finds is the write's result. Only writes that cannot
 anything twice (``idempotent``: git objects, addressed by their content) are repeated
 without asking. ``retry=None`` leaves PyGithub's urllib3 with ``Retry(0, read=False)``
 (requests' ``DEFAULT_RETRIES``), so nothing below this class repeats a request either.
+
+Every call is under a total deadline and the daemon's stop, like every read
+(:mod:`watcher.net.deadline`): PyGithub's requests only bound each socket read, so a
+GitHub that trickles or stalls a write held a SIGTERM for up to a minute. requests has no
+hook to interrupt a call in flight, so the call runs in a worker thread of its own (a
+daemon thread) that the calling thread waits for in short slices; past the deadline, or
+on :func:`~watcher.net.deadline.interrupt_all`, it is abandoned. An abandoned write may
+still be applied, so it counts as an answer lost: its lookup finds it before any retry
+(and, after a stop, on the next start). Threads rather than a requests adapter with a
+deadline: PyGithub builds its session privately, and a worker thread bounds every call
+whatever it does (pacing sleeps, the App token's refresh, DNS).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,6 +46,7 @@ from watcher.core.errors import (
     RateLimitedError,
     WatcherError,
 )
+from watcher.net import deadline
 from watcher.net.credentials import Credentials
 from watcher.net.http import USER_AGENT
 from watcher.net.ratelimit import Action, Decision
@@ -55,7 +68,7 @@ class GitHubWriter:
         retries: int = 3,
         max_wait: float = 30.0,
         timeout: float = 20.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         settle: float | None = None,
     ) -> None:
         self.api_url = api_url
@@ -84,7 +97,12 @@ class GitHubWriter:
         self.reads = 0
         # Writes found already applied by their lookup after a lost answer.
         self.recovered = 0
-        self._sleep = sleep
+        #: The total deadline of one call (PyGithub's ``timeout`` bounds each read only).
+        self.deadline = float(max(timeout, 1))
+        # Set by deadline.interrupt_all(): running calls are abandoned, none starts.
+        self._interrupt = threading.Event()
+        self._sleep = sleep or self._interruptible_sleep
+        deadline.register(self)
 
     @classmethod
     def for_credentials(
@@ -106,7 +124,16 @@ class GitHubWriter:
 
     def close(self) -> None:
         """Close PyGithub's session."""
+        deadline.unregister(self)
         self.gh.close()
+
+    def interrupt(self) -> None:
+        """Abandon the running call and refuse new ones (shutdown)."""
+        self._interrupt.set()
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        if self._interrupt.wait(seconds):
+            raise deadline.interrupted("waiting to retry a GitHub call")
 
     def identity(self) -> str:
         """The login watcher writes as: the token's user, or ``<app slug>[bot]`` for an App.
@@ -153,7 +180,7 @@ class GitHubWriter:
 
         def attempt(number: int) -> T:
             try:
-                result = operation()
+                result = self._bounded(what, operation, number, write=write)
             except GithubException as exc:
                 if exc.status in passthrough:
                     raise
@@ -182,6 +209,41 @@ class GitHubWriter:
             idempotent=idempotent,
             settle=self.settle,
         )
+
+    def _bounded(self, what: str, operation: Callable[[], T], number: int, *, write: bool) -> T:
+        """``operation()`` in a worker thread, abandoned past the deadline or on a stop.
+
+        Abandoned past the deadline, it is a lost answer (a write may have been applied:
+        the :class:`Retry` is marked so); on a stop, an error that ends the cycle's calls.
+        """
+        if self._interrupt.is_set():
+            raise deadline.interrupted(what)
+        outcome: list[T] = []
+        failure: list[Exception] = []
+
+        def work() -> None:
+            try:
+                outcome.append(operation())
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="watcher-github-call", daemon=True)
+        worker.start()
+        ends = time.monotonic() + self.deadline
+        while worker.is_alive():
+            if self._interrupt.is_set():
+                raise deadline.interrupted(what)
+            left = ends - time.monotonic()
+            if left <= 0:
+                late = ActionError(
+                    f"{what}: no answer from {self.api_url} within {self.deadline:g} s",
+                    hint="GitHub is slow or unreachable; the next cycle retries",
+                )
+                raise Retry(judge(None, {}, number, time.time()), late, applied=write)
+            worker.join(min(left, deadline.POLL_SECONDS))
+        if failure:
+            raise failure[0]
+        return outcome[0]
 
     def _recovery(self, what: str, lookup: Callable[[], T | None]) -> Callable[[], T | None]:
         """``lookup`` as a read under the policy; what it finds counts in ``recovered``."""

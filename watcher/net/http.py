@@ -14,7 +14,6 @@ import json
 import socket
 import threading
 import time
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -44,9 +43,6 @@ USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
 CHALLENGE = "challenge"
 #: An archive download may take this many times ``timeout_seconds`` in all.
 ARCHIVE_DEADLINE_FACTOR = 30
-
-# Every client not yet closed, so a shutdown can interrupt their requests.
-_OPEN: weakref.WeakSet[HttpClient] = weakref.WeakSet()
 
 
 class ValidatorCache(Protocol):
@@ -120,7 +116,7 @@ class HttpClient:
         self._asked: dict[str, bool] = {}
         self._flights = _Flights()
         self._stats_lock = threading.Lock()
-        # Set by interrupt_requests(): running reads end within deadline.POLL_SECONDS.
+        # Set by deadline.interrupt_all(): running reads end within deadline.POLL_SECONDS.
         self._interrupt = threading.Event()
         self._sleep = sleep or self._interruptible_sleep
         self._clock = clock
@@ -131,11 +127,11 @@ class HttpClient:
             follow_redirects=True,
             transport=transport or deadline.transport(),
         )
-        _OPEN.add(self)
+        deadline.register(self)
 
     def close(self) -> None:
         """Close the connection pool."""
-        _OPEN.discard(self)
+        deadline.unregister(self)
         self._client.close()
 
     def interrupt(self) -> None:
@@ -144,7 +140,7 @@ class HttpClient:
 
     def _interruptible_sleep(self, seconds: float) -> None:
         if self._interrupt.wait(seconds):
-            raise _interrupted("waiting to retry a request")
+            raise deadline.interrupted("waiting to retry a request")
 
     def get(
         self,
@@ -312,7 +308,7 @@ class HttpClient:
         body: BodyKind,
     ) -> httpx.Response:
         if self._interrupt.is_set():
-            raise _interrupted(url)
+            raise deadline.interrupted(url)
         request = self._client.build_request(
             method, url, headers=dict(headers or {}), params=params
         )
@@ -528,7 +524,7 @@ def _api_message(reply: httpx.Response) -> str:
 
 def _network_error(url: str, exc: httpx.TransportError, limit: deadline.Deadline) -> NetworkError:
     if limit.ended is deadline.Ended.INTERRUPTED:
-        return _interrupted(url)
+        return deadline.interrupted(url)
     if limit.ended is deadline.Ended.DEADLINE:
         return NetworkError(
             f"{url}: timed out: no complete answer within the total deadline of "
@@ -555,12 +551,6 @@ def _protocol_error(url: str, exc: httpx.TooManyRedirects | httpx.DecodingError)
     return PayloadError(f"{url}: the response body could not be decoded ({detail})")
 
 
-def _interrupted(what: str) -> NetworkError:
-    return NetworkError(
-        f"{what}: interrupted, watcher is stopping", hint="it is done on the next start"
-    )
-
-
 def _unresolvable(exc: BaseException) -> str | None:
     """The host name when ``exc`` was caused by a failed DNS lookup (socket.gaierror)."""
     cause: BaseException | None = exc
@@ -570,13 +560,6 @@ def _unresolvable(exc: BaseException) -> str | None:
             return request.url.host if request is not None else "?"
         cause = cause.__cause__ or cause.__context__
     return None
-
-
-def interrupt_requests() -> None:
-    """Interrupt every open :class:`HttpClient`: a stuck read ends within a fraction of
-    a second and no new request starts (the daemon calls this on SIGTERM/SIGINT)."""
-    for client in list(_OPEN):
-        client.interrupt()
 
 
 def _when(epoch: float | None) -> str:

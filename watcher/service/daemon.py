@@ -49,7 +49,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.config.model import Config, DaemonConfig
 from watcher.core.errors import RateLimitedError
 from watcher.core.exit_codes import EXIT_ERROR
-from watcher.net.http import interrupt_requests
+from watcher.net.deadline import interrupt_all
 from watcher.net.ratelimit import below_floor
 from watcher.runner.crash import report_hint
 from watcher.runner.report import exit_code
@@ -269,8 +269,8 @@ class Daemon:
     def _stopper(self) -> None:
         self._stop.wait()
         log.info("stopping after the current cycle")
-        # A read stuck on a stalled server must not hold the shutdown until its deadline.
-        interrupt_requests()
+        # A read or write stuck on a stalled server must not hold the shutdown.
+        interrupt_all()
         self._started.wait()
         with self._busy:
             self._scheduler.shutdown(wait=False)
