@@ -16,6 +16,7 @@ from watcher.actions.proposal import propose
 from watcher.chart.bump import BumpResult
 from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
 from watcher.core.models import Release, SignalStatus
+from watcher.core.sanitize import sanitize
 from watcher.sources.changelog import changelog_signal, docs_excerpt
 from watcher.sources.feature import feature_signal
 from watcher.sources.tarscan import scan_tarball
@@ -62,10 +63,12 @@ GRANTS_LINE = (
     "field controls application-level features like Taildrive file sharing and peer relay, "
     "and the `via`"
 )
+# Evidence is plain upstream text at the source; each medium escapes it once (the PR
+# table qualifies `#2180` as upstream's, see test_caps_line_links_upstream_in_markdown).
 CAPS_LINE = (
     "- Add capability grants for Taildrive (`cap/drive`) and peer relay (`cap/relay`) with "
     "automatic companion capabilities "
-    "[juanfont/headscale#2180](https://github.com/juanfont/headscale/pull/2180)"
+    "[#2180](https://github.com/juanfont/headscale/pull/2180)"
 )
 
 
@@ -221,3 +224,9 @@ def test_pr_body_quotes_the_evidence_and_the_grants_subsection() -> None:
     ) in block
     # Upstream references are qualified, so they do not point at the chart's issues.
     assert f"[{REPO}#2180](https://github.com/{REPO}/pull/2180)" in block
+
+
+def test_caps_line_links_upstream_in_markdown() -> None:
+    """Rendered for GitHub, the plain evidence's `#2180` names upstream, not the chart repo."""
+    rendered = sanitize(CAPS_LINE, REPO)
+    assert "[juanfont/headscale#2180](https://github.com/juanfont/headscale/pull/2180)" in rendered
