@@ -51,6 +51,9 @@ RUN_DEADLINE = 90.0
 # -- faults ------------------------------------------------------------------------------
 
 # Each class names what can go wrong with one request, as github.com and registries do.
+# The read caps of both worlds ([github.body_caps]): far above any answer the stand-in
+# gives, far below the defaults, so an oversized body stays cheap to send.
+BODY_CAP = 512 * 1024
 FAULT_KINDS: dict[str, dict[str, Any]] = {
     "5xx": {"status": 502},
     "429": {"status": 429, "headers": {"retry-after": "1"}},
@@ -66,6 +69,23 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     # The request takes effect, then its answer is lost (a proxy's 502, a dropped line).
     "lost-502": {"status": 502, "applied": True},
     "lost-drop": {"drop_connection": True, "applied": True},
+    # A captive portal or misrouted proxy: 200 text/html to whatever was asked.
+    "html-200": {
+        "status": 200,
+        "headers": {"content-type": "text/html; charset=utf-8"},
+        "body": b"<html><body>Please accept the terms of use.</body></html>",
+    },
+    # A body over every read cap of the worlds' config (BODY_CAP), streamed without a length.
+    "oversized": {"status": 200, "body": b"[" + b" " * (BODY_CAP + 1) + b"]", "chunked": True},
+    # Headers no clock can honour: NaN, a reset beyond any date, a digit int() refuses.
+    "absurd-headers": {
+        "status": 429,
+        "headers": {
+            "retry-after": "nan",
+            "x-ratelimit-remaining": "²",
+            "x-ratelimit-reset": "1e400",
+        },
+    },
 }
 
 
@@ -159,8 +179,13 @@ class World:
         self.standin.registry.push("docker.io", "tailscale/tailscale", "v1.90.1")
         home = self.root / self.name
         home.mkdir(parents=True)
+        caps = ", ".join(f"{kind}_bytes = {BODY_CAP}" for kind in ("api_json", "file", "changelog"))
         self.cli = WatcherRun(
-            self.standin, home, token=CHART_TOKEN, github={"write_interval_seconds": "0"}
+            self.standin,
+            home,
+            token=CHART_TOKEN,
+            github={"write_interval_seconds": "0"},
+            edits={"retries = 1\n": f"retries = 1\nbody_caps = {{ {caps} }}\n"},
         )
 
     def close(self) -> None:
