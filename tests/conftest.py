@@ -45,6 +45,7 @@ SLOW_MODULES = frozenset(
         "dockerfile_lint",
         "dockerignore",
         "fault_simulation",
+        "fleet_reads",
         "health",
         "health_idle_client",
         "helm_check",
