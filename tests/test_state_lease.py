@@ -15,11 +15,14 @@ from multiprocessing.synchronize import Barrier
 from typing import TypeAlias
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.test_state_store import T0, FakeClock, clock, db_url, store
-from watcher.state.leases import process_holder
+from watcher.config.model import DaemonConfig
+from watcher.state.leases import ACTOR_LEASE, ActorLease, process_holder
 from watcher.state.migrate import make_engine
 from watcher.state.store import Store
 from watcher.state.tables import LeaseRow
@@ -184,3 +187,41 @@ def test_a_living_holder_or_one_elsewhere_keeps_its_lease(store: Store) -> None:
         assert store.acquire_lease(holder, holder, TTL)
         assert not store.acquire_lease(holder, "replica-b", TTL)
         assert store.lease_holder(holder) == (holder, T0 + TTL)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["take", "close", "wait"]), st.sampled_from([0, 1])),
+        max_size=12,
+    )
+)
+def test_actor_leases_of_two_processes_never_both_hold(
+    store: Store, clock: FakeClock, steps: list[tuple[str, int]]
+) -> None:
+    """The daemon and `run --once` hold the actor lease the same way (ActorLease): in any
+    order of takes, give-backs and waits, at most one holds it, and each knows whether
+    it does."""
+    settings_ = DaemonConfig(interval_seconds=60, jitter_seconds=0)
+    leases = [ActorLease(store, f"host:{n}@ns", settings_) for n in (1, 2)]
+    for lease in leases:
+        store.release_lease(ACTOR_LEASE, lease.holder)  # a clean start for each example
+    for action, n in steps:
+        lease = leases[n]
+        if action == "take":
+            other = leases[1 - n]
+            expired = store.lease_holder(ACTOR_LEASE) is None
+            assert lease.take() == (not other.held or expired or lease.held)
+            if lease.held:
+                other.held = False  # the other's hold lapsed: its next take would say so
+        elif action == "close":
+            lease.close()
+        else:
+            clock.advance(lease.ttl)  # a missed renewal: the lease expires
+        held = store.lease_holder(ACTOR_LEASE)
+        holders = [x.holder for x in leases if x.held]
+        assert len(holders) <= 1
+        if held is not None and holders:
+            assert holders == [held[0]]

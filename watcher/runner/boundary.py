@@ -1,10 +1,12 @@
-"""The runner's error boundaries: every place a run catches an exception, and what the
-failure becomes (docs/architecture.md, «Invariants»).
+"""The runner's error boundaries: where a run catches an exception, and what the failure
+becomes (docs/architecture.md, «Invariants»).
 
 - A **signal** whose source fails becomes an ERROR signal; the watch goes on.
 - A **watch** that fails (a :class:`~watcher.core.errors.WatcherError`, an error verdict,
   or an unexpected exception, which becomes a :class:`~watcher.runner.crash.Crash`) gets
-  its error recorded beside the last good verdict, which stays; the run goes on.
+  its error recorded beside the last good verdict, which stays; the run goes on. The
+  try/except is the watch's step (:class:`~watcher.runner.cycle.WatchStep`); what it
+  caught becomes a :class:`Failure` here.
 - The **notifications** failing unexpectedly become the run's notification error; the
   verdicts of the run are kept.
 - Whatever escapes all of these (the database failing, Ctrl-C) still closes the run row.
