@@ -1,5 +1,5 @@
-"""The README stays true: its configuration reference covers every key of the model, and
-its two commands are the Makefile's."""
+"""The README stays true: its configuration reference covers every key of the model, its
+two commands are the Makefile's, and its `check` sample ends as `check` does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from watcher.cli.render import check_text
 from watcher.config.model import Config
+from watcher.net.http import RequestStats
+from watcher.runner.report import RunReport
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -63,3 +66,20 @@ def test_metrics_reference_names_every_registered_metric() -> None:
         registered.add(family.name + "_total" if family.type == "counter" else family.name)
     assert {n for n in registered if n.startswith("watcher_")}, "no watcher_ metric registered"
     assert sorted(registered - documented) == []
+
+
+def test_the_check_sample_ends_with_the_run_line_check_prints() -> None:
+    """The sample's last line is what `check` prints for a run with those figures."""
+    sample = README.split("## What `watcher check` tells you", 1)[1].split("```")[1]
+    last = sample.strip().splitlines()[-1]
+    figures = re.fullmatch(
+        r"run (\d+): (\d+) request\(s\), (\d+) answered 304, (\d+) counted against the quota, "
+        r"quota left (\d+)",
+        last,
+    )
+    assert figures, last
+    run_id, requests, not_modified, used, left = map(int, figures.groups())
+    stats = RequestStats(
+        requests=requests, not_modified=not_modified, quota_used=used, quota_remaining=left
+    )
+    assert check_text(RunReport(run_id, (), stats)) == last + "\n"
