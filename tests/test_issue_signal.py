@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.memory_cache import MemoryCache
 from watcher.backtest.gather import _mention
 from watcher.core.models import IssueStatus, SignalStatus
-from watcher.sources.issue import closing_pull, closing_reference, issue_signal
+from watcher.net.github_read import GitHubReader
+from watcher.net.http import HttpClient
+from watcher.sources.issue import closing_pull, closing_reference, issue_signal, issue_status
 
 REPO = "juanfont/headscale"
 
@@ -66,3 +69,41 @@ def test_check_and_backtest_share_one_case_blind_rule_for_the_same_repository(
     other = xref(2950, spelled + "-fork")
     assert closing_pull([other], REPO) is None
     assert _mention(other, REPO) == f"PR {spelled}-fork#2950 (open, another repository)"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=15,
+)
+# Timeline events with the keys the signal reads, each holding any JSON value.
+EVENT = st.one_of(
+    JSON,
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["cross-referenced", "connected", "closed"])},
+        optional={"source": JSON, "commit_id": JSON},
+    ),
+    st.fixed_dictionaries(
+        {"event": st.just("cross-referenced"), "source": st.fixed_dictionaries({"issue": JSON})}
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(EVENT, max_size=6),
+    fields=st.dictionaries(st.sampled_from(["labels", "state_reason", "title", "html_url"]), JSON),
+)
+def test_any_timeline_and_issue_json_is_read_totally(
+    events: list[Any], fields: dict[str, Any]
+) -> None:
+    """Whatever GitHub (or a proxy) sends, the issue signal is computed, never a crash."""
+    reader = GitHubReader(HttpClient(MemoryCache()), "https://api.invalid", None)
+    try:
+        status = issue_status(reader, "o/r", 7, {**fields, "state": "closed"}, events)
+    finally:
+        reader.http.close()
+    assert status.closing_pull is None or isinstance(status.closing_pull, int)
+    assert status.state_reason is None or isinstance(status.state_reason, str)
+    assert all(isinstance(label, str) for label in status.labels)
+    issue_signal([status], "o/r")

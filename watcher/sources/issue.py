@@ -49,14 +49,16 @@ def issue_status(
 ) -> IssueStatus:
     """What ``check`` and the backtest know of an issue, from its JSON and its timeline."""
     closed = data["state"] == "closed"
+    # Informational fields of the wrong type count as absent (a string is no label list).
     labels = tuple(
-        str(label.get("name")) for label in data.get("labels") or [] if isinstance(label, dict)
+        str(label.get("name")) for label in _list(data.get("labels")) if isinstance(label, dict)
     )
+    reason = data.get("state_reason")
     return IssueStatus(
         number=number,
         title=str(data.get("title") or ""),
         state=data["state"],
-        state_reason=data.get("state_reason"),
+        state_reason=reason if isinstance(reason, str) else None,
         url=str(data.get("html_url") or reader.url(f"/repos/{repo}/issues/{number}")),
         labels=labels,
         closed_by=closing_reference(timeline, repo) if closed else None,
@@ -96,7 +98,7 @@ def referencing_pulls(events: Sequence[Any], repo: str) -> list[int]:
     for event in events:
         if not isinstance(event, dict) or event.get("event") not in _LINKS:
             continue
-        issue = (event.get("source") or {}).get("issue") or {}
+        issue = _dict(_dict(event.get("source")).get("issue"))
         other = source_repository(issue)
         same_repo = other is None or same_repository(other, repo)
         if issue.get("pull_request") and same_repo and isinstance(issue.get("number"), int):
@@ -106,7 +108,7 @@ def referencing_pulls(events: Sequence[Any], repo: str) -> list[int]:
 
 def source_repository(source: dict[str, Any]) -> str | None:
     """A referencing issue's repository: ``repository.full_name``, else its API URL's tail."""
-    name = (source.get("repository") or {}).get("full_name")
+    name = _dict(source.get("repository")).get("full_name")
     if isinstance(name, str):
         return name
     url = source.get("repository_url")
@@ -138,3 +140,13 @@ def issue_signal(issues: Sequence[IssueStatus], repo: str) -> Signal:
         f"{i.url} {i.title}" + (f" [{', '.join(i.labels)}]" if i.labels else "") for i in issues
     )
     return Signal(SignalName.ISSUE, status, "; ".join(parts), evidence)
+
+
+def _dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (upstream JSON is untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
