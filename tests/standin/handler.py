@@ -60,6 +60,10 @@ class Dispatcher(Protocol):
         """Decide the answer to ``request``."""
         ...
 
+    def github_now(self) -> float:
+        """The server's clock (epoch seconds), for the ``Date`` header."""
+        ...
+
 
 class StandInHTTPServer(ThreadingHTTPServer):
     """A threading server on 127.0.0.1 (free port) that can close its open connections."""
@@ -116,6 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The request log replaces stderr logging; pytest output stays readable.
         return
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header, from the stand-in's clock (which may be skewed)."""
+        when = self.server.dispatcher.github_now() if timestamp is None else timestamp
+        return super().date_time_string(when)
 
     def do_GET(self) -> None:
         self._serve()

@@ -51,6 +51,9 @@ class StandIn:
         self._tmp = tempfile.TemporaryDirectory(prefix="standin-")
         self.workdir = Path(self._tmp.name)
         self.now = now
+        #: Seconds GitHub's clock is ahead of ``now`` (negative: behind): the stand-in's
+        #: stamps, its ``Date`` header and its ``since`` filters all follow that clock.
+        self.clock_skew = 0.0
         self.faults = Faults()
         self.log = RequestLog()
         #: Seconds added before every answer (a far-away server), on top of any fault delay.
@@ -59,7 +62,7 @@ class StandIn:
         self.in_flight = 0
         self.most_in_flight = 0
         self._busy_lock = threading.Lock()
-        self.github = GitHubState(self.workdir, now)
+        self.github = GitHubState(self.workdir, self.github_now)
         self.registry = RegistryState()
         self._stopping = threading.Event()
         self._server: StandInHTTPServer | None = None
@@ -68,6 +71,10 @@ class StandIn:
         self._port = 0
         self._codeload = Codeload(self.github)
         self._registry_api = RegistryApi(self.registry, self.registry_url)
+
+    def github_now(self) -> float:
+        """The stand-in's clock: ``now`` moved by ``clock_skew`` (epoch seconds)."""
+        return self.now() + self.clock_skew
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -79,7 +86,7 @@ class StandIn:
         self._server = StandInHTTPServer(self, self._port)
         self._port = self.port
         if self._github_api is None:
-            self._github_api = github_api(self.github, self.site, ConditionalCache(self.now))
+            self._github_api = github_api(self.github, self.site, ConditionalCache(self.github_now))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

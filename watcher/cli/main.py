@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
+from watcher.core.clock import OFFSET_KEY, parse_offset, skew_warning
 from watcher.core.exit_codes import EXIT_ERROR
 
 if TYPE_CHECKING:
@@ -523,7 +524,11 @@ def status(
         ]
         rows = [(w, s, store.error_hint(w.id) if s and s.error else None) for w, s in stored]
         targets = store.target_statuses(config.notify.apprise_undeliverable_after)
-    click.echo(render.status_json(rows, targets) if as_json else render.status_text(rows, targets))
+        skew = skew_warning(parse_offset(store.get_value(OFFSET_KEY)))
+    if as_json:
+        click.echo(render.status_json(rows, targets))
+    else:
+        click.echo(render.status_text(rows, targets, skew))
 
 
 @main.command()

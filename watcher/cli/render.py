@@ -259,10 +259,12 @@ StatusRow = tuple["WatchConfig", "StoredVerdict | None", "str | None"]
 """One watch in `watcher status`: its config, stored verdict and the last error's hint."""
 
 
-def status_text(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
-    """`watcher status`: the last recorded verdict of every watch (a summary line per
-    state above DETAIL_LIMIT watches), then Apprise targets."""
-    lines: list[str] = []
+def status_text(
+    rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = (), warning: str | None = None
+) -> str:
+    """`watcher status`: a warning if any (a skewed clock), the last recorded verdict of
+    every watch (a summary line per state above DETAIL_LIMIT watches), then Apprise targets."""
+    lines: list[str] = [f"warning: {warning}"] if warning else []
     if len(rows) > DETAIL_LIMIT:
         lines += summary_lines(
             [

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
@@ -70,6 +71,8 @@ class RequestStats:
     by_kind: Counter[str] = field(default_factory=Counter)
     quota_remaining: int | None = None
     quota_reset: float | None = None
+    #: GitHub's clock minus ours (seconds), from the ``Date`` header of its last answer.
+    clock_offset: float | None = None
 
 
 @dataclass(frozen=True)
@@ -379,6 +382,9 @@ class HttpClient:
             stats.quota_remaining = remaining
             reset = parse_reset(reply.headers.get("x-ratelimit-reset"), self._clock())
             stats.quota_reset = reset if reset is not None else stats.quota_reset
+        offset = _clock_offset(reply.headers.get("date"), self._clock())
+        if quota and offset is not None:
+            stats.clock_offset = offset
 
     def _error_for(
         self,
@@ -560,6 +566,18 @@ def _unresolvable(exc: BaseException) -> str | None:
             return request.url.host if request is not None else "?"
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def _clock_offset(date: str | None, now: float) -> float | None:
+    """A ``Date`` header's time minus ``now`` (seconds); None when absent or absurd."""
+    try:
+        sent = parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if sent is None or sent.tzinfo is None:
+        return None
+    offset = sent.timestamp() - now
+    return offset if abs(offset) < 1e9 else None  # beyond 30 years: no clock, a bad header
 
 
 def _when(epoch: float | None) -> str:

@@ -59,12 +59,14 @@ def render_dashboard(
     targets: Sequence[TargetStatus] = (),
     instance: str = LEGACY_INSTANCE,
     heartbeat: datetime | None = None,
+    warnings: Sequence[str] = (),
 ) -> str:
     """The dashboard body for (watch, last verdict, current error) rows. Pure.
 
     Apprise ``targets`` that cannot deliver are listed with when that began, never with
     an attempt count, so a failing target does not make every poll edit the issue.
-    ``heartbeat`` is when this instance last finished a cycle, as the caller refreshes it.
+    ``heartbeat`` is when this instance last finished a cycle, as the caller refreshes it;
+    ``warnings`` (a skewed clock) are quoted under it.
     A body over GitHub's limit gives way to the summary (:func:`_summary`).
     """
     head = [
@@ -78,6 +80,7 @@ def render_dashboard(
             f"Last cycle finished: {heartbeat:%Y-%m-%d %H:%M} UTC (refreshed hourly; "
             "an older time means this watcher stopped)."
         )
+    head += [f"> **Warning:** {warning}" for warning in warnings]
     head += ["", _counts(rows)]
     tail = _undeliverable(targets)
     body = "\n".join([*head, *_details(rows), *tail]) + "\n"

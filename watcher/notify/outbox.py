@@ -5,7 +5,8 @@ the row first (one process at a time; the claim expires if its holder dies) and 
 the attempt; an attempt after the first one looks for its own hidden marker among the
 issue's comments before posting, so a crash between posting and marking it sent does
 not post twice, and a post whose answer is lost is looked up the same way before it is
-retried.
+retried. The lookup's ``since`` is on GitHub's clock, which filters it
+(:mod:`watcher.core.clock`): ours may be days ahead.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from watcher.core.clock import on_github
 from watcher.notify.message import markdown
 from watcher.state.store import OutboxItem, Store
 
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 
     from watcher.net.github_write import GitHubWriter
 
-# How far before an item's last attempt its comment is looked for (clock differences).
+# How far before an item's last attempt its comment is looked for (the offset to GitHub's
+# clock is measured to the second, from its answers' Date header, and drifts between runs).
 LOOKBACK = timedelta(hours=1)
 
 
@@ -43,11 +46,13 @@ def deliver(
     upstream_repo: dict[str, str],
     holder: str,
     claim_ttl: timedelta,
+    clock_offset: float | None = None,
 ) -> int:
     """Post every pending outbox row as a comment on ``issue``; returns how many were posted.
 
     Each row is claimed for ``holder`` first (rows another process holds are left to it);
     a row attempted before, or a post whose answer is lost, is looked up by its marker.
+    ``clock_offset``: GitHub's clock minus ours, in seconds (``RequestStats.clock_offset``).
     """
     posted = 0
     for item in store.pending_outbox():
@@ -55,8 +60,8 @@ def deliver(
         if attempt is None:
             continue  # another process is delivering it, or just did
         mark = outbox_mark(item)
-        # GitHub's clock and ours differ a little: look a margin further back.
-        since = (item.last_attempt_at or item.created_at) - LOOKBACK
+        # Our stamp on GitHub's clock, which filters `since`, and a margin further back.
+        since = on_github(item.last_attempt_at or item.created_at, clock_offset) - LOOKBACK
 
         def earlier(mark: str = mark, since: datetime = since) -> IssueComment | None:
             return find_comment(issue, mark, since)

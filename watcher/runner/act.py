@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from watcher.core.errors import ConfigError, SourceError
@@ -265,6 +265,6 @@ def _remember(
             members=result.proposal.targets,
             content=fingerprint["content"],
             body=fingerprint["body"],
-            updated_at=datetime.now(UTC),
+            updated_at=store.now(),
         )
     )

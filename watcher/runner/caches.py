@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from watcher.chart.bump import ImagePin
@@ -60,7 +59,7 @@ def cached_manifest(
 
     def lookup(ref: ImageRef) -> ManifestInfo | None:
         known = store.get_image_check(str(ref))
-        if known is not None and datetime.now(UTC) - known[1] < IMAGE_RECHECK:
+        if known is not None and store.now() - known[1] < IMAGE_RECHECK:
             return ManifestInfo(digest=known[0], media_type=None)
         info = registry.manifest(ref)
         if info is not None:
@@ -84,12 +83,12 @@ def cached_pin_resolver(store: Store) -> PinResolver:
         stored = store.get_value(key)
         if stored is not None:
             doc = json.loads(stored)
-            if time.time() - float(doc["at"]) < IMAGE_RECHECK.total_seconds():
+            if store.now().timestamp() - float(doc["at"]) < IMAGE_RECHECK.total_seconds():
                 pinned = ImagePin(pin.key, pin.minimum, doc["resolved"])
                 return ResolvedPin(pinned, site.image, site.current, doc["floating"])
         answer = resolve_pin(registry, site, pin)
         doc = {
-            "at": time.time(),
+            "at": store.now().timestamp(),
             "resolved": answer.pin.resolved,
             "floating": answer.floating_resolves_to,
         }

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from watcher.core.clock import OFFSET_KEY, parse_offset
 from watcher.core.evaluate import evaluate
 from watcher.core.models import VerdictState
 from watcher.runner.act import Actor, ReadyWatch, act, by_chart
@@ -73,6 +74,7 @@ def _run(
     if actor is not None:
         delivery = notifications_boundary(lambda: deliver(config, store, actor, readers))
     stats = readers.http.stats
+    _keep_offset(store, stats.clock_offset)
     used = RunStats(
         requests=stats.requests - start.requests,
         not_modified=stats.not_modified - start.not_modified,
@@ -81,6 +83,20 @@ def _run(
     failed = [o.error for o in outcomes if o.error] + ([delivery.error] if delivery.error else [])
     store.finish_run(run_id, "error" if failed else "ok", used, "; ".join(failed) or None)
     return RunReport(run_id, outcomes, stats, delivery.error, delivery.targets, delivery.crash)
+
+
+def _keep_offset(store: Store, offset: float | None) -> None:
+    """Remember GitHub's clock offset for `status` and the dashboard, when it moved."""
+    if offset is None:
+        return
+    kept = parse_offset(store.get_value(OFFSET_KEY))
+    # The Date header has whole seconds: only a real move costs a write.
+    if kept is None or abs(kept - offset) > OFFSET_MOVED:
+        store.set_value(OFFSET_KEY, f"{offset:.0f}")
+
+
+# How far the measured offset must move before it is stored again (seconds).
+OFFSET_MOVED = 10.0
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,7 @@ class WatchStep:
             if verdict.error:
                 failure = Failure.of_verdict(verdict)  # never recorded as a verdict
             else:
-                verdict = replace(verdict, evaluated_at=datetime.now(UTC))
+                verdict = replace(verdict, evaluated_at=store.now())
                 proposal = self._propose(watch, verdict)
                 event = self._record(verdict, proposal)
         except Exception as exc:  # noqa: BLE001 - the watch's boundary: the run goes on

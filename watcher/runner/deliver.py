@@ -7,9 +7,10 @@ The notification modules and PyGithub are imported only when a run delivers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from watcher.core.clock import skew_warning
 from watcher.core.errors import NotFoundError, WatcherError
 from watcher.runner.report import Delivery
 
@@ -75,7 +76,9 @@ def _notify(
         rows.append((watch, stored.verdict if stored else None, stored.error if stored else None))
     key = _dashboard_key(repo_name, config.instance)
     heartbeat = _heartbeat(store, key)
-    body = render_dashboard(rows, targets, config.instance, heartbeat)
+    offset = readers.http.stats.clock_offset
+    skew = skew_warning(offset)
+    body = render_dashboard(rows, targets, config.instance, heartbeat, [skew] if skew else [])
     seen = _Seen(needed=False)
     if settings.dashboard:
         try:
@@ -97,7 +100,7 @@ def _notify(
             issue = writer.call("read tracking issue", lambda: repo.get_issue(number), write=False)
         if issue is not None:
             repos = {w.id: w.repo for w in config.watch}
-            deliver_outbox(store, writer, issue, repos, actor.holder, actor.claim_ttl)
+            deliver_outbox(store, writer, issue, repos, actor.holder, actor.claim_ttl, offset)
     except WatcherError as exc:
         return f"notifications: {exc.message}"
     return None
@@ -126,7 +129,7 @@ def _dashboard_key(repo: str, instance: str) -> str:
 
 def _heartbeat(store: Store, key: str) -> datetime:
     """The "last cycle finished" time to show: the one shown, unless an hour old."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now = store.now().replace(second=0, microsecond=0)
     shown = store.get_value(f"{key}:heartbeat")
     if shown is not None:
         try:

@@ -41,7 +41,8 @@ class Readers:
             quota_floor=gh.quota_floor,
             body_caps=gh.body_caps,
         )
-        http = HttpClient(store, settings, sleep=sleep)
+        # The store's clock is the process's one clock (docs/architecture.md, «State»).
+        http = HttpClient(store, settings, sleep=sleep, clock=lambda: store.now().timestamp())
         return cls(
             http=http,
             github=GitHubReader(http, gh.api_url, github_token()),

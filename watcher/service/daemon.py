@@ -298,8 +298,12 @@ class Daemon:
         seconds = time.monotonic() - began
         if result.report is not None:
             self.metrics.observe_run(result.report, seconds, write_calls=result.write_calls)
-        self.health.cycle_finished(ok=result.code != EXIT_ERROR, error=result.error)
         stats = result.stats
+        self.health.cycle_finished(
+            ok=result.code != EXIT_ERROR,
+            error=result.error,
+            clock_offset=stats.clock_offset if stats else None,
+        )
         # A failed cycle is a warning: an operator filtering on it must not miss one.
         (log.warning if result.code == EXIT_ERROR else log.info)(
             "cycle finished",

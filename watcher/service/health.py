@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import structlog
 
+from watcher.core.clock import skew_warning
 from watcher.core.errors import ConfigError
 from watcher.service.metrics import CONTENT_TYPE, Metrics
 
@@ -68,17 +69,23 @@ class HealthState:
         self._last_finished: float | None = None
         self._last_error: str | None = None
         self._paused_until: float | None = None
+        self._clock_warning: str | None = None
 
     def cycle_started(self) -> None:
         """Record that a cycle began (the loop's heartbeat for ``/livez``)."""
         with self._lock:
             self._last_started, self._running = self._clock(), True
 
-    def cycle_finished(self, *, ok: bool, error: str | None = None) -> None:
-        """Record a finished cycle; ``ok`` when it had no error at all."""
+    def cycle_finished(
+        self, *, ok: bool, error: str | None = None, clock_offset: float | None = None
+    ) -> None:
+        """Record a finished cycle; ``ok`` when it had no error at all; ``clock_offset``
+        (GitHub's clock minus ours) shows in ``/readyz`` as a warning over a minute."""
         now = self._clock()
         with self._lock:
             self._last_finished, self._running = now, False
+            if clock_offset is not None:
+                self._clock_warning = skew_warning(clock_offset)
             if ok:
                 self._last_success, self._last_error = now, None
             else:
@@ -116,7 +123,9 @@ class HealthState:
         with self._lock:
             success, finished = self._last_success, self._last_finished
             error, paused = self._last_error, self._paused_until
-        body: dict[str, Any] = {}
+            warning = self._clock_warning
+        # A skewed clock is a warning, not unreadiness: GitHub's clock is used for it.
+        body: dict[str, Any] = {"warning": warning} if warning else {}
         if paused is not None and paused > now:
             body["paused_until"] = _iso(paused)
         if success is not None:

@@ -47,7 +47,7 @@ class CacheStore(Database):
         A paginated list is one snapshot: its pages' validators and the combined list
         are only trusted together (docs/architecture.md, «Talking to GitHub»).
         """
-        now = self._now()
+        now = self.now()
         with self._transaction(write=True) as session:
             for response in responses:
                 upsert(
@@ -102,7 +102,7 @@ class CacheStore(Database):
                     "members_seen": scan.members_seen,
                     "bytes_read": scan.bytes_read,
                     "complete": scan.complete,
-                    "scanned_at": self._now(),
+                    "scanned_at": self.now(),
                 },
             )
 
@@ -124,6 +124,6 @@ class CacheStore(Database):
                     "reference": reference,
                     "digest": digest,
                     "media_type": media_type,
-                    "checked_at": self._now(),
+                    "checked_at": self.now(),
                 },
             )

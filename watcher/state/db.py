@@ -81,7 +81,8 @@ class Database:
         except SQLAlchemyError as exc:
             raise storage_error(f"database error on {self.url}", exc, engine) from exc
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """Now on the process's one clock (injectable: tests and simulations move it)."""
         return self._clock()
 
 

@@ -85,7 +85,7 @@ class DeliveryStore(Database):
                     label=target.label,
                     watches=watches,
                     since_outbox_id=newest,
-                    created_at=self._now(),
+                    created_at=self.now(),
                 )
                 session.execute(
                     stmt.on_conflict_do_update(
@@ -120,7 +120,7 @@ class DeliveryStore(Database):
         None when it is sent, claimed by a live claim, or waiting for its backoff. One
         conditional UPDATE decides, so of two processes claiming at once one gets it.
         """
-        now = self._now()
+        now = self.now()
         with self._transaction(write=True) as session:
             blank = insert_for(session, OutboxDeliveryRow).values(
                 outbox_id=outbox_id, target=key, attempts=0
@@ -152,7 +152,7 @@ class DeliveryStore(Database):
 
     def delivery_sent(self, outbox_id: int, key: str) -> None:
         """Mark the delivery of ``outbox_id`` to ``key`` done (its target's failures end)."""
-        now = self._now()
+        now = self.now()
         self._finish_attempt(
             outbox_id,
             key,
@@ -164,7 +164,7 @@ class DeliveryStore(Database):
 
     def delivery_failed(self, outbox_id: int, key: str, error: str, retry_after: timedelta) -> None:
         """Record a failed attempt (``error`` must be free of secrets) and its backoff."""
-        now = self._now()
+        now = self.now()
         self._finish_attempt(
             outbox_id,
             key,

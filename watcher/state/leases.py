@@ -54,7 +54,7 @@ class LeaseStore(Database):
     def set_value(self, key: str, value: str) -> None:
         """Store ``value`` under ``key``, replacing any previous value."""
         with self._transaction(write=True) as session:
-            upsert(session, KeyValueRow, {"key": key, "value": value, "updated_at": self._now()})
+            upsert(session, KeyValueRow, {"key": key, "value": value, "updated_at": self.now()})
 
     # -- lease ----------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class LeaseStore(Database):
         """
         if ttl <= timedelta(0):
             raise ValueError(f"ttl must be positive, got {ttl}")
-        now = self._now()
+        now = self.now()
         expires_at = now + ttl
         with self._transaction(write=True) as session:
             # A holder that was killed on this machine is taken over at once (see
@@ -124,7 +124,7 @@ class LeaseStore(Database):
 
     def lease_holder(self, name: str) -> tuple[str, datetime] | None:
         """``(holder, expires_at)`` of lease ``name``; None when it is free or expired."""
-        now = self._now()
+        now = self.now()
         with self._transaction() as session:
             row = session.get(LeaseRow, name)
             if row is None or row.expires_at < now:

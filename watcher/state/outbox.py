@@ -104,7 +104,7 @@ class OutboxStore(LeaseStore):
                     hint="another watcher process delivered it; do not post it again",
                 )
             row.attempts += 1
-            row.last_attempt_at = self._now()
+            row.last_attempt_at = self.now()
             return row.attempts
 
     def claim_outbox(self, item_id: int, holder: str, ttl: timedelta) -> int | None:
@@ -124,7 +124,7 @@ class OutboxStore(LeaseStore):
             row = self._outbox_row_for_update(session, item_id)
             if row.sent_at is None:
                 row.attempts += 1
-                row.last_attempt_at = self._now()
+                row.last_attempt_at = self.now()
                 return row.attempts
         self.release_lease(name, holder)
         return None
@@ -139,7 +139,7 @@ class OutboxStore(LeaseStore):
         with self._transaction(write=True) as session:
             row = self._outbox_row_for_update(session, item_id)
             if row.sent_at is None:
-                row.sent_at = self._now()
+                row.sent_at = self.now()
                 row.sent_ref = ref
             if holder is not None:
                 session.execute(

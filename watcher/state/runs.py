@@ -58,7 +58,7 @@ class RunStore(Database):
         """Record the start of a run and return its id."""
         with self._transaction(write=True) as session:
             row = RunRow(
-                started_at=self._now(), status="running", requests=0, not_modified=0, quota_used=0
+                started_at=self.now(), status="running", requests=0, not_modified=0, quota_used=0
             )
             session.add(row)
             session.flush()
@@ -76,7 +76,7 @@ class RunStore(Database):
             row = session.get(RunRow, run_id)
             if row is None:
                 raise StateError(f"run {run_id} does not exist in {self.url}")
-            row.finished_at = self._now()
+            row.finished_at = self.now()
             row.status = status
             row.requests = stats.requests
             row.not_modified = stats.not_modified
@@ -99,7 +99,7 @@ class RunStore(Database):
         """
         if older_than < timedelta(0):
             raise ValueError(f"older_than must not be negative, got {older_than}")
-        cutoff = self._now() - older_than
+        cutoff = self.now() - older_than
         old_run: ColumnElement[bool] = or_(
             RunRow.finished_at < cutoff,
             and_(RunRow.finished_at.is_(None), RunRow.started_at < cutoff),

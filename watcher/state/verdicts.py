@@ -89,7 +89,7 @@ class VerdictStore(Database):
         when it moves the PR): decided under the row lock, so a read-only process never
         undoes what a writing process recorded concurrently.
         """
-        at = verdict.evaluated_at or self._now()
+        at = verdict.evaluated_at or self.now()
         target_tag = verdict.target.tag if verdict.target is not None else None
         with self._transaction(write=True) as session:
             row = self._verdict_row_for_update(session, verdict.watch_id)
@@ -173,7 +173,7 @@ class VerdictStore(Database):
                         tuple(verdict.reasons),
                         event.at.isoformat(),
                     ),
-                    created_at=self._now(),
+                    created_at=self.now(),
                     event_id=event.id,
                 )
             )
@@ -202,7 +202,7 @@ class VerdictStore(Database):
         """
         if notify_after is not None and notify_after < timedelta(0):
             raise ValueError(f"notify_after must not be negative, got {notify_after}")
-        now = self._now()
+        now = self.now()
         with self._transaction(write=True) as session:
             row = self._verdict_row_for_update(session, watch_id)
             row.error = message
