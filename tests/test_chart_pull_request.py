@@ -131,3 +131,21 @@ def test_a_pr_with_nothing_left_to_change_is_closed_and_its_watch_done(acting: W
     (why,) = comments(acting, pr["number"])
     assert "nothing is left to change" in why and "already has v0.29.0" in why
     assert states(acting) == {FIRST: "done"}
+
+
+def test_a_watch_that_stops_being_ready_leaves_the_pr_to_the_others(acting: WatcherRun) -> None:
+    acting.config_text = two_watches()
+    load_headscale(acting.standin, "ready")
+    assert acting("run", "--once").exit_code == 0
+    (pr,) = pulls(acting.standin)
+    # The second watch now looks for a feature no release has: it is waiting again.
+    acting.config_text = two_watches().replace(
+        'markers = ["tailcfg.PeerCapabilityRelay"]', 'markers = ["tailcfg.NoSuchCapability"]'
+    )
+    assert acting("run", "--once").exit_code == 0
+    (moved,) = pulls(acting.standin)
+    assert moved["number"] == pr["number"] and moved["state"] == "open"
+    assert parse_chart_marker(moved["body"]) == (KEY, {FIRST: "v0.29.0"})
+    assert moved["title"] == "headscale: bump to v0.29.0 (peer relay support landed)"
+    assert file_at(acting.standin, "headscale/values.yaml", BRANCH) == expected_values("v0.29.0")
+    assert states(acting)[FIRST] == "proposed" and states(acting)[SECOND] == "waiting"

@@ -138,8 +138,9 @@ def act(
     target), or `ready` with a note (a PR closed unmerged, a human push).
     """
     from watcher.actions.grouping import chart_key
-    from watcher.actions.planning import chart_proposal
+    from watcher.actions.planning import chart_proposal, helm_checks
     from watcher.actions.pull_request import Candidate, reconcile
+    from watcher.chart.bump import plan_bumps
 
     events: dict[str, Event | None] = {}
     active: list[ReadyWatch] = []
@@ -171,6 +172,9 @@ def act(
         if before is None or before.state in (VerdictState.WAITING, VerdictState.PENDING):
             events[item.watch_id] = store.record_verdict(run_id, item.verdict)
     first = active[0].plan
+    if len(changing) > 1:
+        # Each watch's bump passed helm alone; the composed one must too before it is pushed.
+        helm_checks(readers.github, first.files, plan_bumps([p.request for p in changing]))
     result = reconcile(
         actor.writer,
         first.chart,
