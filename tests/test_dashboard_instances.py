@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from watcher.notify.dashboard import (
     is_dashboard,
     render_dashboard,
 )
+from watcher.state.store import Store
 
 
 def named(run: WatcherRun, instance: str) -> WatcherRun:
@@ -79,6 +80,40 @@ def test_a_hand_edit_of_the_dashboard_is_repaired(acting: WatcherRun) -> None:
     acting.standin.log.clear()
     assert acting("run", "--once").exit_code == 0
     assert writes(acting.standin) == []
+
+
+def written_ago(run: WatcherRun, number: int, age: timedelta) -> str:
+    """Make the dashboard look written ``age`` ago (its shown time, and the stored one)."""
+    state = run.standin.github.repo(CHART).issues[number]
+    store = Store.open(run.db_url)
+    try:
+        key = f"dashboard:{CHART}:heartbeat"
+        shown = datetime.fromisoformat(str(store.get_value(key)))
+        then = shown - age
+        store.set_value(key, then.isoformat())
+        store.set_value(f"dashboard:{CHART}:hash", "")  # the body hash no longer matches
+    finally:
+        store.close()
+    line = f"Last cycle finished: {then:%Y-%m-%d %H:%M} UTC"
+    state.body = re.sub(r"Last cycle finished: [^U]* UTC", line, state.body)
+    state.updated_at = datetime.now(UTC)
+    return line
+
+
+def test_the_last_cycle_shown_is_refreshed_once_an_hour_old(acting: WatcherRun) -> None:
+    load_headscale(acting.standin, "waiting")
+    assert acting("run", "--once").exit_code == 0
+    number = of(acting, "watcher")["number"]
+    recent = written_ago(acting, number, timedelta(minutes=30))
+    acting.standin.log.clear()
+    assert acting("run", "--once").exit_code == 0
+    body = api(acting.standin, f"/repos/{CHART}/issues/{number}")["body"]
+    assert recent in body and writes(acting.standin) == []  # within the hour: kept
+    stale = written_ago(acting, number, timedelta(hours=2))
+    assert acting("run", "--once").exit_code == 0
+    assert writes(acting.standin) == [f"PATCH /api/repos/{CHART}/issues/{number}"]
+    body = api(acting.standin, f"/repos/{CHART}/issues/{number}")["body"]
+    assert stale not in body and "Last cycle finished: " in body
 
 
 def test_a_duplicate_dashboard_is_closed_with_a_pointer(acting: WatcherRun) -> None:
