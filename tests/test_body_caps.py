@@ -59,3 +59,17 @@ def test_an_oversized_api_answer_is_the_watch_error(watcher: WatcherRun) -> None
     assert "/repos/juanfont/headscale/releases" in result.output
     assert "larger than the cap of 2,048 bytes" in result.output
     assert "body_caps" in result.output  # the hint says which setting raises it
+
+
+def test_an_oversized_error_page_for_a_tarball_is_not_read_to_its_end(
+    watcher: WatcherRun,
+) -> None:
+    load_headscale(watcher.standin, "pending")
+    with_caps(watcher, f"api_json_bytes = {16 * CAP}")  # above every real API answer
+    watcher.standin.faults.add(
+        method="GET", path=r"/codeload/", status=404, body=b"x" * 32 * CAP, chunked=True, times=None
+    )
+    result = watcher("check")
+    assert "Traceback" not in result.output and "bug in watcher" not in result.output
+    (line,) = [line for line in result.output.splitlines() if "larger than the cap" in line]
+    assert "/tarball/v0.29.0" in line and f"cap of {16 * CAP:,} bytes" in line, result.output

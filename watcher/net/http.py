@@ -290,8 +290,9 @@ class HttpClient:
                 with self._client.stream("GET", url, headers=dict(headers or {})) as reply:
                     self._count(reply, quota)
                     if reply.status_code >= 400:
-                        reply.read()
-                        raise self._error_for(reply, url, quota=quota)
+                        # An error page is an API answer: held to that cap, not the archive's.
+                        failed = _read_capped(reply, self.settings.body_caps, "api_json", url)
+                        raise self._error_for(failed, url, quota=quota)
                     yield reply
             except httpx.TransportError as exc:
                 raise _network_error(url, exc, limit) from exc
