@@ -4,6 +4,7 @@ option an environment variable can set says which one in ``--help``."""
 from __future__ import annotations
 
 import click
+import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,18 +39,33 @@ MISTAKES = [*UNKNOWN, "--limit", "0", "--format", "pdf", "--health-port", "x", "
 def test_a_usage_error_is_one_error_line_and_a_hint(
     path: tuple[str, ...], first: str, extra: list[str]
 ) -> None:
-    result = CliRunner().invoke(main, [*path, first, *extra], env={"WATCHER_CONFIG": None})
+    result = CliRunner().invoke(
+        main, [*path, first, *extra], env={"WATCHER_CONFIG": None}, prog_name="watcher"
+    )
     lines = result.stderr.splitlines()
     assert result.exit_code == 2, result.output
     assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: ")
     assert "Usage:" not in result.stderr and "Traceback" not in result.output
+    assert lines[1] == f"hint: '{' '.join(('watcher', *path))} --help' shows the usage"
 
 
-def test_a_usage_error_hint_names_the_command() -> None:
-    result = CliRunner().invoke(main, ["history", "--limit", "0", "w"], prog_name="watcher")
+@pytest.mark.parametrize(
+    ("command", "rest", "error"),
+    [
+        (
+            "history",
+            ["--limit", "0", "w"],
+            "Invalid value for '--limit': 0 is not in the range x>=1.",
+        ),
+        ("status", ["--db"], "Option '--db' requires an argument."),  # click gives no ctx
+        ("db upgrade", ["--config"], "Option '--config' requires an argument."),
+    ],
+)
+def test_a_usage_error_hint_names_the_command(command: str, rest: list[str], error: str) -> None:
+    result = CliRunner().invoke(main, [*command.split(), *rest], prog_name="watcher")
     assert result.stderr.splitlines() == [
-        "error: Invalid value for '--limit': 0 is not in the range x>=1.",
-        "hint: 'watcher history --help' shows the usage",
+        f"error: {error}",
+        f"hint: 'watcher {command} --help' shows the usage",
     ]
 
 

@@ -228,9 +228,10 @@ class _UsageError(click.ClickException):
 
     exit_code = EXIT_ERROR
 
-    def __init__(self, usage: click.UsageError) -> None:
+    def __init__(self, usage: click.UsageError, command_path: str) -> None:
         super().__init__(usage.format_message())
-        self.command_path = usage.ctx.command_path if usage.ctx else "watcher"
+        # Click leaves ctx unset for some parse errors ("requires an argument").
+        self.command_path = usage.ctx.command_path if usage.ctx else command_path
 
     def show(self, file: object = None) -> None:
         """Two lines on stderr instead of click's ``Usage:``/``Error:`` block."""
@@ -240,6 +241,17 @@ class _UsageError(click.ClickException):
 
 class _Group(click.Group):
     """Click's group, its usage errors (and its subcommands') in our two-line form."""
+
+    group_class = type  # `config` and `db` are such groups too
+    # ctx.meta key: the command line's path as far as it was resolved.
+    PATH = "watcher.command_path"
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[self.PATH] = f"{ctx.command_path} {name}"
+        return name, command, rest
 
     def make_context(
         self,
@@ -251,13 +263,13 @@ class _Group(click.Group):
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.UsageError as exc:
-            raise _UsageError(exc) from exc
+            raise _UsageError(exc, info_name or "watcher") from exc
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            raise _UsageError(exc) from exc
+            raise _UsageError(exc, ctx.meta.get(self.PATH, ctx.command_path)) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
