@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import WatcherRun
 from tests.standin.headscale import READ_TOKEN, load_headscale
@@ -87,7 +89,7 @@ def test_json_nested_100000_deep_is_the_watch_error(pending: WatcherRun) -> None
     assert state(pending) == "pending"
 
 
-def serve_releases(watcher: WatcherRun, releases: list[dict[str, Any]]) -> None:
+def serve_releases(watcher: WatcherRun, releases: Any) -> None:
     body = json.dumps(releases).encode()
     # A 200 whatever the request's If-None-Match: the cached releases are not used.
     watcher.standin.faults.add(method="GET", path=RELEASES, status=200, body=body, times=None)
@@ -114,3 +116,35 @@ def test_prerelease_given_as_a_string_is_never_taken_as_a_flag(pending: WatcherR
     result = pending("check")
     assert "bug in watcher" not in result.output
     assert "'v0.29.0': prerelease is 'false'" in result.output, result.output
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+RELEASE_FIELDS = ("tag_name", "prerelease", "draft", "name", "html_url", "published_at")
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    releases=st.one_of(
+        JSON,
+        st.lists(
+            st.fixed_dictionaries({}, optional=dict.fromkeys(RELEASE_FIELDS, JSON))
+            | st.fixed_dictionaries(
+                {"tag_name": st.just("v0.29.0")}, optional={"prerelease": JSON}
+            ),
+            max_size=4,
+        ),
+    )
+)
+def test_any_json_as_the_releases_is_never_a_bug(pending: WatcherRun, releases: Any) -> None:
+    """Whatever the releases endpoint answers, check ends with a verdict or one error line."""
+    pending.standin.faults.clear()
+    serve_releases(pending, releases)
+    result = pending("check")
+    assert result.exit_code in (0, 1, 2), result.output
+    assert "Traceback" not in result.output and "bug in watcher" not in result.output, result.output
