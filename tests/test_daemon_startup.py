@@ -146,7 +146,7 @@ def test_sigterm_during_start_up_exits_as_at_any_other_time(
     standin: StandIn, tmp_path: Path, delay: float
 ) -> None:
     """From its first log line on, SIGTERM stops the daemon with 0: no longer Python's
-    default death (143) while the database is opened and migrated (in a child)."""
+    default death (143) while the config, credentials and database are set up."""
     config = tmp_path / "watcher.toml"
     config.write_text(standin_config(standin))
     log_path = tmp_path / "daemon.log"
