@@ -1,8 +1,9 @@
 """Soak: the daemon against the stand-in for a simulated day, memory and traffic per cycle.
 
 ``watcher run`` runs as a subprocess (the installed console script, JSON logs, a token
-that may push to the chart) against the stand-in loaded with the headscale-like
-history at stage ``waiting`` plus the kapernikov chart. The interval is
+that may push to the chart; after ``watcher db upgrade``, as in the container) against
+the stand-in loaded with the headscale-like history at stage ``waiting`` plus the
+kapernikov chart. The interval is
 :data:`INTERVAL` seconds without jitter, so :data:`CYCLES` cycles (a day at the default
 two-minute interval) take about four minutes. Along the way upstream moves on
 (``pending``, ``ready`` with the chart-bump pull request, ``patch``), and
@@ -458,6 +459,10 @@ def main() -> int:
                 "--log-format",
                 "json",
             ]
+            # As the container's entrypoint does: the daemon then finds its schema at the
+            # head and never loads Alembic (what it costs is measured apart, not here).
+            upgrade = [*watcher_command(), "db", "upgrade", "--db", f"sqlite:///{db}"]
+            subprocess.run([*upgrade, "--config", str(config)], env=env, cwd=workdir, check=True)
             standin.log.clear()
             run_began = time.monotonic()
             daemon = subprocess.Popen(
