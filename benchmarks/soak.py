@@ -3,11 +3,11 @@
 ``watcher run`` runs as a subprocess (the installed console script, JSON logs, a token
 that may push to the chart; after ``watcher db upgrade``, as in the container) against
 the stand-in loaded with the headscale-like history at stage ``waiting`` plus the
-kapernikov chart. The interval is
-:data:`INTERVAL` seconds without jitter, so :data:`CYCLES` cycles (a day at the default
-two-minute interval) take about four minutes. Along the way upstream moves on
-(``pending``, ``ready`` with the chart-bump pull request, ``patch``), and
-``retention_days`` is set to :data:`RETENTION_SECONDS` so that pruning runs many times.
+kapernikov chart. The interval is :data:`INTERVAL` seconds without jitter, so
+:data:`CYCLES` cycles (a day at the default two-minute interval) take about four
+minutes. Along the way upstream moves on (``pending``, ``ready`` with the chart-bump
+pull request, ``patch``), and ``retention_days`` is set to :data:`RETENTION_SECONDS` so
+that pruning runs many times.
 
 Why a subprocess rather than :func:`watcher.service.daemon.serve` in this process: the stand-in
 (git subprocesses, its request log of every request of the run) and this harness live
