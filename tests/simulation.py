@@ -38,6 +38,7 @@ from tests.standin.faults import FaultRule, Faults
 from tests.standin.headscale import REPO, STAGES, load_headscale
 from tests.standin.history import at
 from tests.standin.server import StandIn
+from watcher.config.model import default_config_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # Old prereleases that push the list of releases past one page of 100: new releases land
@@ -46,6 +47,17 @@ PADDING_RELEASES = 100
 DASHBOARD_MARK = "<!-- watcher:dashboard -->"
 OUTBOX_MARK = re.compile(r"<!-- watcher:outbox=\d+ [^>]*-->\n?")
 RUN_DEADLINE = 90.0
+# Read-only (no chart): the constant alone, so its feature scan is a download of its own.
+SECOND_WATCH = f"""
+[[watch]]
+id = "headscale-relay-constant"
+repo = "{REPO}"
+[watch.feature]
+markers = ["tailcfg.PeerCapabilityRelay"]
+paths = ["hscontrol/**/*.go"]
+[watch.image]
+references = ["docker.io/headscale/headscale:{{tag}}"]
+"""
 
 
 # -- faults ------------------------------------------------------------------------------
@@ -149,6 +161,7 @@ class Snapshot:
 
     state: str | None
     target: str | None
+    others: tuple[tuple[str | None, str | None], ...]
     pulls: tuple[tuple[str, str, bool], ...]
     branch_values: str | None
     dashboards: int
@@ -187,6 +200,9 @@ class World:
             github={"write_interval_seconds": "0"},
             edits={"retries = 1\n": f"retries = 1\nbody_caps = {{ {caps} }}\n"},
         )
+        # A second watch of the same upstream, observed concurrently with the first:
+        # faults then meet a run with several watches in flight.
+        self.cli.config_text = default_config_text() + SECOND_WATCH
 
     def close(self) -> None:
         """Stop the stand-in."""
@@ -265,16 +281,19 @@ class World:
     # -- observing -------------------------------------------------------------------------
 
     def verdict(self) -> tuple[str | None, str | None]:
-        """The watch's recorded state and target tag, as `watcher status --json` shows them."""
+        """The first watch's recorded state and target tag (`watcher status --json`)."""
+        return self.verdicts()[0]
+
+    def verdicts(self) -> list[tuple[str | None, str | None]]:
+        """Every watch's recorded state and target tag, in config order."""
         status = self.cli("status", "--json")
         watches = json.loads(status.stdout)["watches"] if status.exit_code == 0 else []
-        if not watches:
-            return None, None
-        return watches[0].get("state"), (watches[0].get("target") or {}).get("tag")
+        found = [(w.get("state"), (w.get("target") or {}).get("tag")) for w in watches]
+        return found or [(None, None)]
 
     def snapshot(self) -> Snapshot:
-        """The verdict, the PRs, the branch content, the dashboards and their comments."""
-        state, target = self.verdict()
+        """The verdicts, the PRs, the branch content, the dashboards and their comments."""
+        (state, target), *others = self.verdicts()
         pulls = tuple(
             sorted((p["title"], p["state"], bool(p.get("merged_at"))) for p in self._pulls())
         )
@@ -290,7 +309,9 @@ class World:
                 for b in bodies
             )
         pr_comments = sum(len(self._comments(p["number"])) for p in self._pulls())
-        return Snapshot(state, target, pulls, values, len(dashboards), transitions, pr_comments)
+        return Snapshot(
+            state, target, tuple(others), pulls, values, len(dashboards), transitions, pr_comments
+        )
 
     def violations(self) -> list[str]:
         """Safety invariants that must hold after every run, faults or not."""

@@ -28,6 +28,7 @@ from tests.standin.history import HistoryBuilder, at
 from tests.standin.server import StandIn
 from watcher.config.model import default_config_text, parse_config
 from watcher.core.errors import ConfigError
+from watcher.net.credentials import Credentials
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient, HttpSettings
 from watcher.sources import pulls
@@ -277,7 +278,7 @@ def graph_reader(standin: StandIn, tmp_path: Path) -> Iterator[tuple[StandIn, Gi
     HistoryBuilder(standin.github, "gen/graph").commit("2025-01-01T00:00:00Z", "root", {"a": "0"})
     with Store.open(f"sqlite:///{tmp_path / 'graph.db'}") as store:
         http = HttpClient(store, HttpSettings(retries=0, timeout_seconds=5))
-        yield standin, GitHubReader(http, standin.api_url, TOKEN)
+        yield standin, GitHubReader(http, standin.api_url, Credentials(token=TOKEN))
 
 
 # Each new commit names one or two earlier commits as parents, or none (another root).

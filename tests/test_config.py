@@ -10,11 +10,11 @@ import pytest
 from watcher.config.model import (
     default_config_text,
     default_database_url,
-    github_token,
     load_config,
     parse_config,
 )
 from watcher.core.errors import ConfigError
+from watcher.net.credentials import github_token
 
 ROOT = Path(__file__).resolve().parents[1]
 

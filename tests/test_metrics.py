@@ -18,6 +18,7 @@ from watcher.config.model import FeatureConfig, WatchConfig
 from watcher.core.errors import StateError
 from watcher.core.image_ref import ImageRef
 from watcher.core.models import Release, Verdict, VerdictState
+from watcher.net.credentials import Credentials
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient, HttpSettings, RequestStats
 from watcher.net.registry import RegistryReader
@@ -176,7 +177,7 @@ def test_requests_by_kind_match_what_the_standin_served(standin: StandIn) -> Non
     load_headscale(standin, "ready")
     http = HttpClient(MemoryCache(), HttpSettings(retries=0))
     registry = RegistryReader(http, {"docker.io": standin.registry_url("docker.io")})
-    github = GitHubReader(http, standin.api_url, READ_TOKEN)
+    github = GitHubReader(http, standin.api_url, Credentials(token=READ_TOKEN))
     github.get_json("/repos/juanfont/headscale/releases?per_page=100")
     registry.manifest(ImageRef("docker.io", "tailscale/tailscale", "stable"))
     served = Counter(record.service for record in standin.log.records())

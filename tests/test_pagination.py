@@ -22,6 +22,7 @@ from tests.conftest import WatcherRun
 from tests.standin.headscale import REPO, load_headscale
 from tests.standin.server import StandIn
 from watcher.core.errors import SourceError
+from watcher.net.credentials import Credentials
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient, HttpSettings
 from watcher.state.store import Store
@@ -77,7 +78,7 @@ def reader(standin: StandIn, store: Store) -> GitHubReader:
     http = HttpClient(store, HttpSettings(retries=0, timeout_seconds=5))
     if standin.github.token_info(TOKEN) is None:
         standin.github.add_token(TOKEN, limit=1_000_000)
-    return GitHubReader(http, standin.api_url, TOKEN)
+    return GitHubReader(http, standin.api_url, Credentials(token=TOKEN))
 
 
 def timeline_events(reader: GitHubReader, number: int) -> list[str]:

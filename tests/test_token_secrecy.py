@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from tests.conftest import WatcherRun
 from tests.prs import CHART
 from tests.standin.headscale import load_headscale
-from watcher.config.model import github_token
 from watcher.core.errors import ConfigError
+from watcher.net.credentials import github_token
 
 SECRET = "ghp_PLANTED0secret0value0d41d8cd98f00b204e98"
 

@@ -3,7 +3,7 @@
 pydantic does the validation: it gives every error a location (``watch.0.feature.paths``)
 that we render as ``watch[0].feature.paths`` together with the file name, and
 ``extra="forbid"`` turns unknown keys into errors. Secrets never come from the file:
-the token is read from ``GITHUB_TOKEN`` or the file named by ``GITHUB_TOKEN_FILE``.
+credentials are read from the environment, in :mod:`watcher.net.credentials`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from watcher.config.report import key_path, problem_lines
 from watcher.config.rules import DAY, HOUR, duration, str_format, template
 from watcher.core.errors import ConfigError
 from watcher.core.models import SignalName
-from watcher.core.redact import remember_secret
 
 SECRET_KEYS = frozenset({"token", "github_token", "password", "private_key", "secret"})
 DEFAULT_TAG_PATTERN = r"^v?(?P<version>\d+\.\d+\.\d+(?:[-.]?(?:alpha|beta|rc)\.?\d+)?)$"
@@ -89,6 +88,8 @@ class GitHubConfig(_Model):
     retries: int = Field(default=3, ge=0, le=10)
     write_interval_seconds: Annotated[float, duration(0, HOUR)] = 1.0
     body_caps: BodyCaps = BodyCaps()
+    # Watches observed at once, so requests in flight (GitHub asks for at most 100).
+    concurrency: int = Field(default=4, ge=1, le=32)
 
     @field_validator("api_url")
     @classmethod
@@ -642,67 +643,6 @@ def _secrets(node: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int,
     elif isinstance(node, list):
         for i, item in enumerate(node):
             yield from _secrets(item, (*loc, i))
-
-
-def github_token(environ: Mapping[str, str] | None = None) -> str | None:
-    """The GitHub token from ``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``; None for anonymous.
-
-    The token is checked here, where it is read: one line of printable ASCII without
-    spaces (surrounding whitespace, like a file's final newline, is dropped). Anything
-    else would fail later inside the HTTP library, in an error message that quotes the
-    header (token included) and after network retries; this error never shows the value.
-    """
-    env = os.environ if environ is None else environ
-    token = env.get("GITHUB_TOKEN", "").strip()
-    if token:
-        return _checked_token(token, "GITHUB_TOKEN")
-    token_file = env.get("GITHUB_TOKEN_FILE", "").strip()
-    if not token_file:
-        return None
-    where = f"GITHUB_TOKEN_FILE={token_file}"
-    try:
-        with Path(token_file).open("rb") as handle:
-            # A token is a few dozen characters; a bound keeps /dev/zero from hanging us.
-            raw = handle.read(TOKEN_MAX_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(
-            f"{where}: cannot read it ({exc.strerror})",
-            hint="point GITHUB_TOKEN_FILE at a readable file holding the token",
-        ) from exc
-    if len(raw) > TOKEN_MAX_BYTES:
-        raise ConfigError(
-            f"{where}: the file is larger than {TOKEN_MAX_BYTES} bytes, not a token",
-            hint=_BAD_CREDENTIAL_HINT,
-        )
-    token = raw.decode("latin-1").strip()
-    if not token:
-        raise ConfigError(f"{where}: the file is empty", hint=_BAD_CREDENTIAL_HINT)
-    return _checked_token(token, where)
-
-
-TOKEN_MAX_BYTES = 4096
-_BAD_CREDENTIAL_HINT = (
-    "it must hold the token alone: one line of printable ASCII without spaces "
-    "(a trailing newline is fine); the value is not shown here"
-)
-
-
-def _checked_token(token: str, where: str) -> str:
-    """``token`` if it can go into an HTTP header as is, else a ConfigError naming ``where``.
-
-    Valid or not, it is scrubbed by value from every output from now on.
-    """
-    remember_secret(token)
-    problem = None
-    if any(c in "\r\n" for c in token):
-        problem = "it has more than one line"
-    elif any(c in " \t" for c in token):
-        problem = "it contains a space or tab"
-    elif not all(" " < c < "\x7f" for c in token):
-        problem = "it contains a character that is not printable ASCII"
-    if problem:
-        raise ConfigError(f"{where}: not a valid token: {problem}", hint=_BAD_CREDENTIAL_HINT)
-    return token
 
 
 def default_database_url(

@@ -1,28 +1,42 @@
-"""GitHub write credentials read from the environment, checked without loading PyGithub.
+"""GitHub credentials: read from the environment in this one place, for reads and writes.
 
-``watcher run`` checks them at start-up, so a missing token or an unreadable App key is
-one error line before anything runs; the PyGithub client they end up in is built only
-at the first write (:class:`watcher.runner.act.Actor`). Secrets never come from the
-config file, and :class:`Credentials` never shows them in its ``repr``.
+A token (``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``) or a GitHub App (id, installation,
+private key). Every command reads them at start-up, so a bad token or an unreadable App
+key is one error line before anything runs. Reads send them through
+:class:`ReadAuthorization`: the token, or the App's installation token, minted at the
+first read and renewed before it expires (an anonymous read has 60 requests an hour).
+Writes get them in the PyGithub client built at the first write
+(:class:`watcher.runner.act.Actor`). Secrets never come from the config file, and
+:class:`Credentials` never shows them in its ``repr`` (docs/architecture.md, «Talking
+to GitHub»).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from watcher.core.errors import ConfigError
+from watcher.core.errors import ConfigError, PayloadError
 from watcher.core.redact import remember_secret
+from watcher.net.http import HttpClient, decode_json
 
 # PKCS#1 (GitHub's download: "RSA PRIVATE KEY") or PKCS#8 ("PRIVATE KEY").
 _PEM_KEY = re.compile(
     r"-----BEGIN (?P<kind>(?:RSA |EC )?PRIVATE KEY)-----(?P<body>[^-]*)-----END (?P=kind)-----"
 )
 _KEY_HINT = "point it at the App's private key (.pem) exactly as downloaded from GitHub"
+#: An installation token is renewed this long before GitHub's expiry (one hour after minting).
+RENEW_BEFORE_SECONDS = 300
+# GitHub refuses an App JWT that lives over ten minutes; its clocks may run a minute apart.
+_JWT_SECONDS, _CLOCK_DRIFT = 540, 60
 
 
 @dataclass(frozen=True)
@@ -41,8 +55,6 @@ def read_credentials(environ: Mapping[str, str]) -> Credentials | None:
     The App needs ``WATCHER_APP_ID``, ``WATCHER_APP_INSTALLATION_ID`` and
     ``WATCHER_APP_PRIVATE_KEY_FILE`` (a PEM file).
     """
-    from watcher.config.model import github_token
-
     app_id = environ.get("WATCHER_APP_ID", "").strip()
     if app_id:
         installation = environ.get("WATCHER_APP_INSTALLATION_ID", "").strip()
@@ -105,3 +117,118 @@ def _whole_der(der: bytes) -> bool:
     if not 1 <= count <= 4 or len(der) < 2 + count:
         return False
     return 2 + count + int.from_bytes(der[2 : 2 + count], "big") == len(der)
+
+
+def github_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The GitHub token from ``GITHUB_TOKEN`` or ``GITHUB_TOKEN_FILE``; None for anonymous.
+
+    The token is checked here, where it is read: one line of printable ASCII without
+    spaces (surrounding whitespace, like a file's final newline, is dropped). Anything
+    else would fail later inside the HTTP library, in an error message that quotes the
+    header (token included) and after network retries; this error never shows the value.
+    """
+    env = os.environ if environ is None else environ
+    token = env.get("GITHUB_TOKEN", "").strip()
+    if token:
+        return _checked_token(token, "GITHUB_TOKEN")
+    token_file = env.get("GITHUB_TOKEN_FILE", "").strip()
+    if not token_file:
+        return None
+    where = f"GITHUB_TOKEN_FILE={token_file}"
+    try:
+        with Path(token_file).open("rb") as handle:
+            # A token is a few dozen characters; a bound keeps /dev/zero from hanging us.
+            raw = handle.read(TOKEN_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}: cannot read it ({exc.strerror})",
+            hint="point GITHUB_TOKEN_FILE at a readable file holding the token",
+        ) from exc
+    if len(raw) > TOKEN_MAX_BYTES:
+        raise ConfigError(
+            f"{where}: the file is larger than {TOKEN_MAX_BYTES} bytes, not a token",
+            hint=_BAD_CREDENTIAL_HINT,
+        )
+    token = raw.decode("latin-1").strip()
+    if not token:
+        raise ConfigError(f"{where}: the file is empty", hint=_BAD_CREDENTIAL_HINT)
+    return _checked_token(token, where)
+
+
+TOKEN_MAX_BYTES = 4096
+_BAD_CREDENTIAL_HINT = (
+    "it must hold the token alone: one line of printable ASCII without spaces "
+    "(a trailing newline is fine); the value is not shown here"
+)
+
+
+def _checked_token(token: str, where: str) -> str:
+    """``token`` if it can go into an HTTP header as is, else a ConfigError naming ``where``.
+
+    Valid or not, it is scrubbed by value from every output from now on.
+    """
+    remember_secret(token)
+    problem = None
+    if any(c in "\r\n" for c in token):
+        problem = "it has more than one line"
+    elif any(c in " \t" for c in token):
+        problem = "it contains a space or tab"
+    elif not all(" " < c < "\x7f" for c in token):
+        problem = "it contains a character that is not printable ASCII"
+    if problem:
+        raise ConfigError(f"{where}: not a valid token: {problem}", hint=_BAD_CREDENTIAL_HINT)
+    return token
+
+
+class ReadAuthorization:
+    """The ``Authorization`` header of GitHub reads: none, the token, or an App's
+    installation token (minted at the first read, renewed before it expires)."""
+
+    def __init__(
+        self,
+        credentials: Credentials | None,
+        http: HttpClient,
+        api_url: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Authorize reads to ``api_url`` (tokens are minted through ``http``)."""
+        self.credentials = credentials
+        self._http, self._api_url, self._clock = http, api_url.rstrip("/"), clock
+        self._lock = threading.Lock()  # workers share one installation token
+        self._minted: tuple[str, float] | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether reads carry credentials."""
+        return self.credentials is not None
+
+    def headers(self) -> dict[str, str]:
+        """The header to send with the next read (empty: anonymous)."""
+        credentials = self.credentials
+        if credentials is None:
+            return {}
+        if credentials.token is not None:
+            return {"Authorization": f"Bearer {credentials.token}"}
+        with self._lock:
+            if self._minted is None or self._minted[1] - RENEW_BEFORE_SECONDS < self._clock():
+                self._minted = self._mint(credentials)
+            return {"Authorization": f"Bearer {self._minted[0]}"}
+
+    def _mint(self, credentials: Credentials) -> tuple[str, float]:
+        """A new installation token and its expiry (epoch seconds)."""
+        # PyJWT (with cryptography) loads only for App credentials.
+        import jwt
+
+        assert credentials.private_key is not None  # read_credentials sets it with app_id
+        now = int(self._clock())
+        claims = {"iat": now - _CLOCK_DRIFT, "exp": now + _JWT_SECONDS, "iss": credentials.app_id}
+        signed = jwt.encode(claims, credentials.private_key, algorithm="RS256")
+        url = f"{self._api_url}/app/installations/{credentials.installation_id}/access_tokens"
+        headers = {"Authorization": f"Bearer {signed}", "Accept": "application/vnd.github+json"}
+        reply = self._http.request("POST", url, headers=headers)
+        data = decode_json(reply.content, url)
+        try:
+            expires = datetime.fromisoformat(str(data["expires_at"])).timestamp()
+            return str(data["token"]), expires
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PayloadError(f"{url}: no token and expires_at in the answer") from exc

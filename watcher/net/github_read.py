@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from watcher.config.model import BodyKind
+from watcher.net.credentials import Credentials, ReadAuthorization
 from watcher.net.http import HttpClient, Response, decode_json
 from watcher.net.pagination import read_list
 
@@ -33,15 +34,18 @@ class Fetched:
 
 
 class GitHubReader:
-    """GETs against one GitHub API root, authenticated when a token is given."""
+    """GETs against one GitHub API root, authenticated when credentials are given."""
 
-    def __init__(self, http: HttpClient, api_url: str, token: str | None) -> None:
+    def __init__(self, http: HttpClient, api_url: str, credentials: Credentials | None) -> None:
         self.http = http
         self.api_url = api_url.rstrip("/")
-        self.authenticated = token is not None
-        self._headers = {"Accept": JSON_MEDIA, "X-GitHub-Api-Version": API_VERSION}
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+        self._auth = ReadAuthorization(credentials, http, self.api_url)
+        self.authenticated = self._auth.authenticated
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        """The headers of every read: JSON, the API version and the current authorization."""
+        return {"Accept": JSON_MEDIA, "X-GitHub-Api-Version": API_VERSION, **self._auth.headers()}
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path such as ``/repos/o/r/releases``."""

@@ -119,6 +119,11 @@ class HttpClient:
         self._asked: dict[str, bool] = {}
         self._flights = _Flights()
         self._stats_lock = threading.Lock()
+        self._mine = threading.local()  # this thread's requests and 304s (one watch's cost)
+        # Host -> until when (clock time) no request to it may start: a rate limit one
+        # worker met slows every worker, not only that one (docs/architecture.md,
+        # «Talking to GitHub»).
+        self._gates: dict[str, float] = {}
         # Set by deadline.interrupt_all(): running reads end within deadline.POLL_SECONDS.
         self._interrupt = threading.Event()
         self._sleep = sleep or self._interruptible_sleep
@@ -313,6 +318,8 @@ class HttpClient:
     ) -> httpx.Response:
         if self._interrupt.is_set():
             raise deadline.interrupted(url)
+        if attempt == 1:  # a retry waits what its own decision says
+            self._wait_at_gate(url)
         request = self._client.build_request(
             method, url, headers=dict(headers or {}), params=params
         )
@@ -343,10 +350,35 @@ class HttpClient:
         )
         if decision.action is Action.ACCEPT:
             return reply
+        if decision.rate_limited:
+            self._close_gate(url, decision.reset_at or self._clock() + decision.wait_seconds)
         error = self._error_for(reply, url, decision, quota=quota)
         if decision.action is Action.RETRY:
             raise Retry(decision, error)
         raise error
+
+    def _close_gate(self, url: str, until: float) -> None:
+        host = httpx.URL(url).host
+        with self._stats_lock:
+            self._gates[host] = max(self._gates.get(host, 0.0), until)
+
+    def _wait_at_gate(self, url: str) -> None:
+        """Wait while a rate limit met by any request of this client to the host lasts."""
+        until = self._gates.get(httpx.URL(url).host, 0.0)
+        wait = until - self._clock()
+        if wait <= 0:
+            return
+        if wait > self.settings.max_wait_seconds:
+            raise RateLimitedError(
+                f"{url}: not sent: another request was rate limited; "
+                f"try again after {_when(until)}",
+                reset_at=until,
+            )
+        self._sleep(wait)
+
+    def thread_counts(self) -> tuple[int, int]:
+        """Requests and 304s this thread has sent through this client (one watch's cost)."""
+        return getattr(self._mine, "requests", 0), getattr(self._mine, "not_modified", 0)
 
     def _check_reserve(self) -> None:
         stats, floor = self.stats, self.settings.quota_floor
@@ -365,7 +397,9 @@ class HttpClient:
             self._count_locked(reply, quota, challenge)
 
     def _count_locked(self, reply: httpx.Response, quota: bool, challenge: bool) -> None:
-        stats = self.stats
+        stats, mine = self.stats, self._mine
+        mine.requests = getattr(mine, "requests", 0) + 1
+        mine.not_modified = getattr(mine, "not_modified", 0) + (reply.status_code == 304)
         stats.requests += 1
         # A registry's token challenge is the expected first step, not a failed request.
         stats.by_status[CHALLENGE if challenge else str(reply.status_code)] += 1

@@ -5,11 +5,19 @@ The loop over the selected watches, and the steps of one watch: observe
 record; then the notifications (:mod:`~watcher.runner.deliver`). Each watch runs inside
 the error boundary of :mod:`~watcher.runner.boundary`. ``cli`` and ``daemon`` are thin
 shells over :func:`run_once` (docs/architecture.md, «Bird's-eye view»).
+
+The read side of up to ``[github].concurrency`` watches runs at once on worker threads
+(observe, evaluate, plan: reads and caches only); recording and acting stay on the
+calling thread, one watch at a time in config order, so writes are serialized and the
+records and output keep the config's order (docs/architecture.md, «Talking to GitHub»).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -67,7 +75,9 @@ def _run(
         store.register_targets([t.spec() for t in actor.targets])
     error_after = timedelta(minutes=config.notify.error_after_minutes)
     step = WatchStep(store, readers, run_id, actor, plan, error_after)
-    outcomes = tuple(step(watch) for watch in watches)
+    with _mapper(min(config.github.concurrency, len(watches))) as mapped:
+        observed = zip(watches, mapped(step.observe, watches), strict=True)
+        outcomes = tuple(step.finish(watch, seen) for watch, seen in observed)
     if actor is not None and step.ready:
         outcomes = step.act(actor, outcomes)
     delivery = Delivery()
@@ -99,9 +109,42 @@ def _keep_offset(store: Store, offset: float | None) -> None:
 OFFSET_MOVED = 10.0
 
 
+_Mapper = Callable[
+    [Callable[["WatchConfig"], "Observed"], Iterable["WatchConfig"]], Iterator["Observed"]
+]
+
+
+@contextmanager
+def _mapper(workers: int) -> Iterator[_Mapper]:
+    """``map`` over ``workers`` threads (answers in input order), or in this thread for 1."""
+    if workers <= 1:
+        yield map
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="observe") as pool:
+        try:
+            yield pool.map
+        finally:
+            # Ctrl-C or a failing store: no new watch starts, running ones finish.
+            pool.shutdown(cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one watch's read side came to, before anything of it is recorded."""
+
+    verdict: Verdict | None
+    proposal: Plan | None
+    failure: Failure | None
+    seconds: float
+    requests: int
+    not_modified: int
+
+
 @dataclass(frozen=True)
 class WatchStep:
-    """One watch's step of a run, ``(watch) -> WatchOutcome``: what every watch shares."""
+    """One watch's step of a run, what every watch shares: ``observe`` (reads, on a worker)
+    then ``finish`` (records, in config order) make its WatchOutcome; a writing run then
+    acts per chart (:meth:`act`)."""
 
     store: Store
     readers: Readers
@@ -112,27 +155,50 @@ class WatchStep:
     # Ready watches of a writing run, acted on per chart once every watch was seen.
     ready: list[ReadyWatch] = field(default_factory=list)
 
-    def __call__(self, watch: WatchConfig) -> WatchOutcome:
-        """Observe and evaluate one watch, plan its chart bump when ready, then act or record.
+    def observe(self, watch: WatchConfig) -> Observed:
+        """Observe and evaluate one watch, and plan its chart bump when ready (reads only).
 
-        This is the watch's error boundary (:mod:`~watcher.runner.boundary`): every
-        Exception stops here (Ctrl-C and exits go on to :func:`closing_run`) and is
-        recorded as the watch's error beside its last good verdict, which stays; a plan
-        made before the failure is kept.
+        Runs on a worker thread. Part of the watch's error boundary
+        (:mod:`~watcher.runner.boundary`): every Exception stops here and becomes the
+        watch's failure; a plan made before the failure is kept.
         """
         began = time.monotonic()
-        stats = replace(self.readers.http.stats)
-        store, proposal, event, failure = self.store, None, None, None
+        requests, not_modified = self.readers.http.thread_counts()
+        verdict, proposal, failure = None, None, None
         try:
-            verdict = evaluate(observe(watch, store, self.readers))
+            verdict = evaluate(observe(watch, self.store, self.readers))
             if verdict.error:
                 failure = Failure.of_verdict(verdict)  # never recorded as a verdict
+                verdict = None
             else:
-                verdict = replace(verdict, evaluated_at=store.now())
+                verdict = replace(verdict, evaluated_at=self.store.now())
                 proposal = self._propose(watch, verdict)
-                event = self._record(verdict, proposal)
         except Exception as exc:  # noqa: BLE001 - the watch's boundary: the run goes on
             failure = Failure.of(exc)
+        spent = self.readers.http.thread_counts()
+        return Observed(
+            verdict if failure is None else None,
+            proposal,
+            failure,
+            time.monotonic() - began,
+            spent[0] - requests,
+            spent[1] - not_modified,
+        )
+
+    def finish(self, watch: WatchConfig, seen: Observed) -> WatchOutcome:
+        """Act on the watch's proposal or record its verdict, in config order, one at a time.
+
+        The rest of the watch's error boundary: an Exception here (or the observation's
+        failure) is recorded as the watch's error beside its last good verdict, which stays.
+        """
+        began = time.monotonic()
+        requests, not_modified = self.readers.http.thread_counts()
+        store, event, failure = self.store, None, seen.failure
+        if seen.verdict is not None:
+            try:
+                event = self._record(seen.verdict, seen.proposal)
+            except Exception as exc:  # noqa: BLE001 - the watch's boundary: the run goes on
+                failure = Failure.of(exc)
         if failure is not None and failure.message:
             # A failed poll changes nothing: the last good verdict stays, the error beside it.
             store.record_error(
@@ -143,17 +209,17 @@ class WatchStep:
                 hint=failure.hint,
             )
         stored = store.get_verdict(watch.id)
-        now = self.readers.http.stats
+        spent = self.readers.http.thread_counts()
         return WatchOutcome(
             watch=watch,
             verdict=stored.verdict if stored else None,
             error=failure.message if failure else None,
             hint=failure.hint if failure else None,
             event=event,
-            seconds=time.monotonic() - began,
-            requests=now.requests - stats.requests,
-            not_modified=now.not_modified - stats.not_modified,
-            plan=proposal if self.plan else None,
+            seconds=seen.seconds + time.monotonic() - began,
+            requests=seen.requests + spent[0] - requests,
+            not_modified=seen.not_modified + spent[1] - not_modified,
+            plan=seen.proposal if self.plan else None,
             error_class=failure.error_class if failure else None,
             retry_at=failure.retry_at if failure else None,
             crash=failure.crash if failure else None,

@@ -6,12 +6,14 @@ that act (docs/architecture.md, «Talking to GitHub»).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from watcher.config.model import Config, github_token
+from watcher.config.model import Config
+from watcher.net.credentials import read_credentials
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient, HttpSettings
 from watcher.net.registry import RegistryReader
@@ -32,7 +34,7 @@ class Readers:
     def build(
         cls, config: Config, store: Store, *, sleep: Callable[[float], None] | None = None
     ) -> Readers:
-        """Readers configured from ``config``; the token comes from the environment only."""
+        """Readers configured from ``config``; credentials come from the environment only."""
         gh = config.github
         settings = HttpSettings(
             timeout_seconds=gh.timeout_seconds,
@@ -45,7 +47,7 @@ class Readers:
         http = HttpClient(store, settings, sleep=sleep, clock=lambda: store.now().timestamp())
         return cls(
             http=http,
-            github=GitHubReader(http, gh.api_url, github_token()),
+            github=GitHubReader(http, gh.api_url, read_credentials(os.environ)),
             registry=RegistryReader(http, dict(config.registries)),
         )
 
