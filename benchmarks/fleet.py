@@ -3,10 +3,11 @@
 Loads the stand-in (untimed) with ``--upstreams`` repositories, each with two releases
 (``v1.0.0`` without the features, ``v1.1.0`` with half of them), their images in a
 registry and one issue, then writes a config of ``--watches`` watches spread over them
-(each its own marker, its image, the issue, the default ``CHANGELOG.md`` that no
-upstream has). Every answer of the stand-in is delayed by ``--latency`` seconds, as a
-far-away GitHub would be. ``watcher check`` then runs twice in a subprocess, cold
-(empty database) and warm (nothing changed upstream), and for each run prints:
+(each its own marker, its image, the issue unless ``--without-issues``, the default
+``CHANGELOG.md`` that no upstream has). Every answer of the stand-in is delayed by
+``--latency`` seconds, as a far-away GitHub would be. ``watcher check`` then runs twice
+in a subprocess, cold (empty database) and warm (nothing changed upstream), and for
+each run prints:
 
 - wall time;
 - GitHub and registry requests per upstream (apart; codeload's tarball downloads count
@@ -129,6 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="",
         help='extra TOML lines for the [github] table, e.g. "concurrency = 8"',
     )
+    parser.add_argument(
+        "--without-issues", action="store_true", help="no watch names an upstream issue"
+    )
     args = parser.parse_args(argv)
     if args.watches < 1 or args.upstreams < 1 or args.upstreams > args.watches:
         parser.error("need 1 <= --upstreams <= --watches")
@@ -144,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             began = time.perf_counter()
             load_fleet(standin, args.watches, args.upstreams)
             config = workdir / "fleet.toml"
-            config.write_text(fleet_config(standin, args.watches, args.upstreams, args.github))
+            text = fleet_config(
+                standin, args.watches, args.upstreams, args.github, not args.without_issues
+            )
+            config.write_text(text)
             print(
                 f"{args.watches} watches over {args.upstreams} upstreams, "
                 f"{args.latency * 1000:.0f} ms added to every request "

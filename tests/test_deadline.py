@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -132,6 +133,8 @@ def test_every_transport_shares_one_verifying_tls_context() -> None:
     from watcher.net import deadline
 
     first, second = deadline.transport(), deadline.transport()
+    # (no proxy in the environment: the direct transport itself)
+    assert isinstance(first, httpx.HTTPTransport) and isinstance(second, httpx.HTTPTransport)
     contexts = {id(t._pool._ssl_context) for t in (first, second)}
     assert len(contexts) == 1
     context = first._pool._ssl_context

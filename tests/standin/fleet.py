@@ -53,8 +53,13 @@ def load_fleet(
                 standin.registry.push(REGISTRY, upstream(index), tag)
 
 
-def fleet_config(standin: StandIn, watches: int, upstreams: int, extra_github: str = "") -> str:
-    """A config of ``watches`` watches over ``upstreams`` upstreams, pointed at ``standin``."""
+def fleet_config(
+    standin: StandIn, watches: int, upstreams: int, extra_github: str = "", issues: bool = True
+) -> str:
+    """A config of ``watches`` watches over ``upstreams`` upstreams, pointed at ``standin``.
+
+    ``issues`` False: no watch names the issue.
+    """
     lines = [
         'instance = "fleet"',
         "[github]",
@@ -81,7 +86,7 @@ def fleet_config(standin: StandIn, watches: int, upstreams: int, extra_github: s
             'paths = ["pkg/**/*.go"]',
             "[watch.image]",
             f'references = ["{REGISTRY}/{repo}:{{tag}}"]',
-            "[watch.issues]",
-            "numbers = [1]",
         ]
+        if issues:
+            lines += ["[watch.issues]", "numbers = [1]"]
     return "\n".join(lines) + "\n"

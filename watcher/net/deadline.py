@@ -22,8 +22,9 @@ import functools
 import ssl
 import threading
 import time
+import urllib.request
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -206,17 +207,73 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def transport() -> httpx.HTTPTransport:
-    """An HTTP/1.1 transport whose sockets honour :func:`deadline`.
+def transport() -> httpx.BaseTransport:
+    """The transport of every read: sockets that honour :func:`deadline`, through the
+    environment's proxies (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``).
+
+    An explicit transport turns httpx's own proxy settings off, so they are read here,
+    with the standard library's rules (as PyGithub's requests reads them for writes).
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` are honoured by the one TLS context.
+    """
+    proxies = urllib.request.getproxies_environment()
+    routes = {
+        scheme: _transport(proxies.get(scheme) or proxies["all"])
+        for scheme in ("http", "https")
+        if proxies.get(scheme) or proxies.get("all")
+    }
+    direct = _transport(None)
+    return _Proxied(direct, routes) if routes else direct
+
+
+def _transport(proxy: str | None) -> httpx.HTTPTransport:
+    """An HTTP/1.1 transport (through ``proxy``, if any) whose sockets honour the deadline.
 
     httpx offers no parameter for httpcore's ``network_backend``, so the pool it built
     is replaced by an identical one that uses ours (httpx 0.28: ``HTTPTransport._pool``).
     """
-    built = httpx.HTTPTransport(http1=True, verify=_ssl_context())
-    built._pool = httpcore.ConnectionPool(
-        ssl_context=_ssl_context(),
-        http1=True,
-        http2=False,
-        network_backend=DeadlineBackend(),
+    built = httpx.HTTPTransport(http1=True, verify=_ssl_context(), proxy=proxy)
+    common: dict[str, Any] = {
+        "ssl_context": _ssl_context(),
+        "http1": True,
+        "http2": False,
+        "network_backend": DeadlineBackend(),
+    }
+    if proxy is None:
+        built._pool = httpcore.ConnectionPool(**common)
+        return built
+    via = httpx.Proxy(proxy if "://" in proxy else f"http://{proxy}")
+    built._pool = httpcore.HTTPProxy(
+        proxy_url=httpcore.URL(
+            scheme=via.url.raw_scheme,
+            host=via.url.raw_host,
+            port=via.url.port,
+            target=via.url.raw_path,
+        ),
+        proxy_auth=via.raw_auth,
+        proxy_headers=via.headers.raw,
+        **common,
     )
     return built
+
+
+class _Proxied(httpx.BaseTransport):
+    """Each request through its scheme's proxy, unless ``NO_PROXY`` names its host."""
+
+    def __init__(
+        self, direct: httpx.BaseTransport, routes: Mapping[str, httpx.BaseTransport]
+    ) -> None:
+        self._direct, self._routes = direct, routes
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the proxy for its scheme, or directly."""
+        url = request.url
+        route = self._routes.get(url.scheme)
+        host = f"{url.host}:{url.port}" if url.port else url.host
+        if route is None or urllib.request.proxy_bypass(host):
+            return self._direct.handle_request(request)
+        return route.handle_request(request)
+
+    def close(self) -> None:
+        """Close every transport."""
+        for each in (self._direct, *self._routes.values()):
+            each.close()
