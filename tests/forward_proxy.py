@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import http.client
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,20 +50,25 @@ class ForwardProxy:
         with self._lock:
             self.seen.append((method, url, headers))
 
-    def __enter__(self) -> ForwardProxy:
-        """Serve."""
+    def serve(self) -> None:
+        """Serve in a thread until :meth:`stop`."""
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         """Stop serving."""
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def forward_proxy() -> Iterator[ForwardProxy]:
+    """A serving proxy, stopped on exit."""
+    proxy = ForwardProxy()
+    proxy.serve()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
 
 
 def _handler(proxy: ForwardProxy) -> type[BaseHTTPRequestHandler]:

@@ -304,10 +304,13 @@ class World:
         if dashboards:
             bodies = self._comments(dashboards[0]["number"])
             # Each world's stand-in has its own port: links differ only by it.
-            transitions = tuple(
+            lines = [
                 OUTBOX_MARK.sub("", b).replace(self.standin.url, "STANDIN").splitlines()[0]
                 for b in bodies
-            )
+            ]
+            # Each watch's own transitions in order; between watches the order may differ,
+            # as a fault can hold back one watch's run while the other moves on.
+            transitions = tuple(sorted(lines, key=lambda line: line.split(":", 1)[0]))
         pr_comments = sum(len(self._comments(p["number"])) for p in self._pulls())
         return Snapshot(
             state, target, tuple(others), pulls, values, len(dashboards), transitions, pr_comments

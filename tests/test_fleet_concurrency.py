@@ -54,7 +54,8 @@ def test_concurrent_observation_equals_one_thread_in_config_order(
             assert standin.most_in_flight == 1
             standin.most_in_flight = 0
             many = check_json(parallel)
-            assert 1 < standin.most_in_flight <= concurrency
+            # (overlap is likely, not certain: watches of one upstream wait for its reads)
+            assert standin.most_in_flight <= concurrency
             assert [w["id"] for w in many] == [f"w{i:04d}" for i in range(watches)]
             assert comparable(many) == comparable(one)
 
@@ -71,6 +72,7 @@ def test_a_rate_limit_met_by_one_worker_holds_back_every_worker(watcher: Watcher
     )
     result = watcher("check")
     assert result.exit_code in (0, 1), result.output
+    assert 1 < standin.most_in_flight <= 4  # four upstreams' releases are asked at once
     records = standin.log.records()
     limited = next(r for r in records if r.status == 429)
     # Requests sent before the 429 arrived may still land just after it; none later.

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from tests.conftest import WatcherRun
-from tests.forward_proxy import ForwardProxy
+from tests.forward_proxy import forward_proxy
 from tests.standin.headscale import load_headscale
 
 
@@ -25,7 +25,7 @@ def proxy_env(url: str, no_proxy: str = "") -> dict[str, str]:
 
 def test_reads_and_writes_go_through_the_proxy(acting: WatcherRun) -> None:
     load_headscale(acting.standin, "ready")
-    with ForwardProxy() as proxy:
+    with forward_proxy() as proxy:
         acting.env = proxy_env(proxy.url)
         result = acting("run", "--once")
         assert result.exit_code == 0, result.output
@@ -45,7 +45,7 @@ def test_reads_and_writes_go_through_the_proxy(acting: WatcherRun) -> None:
 
 def test_no_proxy_sends_requests_direct(acting: WatcherRun) -> None:
     load_headscale(acting.standin, "ready")
-    with ForwardProxy() as proxy:
+    with forward_proxy() as proxy:
         acting.env = proxy_env(proxy.url, no_proxy="127.0.0.1")
         result = acting("check")
         assert result.exit_code in (0, 1), result.output

@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import WatcherRun
+from tests.memory_cache import MemoryCache
 from tests.prs import install_app
 from tests.standin.headscale import load_headscale
 from tests.standin.server import StandIn
 from watcher.net.credentials import ReadAuthorization, read_credentials
-from watcher.net.http import HttpClient, MemoryCache
+from watcher.net.http import HttpClient
 
 TOKENS = r"/app/installations/77/access_tokens"
 

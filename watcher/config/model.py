@@ -90,6 +90,8 @@ class GitHubConfig(_Model):
     body_caps: BodyCaps = BodyCaps()
     # Watches observed at once, so requests in flight (GitHub asks for at most 100).
     concurrency: int = Field(default=4, ge=1, le=32)
+    # GitHub requests a minute after a first burst (GitHub allows about 900 points).
+    requests_per_minute: int = Field(default=720, ge=1, le=900)
 
     @field_validator("api_url")
     @classmethod

@@ -44,6 +44,9 @@ USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
 CHALLENGE = "challenge"
 #: An archive download may take this many times ``timeout_seconds`` in all.
 ARCHIVE_DEADLINE_FACTOR = 30
+#: GitHub requests a run may send at once before ``requests_per_minute`` paces them: a
+#: small run is never slowed, and no minute holds more than the burst plus the rate.
+PACE_BURST = 150
 
 
 class ValidatorCache(Protocol):
@@ -97,6 +100,8 @@ class HttpSettings:
     max_wait_seconds: float = 30.0
     quota_floor: int = 0
     body_caps: BodyCaps = field(default_factory=BodyCaps)
+    #: GitHub requests a minute, at most, after a first burst of PACE_BURST (0: unpaced).
+    requests_per_minute: float = 0.0
 
 
 class HttpClient:
@@ -124,6 +129,8 @@ class HttpClient:
         # worker met slows every worker, not only that one (docs/architecture.md,
         # «Talking to GitHub»).
         self._gates: dict[str, float] = {}
+        # A token bucket for GitHub's points a minute (secondary limit), shared by workers.
+        self._tokens, self._filled = float(PACE_BURST), time.monotonic()
         # Set by deadline.interrupt_all(): running reads end within deadline.POLL_SECONDS.
         self._interrupt = threading.Event()
         self._sleep = sleep or self._interruptible_sleep
@@ -289,6 +296,9 @@ class HttpClient:
         """
         if quota:
             self._check_reserve()
+        self._wait_at_gate(url)
+        if quota:
+            self._pace()
         seconds = self.settings.timeout_seconds * ARCHIVE_DEADLINE_FACTOR
         with deadline.deadline(seconds, self._interrupt) as limit:
             try:
@@ -320,6 +330,8 @@ class HttpClient:
             raise deadline.interrupted(url)
         if attempt == 1:  # a retry waits what its own decision says
             self._wait_at_gate(url)
+        if quota:
+            self._pace()
         request = self._client.build_request(
             method, url, headers=dict(headers or {}), params=params
         )
@@ -375,6 +387,20 @@ class HttpClient:
                 reset_at=until,
             )
         self._sleep(wait)
+
+    def _pace(self) -> None:
+        """Wait for this request's place within ``requests_per_minute`` (GitHub's points a
+        minute: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)."""
+        rate = self.settings.requests_per_minute / 60.0
+        if rate <= 0:
+            return
+        with self._stats_lock:
+            now = time.monotonic()
+            self._tokens = min(PACE_BURST, self._tokens + (now - self._filled) * rate) - 1
+            self._filled = now
+            wait = -self._tokens / rate if self._tokens < 0 else 0.0
+        if wait and self._interrupt.wait(wait):
+            raise deadline.interrupted("waiting for the request pace")
 
     def thread_counts(self) -> tuple[int, int]:
         """Requests and 304s this thread has sent through this client (one watch's cost)."""

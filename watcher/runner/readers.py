@@ -42,6 +42,7 @@ class Readers:
             max_wait_seconds=gh.max_wait_seconds,
             quota_floor=gh.quota_floor,
             body_caps=gh.body_caps,
+            requests_per_minute=gh.requests_per_minute,
         )
         # The store's clock is the process's one clock (docs/architecture.md, «State»).
         http = HttpClient(store, settings, sleep=sleep, clock=lambda: store.now().timestamp())
