@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpcore
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -141,3 +142,26 @@ def test_every_transport_shares_one_verifying_tls_context() -> None:
     assert context is not None
     assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.check_hostname
+
+
+def test_the_private_pool_httpx_is_given_is_ours_in_every_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx has no public hook for httpcore's network backend, so net/deadline.py replaces
+    ``HTTPTransport._pool`` (pinned to httpx 0.28 in pyproject.toml). Should a new httpx
+    rename or rebuild it, requests would silently lose the total deadline: this fails first."""
+    from watcher.net import deadline
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    routed = deadline.transport()
+    monkeypatch.delenv("HTTPS_PROXY")
+    direct = deadline.transport()
+    transports = [direct, *getattr(routed, "_routes", {}).values()]
+    assert len(transports) >= 2, "the proxy route was not built"
+    for built in transports:
+        assert isinstance(built, httpx.HTTPTransport)
+        pool = built._pool
+        assert isinstance(pool, httpcore.ConnectionPool | httpcore.HTTPProxy)
+        assert isinstance(pool._network_backend, deadline.DeadlineBackend)
