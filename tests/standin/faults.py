@@ -38,7 +38,10 @@ class FaultRule:
       body): a server that trickles, which per-read timeouts never cut off;
     - ``query``: only requests whose query has these exact parameter values;
     - ``chunked``: send the answer's body chunked, without a Content-Length (a streamed
-      answer whose size shows only at its end).
+      answer whose size shows only at its end);
+    - ``applied_after``: the request takes effect this many seconds after it arrived, in
+      the background, while its answer is ``status`` (a gateway's 504) or a dropped
+      connection at once: GitHub applying a write after the client's deadline (issue 20).
     """
 
     path: str = ".*"
@@ -55,6 +58,7 @@ class FaultRule:
     drip: float = 0.0
     query: Mapping[str, str] = field(default_factory=dict)
     chunked: bool = False
+    applied_after: float = 0.0
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -67,6 +71,10 @@ class FaultRule:
             raise ValueError("truncate_after must be >= 0")
         if self.applied and self.status is None and not self.drop_connection:
             raise ValueError("applied needs a status or drop_connection: how is the answer lost?")
+        if self.applied_after < 0 or (self.applied_after and self.applied):
+            raise ValueError("applied_after is a delay >= 0, and excludes applied")
+        if self.applied_after and self.status is None and not self.drop_connection:
+            raise ValueError("applied_after needs a status or drop_connection: the answer lost")
         if self.drip < 0:
             raise ValueError("drip must be >= 0 seconds")
         re.compile(self.path)
@@ -128,6 +136,7 @@ class Faults:
         drip: float = 0.0,
         query: Mapping[str, str] | None = None,
         chunked: bool = False,
+        applied_after: float = 0.0,
     ) -> FaultRule:
         """Add a rule (see :class:`FaultRule`) and return it; its ``hits`` counts uses."""
         rule = FaultRule(
@@ -145,6 +154,7 @@ class Faults:
             drip=drip,
             query=dict(query or {}),
             chunked=chunked,
+            applied_after=applied_after,
         )
         with self._lock:
             self._rules.append(rule)

@@ -185,6 +185,8 @@ class StandIn:
         if fault is not None and fault.applied:
             # The write happens; only its answer is lost on the way back.
             self._route_safely(request, service).close_stream()
+        if fault is not None and fault.applied_after:
+            self._apply_later(request, service, fault.applied_after)
         if fault is not None and fault.drop_connection:
             self._record(request, service, Response(0), fault, arrived)
             return Plan(None)
@@ -202,6 +204,15 @@ class StandIn:
         if fault is None:
             return Plan(response)
         return Plan(response, fault.truncate_after, fault.drip)
+
+    def _apply_later(self, request: Request, service: str, seconds: float) -> None:
+        """Route ``request`` ``seconds`` from now, in the background (applied late)."""
+
+        def apply() -> None:
+            if not self._stopping.wait(seconds):
+                self._route_safely(request, service).close_stream()
+
+        threading.Thread(target=apply, name="standin-applied-late", daemon=True).start()
 
     def _route_safely(self, request: Request, service: str) -> Response:
         """Route; a bug in the stand-in becomes a visible 500, not a silent hang-up."""

@@ -62,6 +62,7 @@ def _notify(
 ) -> str | None:
     """Repair or rewrite the dashboard when needed, then deliver the outbox; the error, if any."""
     from watcher.notify.dashboard import render_dashboard
+    from watcher.notify.outbox import delete_comments
     from watcher.notify.outbox import deliver as deliver_outbox
 
     settings = actor.notify
@@ -85,7 +86,11 @@ def _notify(
             seen = _look(store, readers, repo_name, key, body, config.instance)
         except WatcherError as exc:
             return f"notifications: {exc.message}"
-    if not seen.needed and not store.pending_outbox(limit=1):
+    try:
+        duplicates = _duplicates(store, readers, repo_name, key, settings.tracking_issue)
+    except WatcherError as exc:
+        return f"notifications: {exc.message}"
+    if not seen.needed and not duplicates and not store.pending_outbox(limit=1):
         return None  # an idle poll writes nothing (and its reads answered 304)
     writer = actor.writer
     try:
@@ -99,11 +104,33 @@ def _notify(
             number = settings.tracking_issue
             issue = writer.call("read tracking issue", lambda: repo.get_issue(number), write=False)
         if issue is not None:
+            delete_comments(writer, issue, duplicates)
             repos = {w.id: w.repo for w in config.watch}
             deliver_outbox(store, writer, issue, repos, actor.holder, actor.claim_ttl, offset)
     except WatcherError as exc:
         return f"notifications: {exc.message}"
     return None
+
+
+def _duplicates(
+    store: Store, readers: Readers, repo: str, key: str, tracking: int | None
+) -> list[int]:
+    """Later copies of our comments on the issue that gets them (a conditional read).
+
+    A comment GitHub applied after every lookup gave up is only found here, by the next
+    cycle: at most one comment per outbox marker stays (notify/outbox.py).
+    """
+    from watcher.notify.outbox import duplicate_comments
+
+    number = tracking or store.get_value(key)
+    if number is None:
+        return []  # no dashboard yet: nothing was commented
+    path = f"/repos/{repo}/issues/{number}/comments"
+    try:
+        listed = readers.github.get_paginated(path, oldest_first=True).data
+    except NotFoundError:
+        return []  # the dashboard is gone: _look finds or opens another
+    return duplicate_comments(listed if isinstance(listed, list) else [])
 
 
 # How often the dashboard's "last cycle finished" line may cost an edit of the issue.
