@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # the PostgreSQL backend, talks to a server.
 SLOW_FIXTURES = frozenset({"standin", "postgres_url"})
 # Modules whose tests start processes (the CLI in a child, the daemon, git, docker
-# linters, PostgreSQL) or servers of their own, or run the fault simulation.
+# linters, PostgreSQL) or servers of their own, run the fault simulation, or migrate a
+# fresh database for every randomized example.
 SLOW_MODULES = frozenset(
     f"tests.test_{name}"
     for name in (
@@ -51,6 +52,7 @@ SLOW_MODULES = frozenset(
         "health_idle_client",
         "helm_check",
         "import_contracts",
+        "outbox_claims",
         "read_credentials",
         "retry_faults",
         "self_contained",

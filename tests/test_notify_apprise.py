@@ -212,6 +212,7 @@ def test_check_never_imports_apprise(acting: WatcherRun) -> None:
         max_size=40,
     )
 )
+@pytest.mark.slow  # a freshly migrated database per example: ~5 s of the fast tier
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_claims_never_overlap_and_sent_stays_sent(
     steps: list[tuple[str, str, int]], tmp_path_factory: pytest.TempPathFactory
