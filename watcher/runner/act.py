@@ -1,4 +1,5 @@
-"""Acting on one ready watch (``watcher run``): reconcile its pull request, record the result.
+"""Acting on the ready watches of one chart (``watcher run``): reconcile the chart's one
+pull request, record where it left each watch.
 
 The write side of a run (docs/architecture.md, «The chart bump»). PyGithub and the pull
 request code are imported only when a run acts, so read-only commands never load them.

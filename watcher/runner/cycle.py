@@ -1,9 +1,11 @@
 """One evaluation cycle: config -> sources -> evaluate -> state, then act.
 
 The loop over the selected watches, and the steps of one watch: observe
-(:mod:`~watcher.runner.observe`), evaluate, plan, then act (:mod:`~watcher.runner.act`) or
-record; then the notifications (:mod:`~watcher.runner.deliver`). Each watch runs inside
-the error boundary of :mod:`~watcher.runner.boundary`. ``cli`` and ``daemon`` are thin
+(:mod:`~watcher.runner.observe`), evaluate, plan, then record (or, ready in a writing run,
+wait for its chart); then each chart's one pull request is reconciled for its ready
+watches (:mod:`~watcher.runner.act`), then the notifications
+(:mod:`~watcher.runner.deliver`). Each watch, and each chart, runs inside its error
+boundary (:mod:`~watcher.runner.boundary`). ``cli`` and ``daemon`` are thin
 shells over :func:`run_once` (docs/architecture.md, «Bird's-eye view»).
 
 The read side of up to ``[github].concurrency`` watches runs at once on worker threads
