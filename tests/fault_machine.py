@@ -11,15 +11,27 @@ reference world that never saw a fault.
 from __future__ import annotations
 
 import shutil
+import time
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from tests.simulation import FAULT_KINDS, RunResult, Tally, World, new_root, output_violations
+from tests.simulation import (
+    FAULT_KINDS,
+    LATE_SECONDS,
+    SKEW_DAYS,
+    RunResult,
+    Tally,
+    World,
+    new_root,
+    output_violations,
+)
 
 # Requests in one cycle: 8 when idle, about 30 when a PR is opened; an index past the last request
 # of a run does not fire, which is a fault-free run (also worth having).
 MAX_FAULT_INDEX = 8
+# Writes in one cycle that opens a PR: about 8 (blobs, tree, commit, ref, PR, dashboard, comments).
+MAX_LATE_WRITE = 7
 TALLY = Tally()
 
 
@@ -33,6 +45,8 @@ class FaultSimulation(RuleBasedStateMachine):
         self.faulty = World(self.root, "faulty")
         self.reference = World(self.root, "reference")
         self.faulted_since_converge = False
+        # A write applied late may leave a duplicate until the next clean cycle.
+        self.late = False
         TALLY.schedules += 1
 
     def teardown(self) -> None:
@@ -49,7 +63,7 @@ class FaultSimulation(RuleBasedStateMachine):
     def _check(self, results: list[RunResult], faulted: bool) -> None:
         TALLY.runs += len(results)
         found = [v for r in results for v in output_violations(r, faulted)]
-        found += self.faulty.violations()
+        found += self.faulty.violations(late=self.late)
         TALLY.violations += found
         assert not found, "\n".join(found)
 
@@ -65,13 +79,25 @@ class FaultSimulation(RuleBasedStateMachine):
     @rule(nth=st.integers(0, MAX_FAULT_INDEX), kind=st.sampled_from(sorted(FAULT_KINDS)))
     def run_with_a_fault(self, nth: int, kind: str) -> None:
         """`run --once` whose request number ``nth`` meets fault ``kind``."""
+        self._faulted_run(nth, kind)
+
+    @rule(nth=st.integers(0, MAX_LATE_WRITE))
+    def run_with_a_write_applied_late(self, nth: int) -> None:
+        """`run --once` whose write number ``nth`` GitHub applies after every lookup."""
+        self._faulted_run(nth, "applied-late", writes=True)
+
+    def _faulted_run(self, nth: int, kind: str, *, writes: bool = False) -> None:
         before = self.faulty.verdict()
-        self.faulty.faults.arm(nth, kind)
+        self.faulty.faults.arm(nth, kind, writes=writes)
         try:
             result = self.faulty.run_once()
         finally:
             self.faulty.faults.disarm()
         fired = bool(self.faulty.faults.fired)
+        if fired and kind == "applied-late":
+            # The world settles (the late write lands) before anything else happens.
+            time.sleep(LATE_SECONDS)
+            self.late = True
         if fired:
             TALLY.faults[kind] += 1
             self.faulty.faults.fired.clear()
@@ -105,10 +131,17 @@ class FaultSimulation(RuleBasedStateMachine):
             self.faulty.maintainer(action)
             self.reference.maintainer(action)
 
+    @rule(days=st.sampled_from(SKEW_DAYS))
+    def githubs_clock_moves(self, days: float) -> None:
+        """GitHub's clock drifts days away from the watcher's (a VM after suspend)."""
+        self.faulty.skew_clock(days)
+        if days:
+            TALLY.faults[f"clock {days:+.0f} d"] += 1
+
     @invariant()
     def nothing_doubled(self) -> None:
         """At most one open PR and one dashboard, no comment twice, no upstream write."""
-        found = self.faulty.violations()
+        found = self.faulty.violations(late=self.late)
         assert not found, "\n".join(found)
 
     # -- convergence -------------------------------------------------------------------
@@ -117,6 +150,7 @@ class FaultSimulation(RuleBasedStateMachine):
         """One clean cycle in each world; the faulty one must now show what the other does."""
         TALLY.convergences += 1
         clean = self.faulty.run_once()
+        self.late = False  # one clean cycle removed what a late write doubled
         self._check([clean, self.reference.run_once()], faulted=False)
         got, want = self.faulty.snapshot(), self.reference.snapshot()
         if got != want:

@@ -66,6 +66,11 @@ references = ["docker.io/headscale/headscale:{{tag}}"]
 # The read caps of both worlds ([github.body_caps]): far above any answer the stand-in
 # gives, far below the defaults, so an oversized body stays cheap to send.
 BODY_CAP = 512 * 1024
+# How long after its request an "applied-late" write takes effect.
+LATE_SECONDS = 6.0
+# GitHub's clock against the watcher's, in days, for the clock rule (0: agreeing).
+SKEW_DAYS = (-3.0, 0.0, 3.0)
+DAY = 86400.0
 FAULT_KINDS: dict[str, dict[str, Any]] = {
     "5xx": {"status": 502},
     "429": {"status": 429, "headers": {"retry-after": "1"}},
@@ -89,6 +94,9 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     },
     # A body over every read cap of the worlds' config (BODY_CAP), streamed without a length.
     "oversized": {"status": 200, "body": b"[" + b" " * (BODY_CAP + 1) + b"]", "chunked": True},
+    # GitHub applies the write seconds after a gateway answered 504: after the client's
+    # deadline, its retry's lookups and their pause (the worlds' timeout is 2 s).
+    "applied-late": {"status": 504, "applied_after": LATE_SECONDS},
     # Headers no clock can honour: NaN, a reset beyond any date, a digit int() refuses.
     "absurd-headers": {
         "status": 429,
@@ -112,12 +120,14 @@ class NthRequestFaults(Faults):
         super().__init__()
         self._countdown: int | None = None
         self._armed: FaultRule | None = None
+        self._writes_only = False
         self.fired: list[str] = []
 
-    def arm(self, nth: int, kind: str) -> None:
-        """Make request number ``nth`` (0-based, counted from now) meet fault ``kind``."""
+    def arm(self, nth: int, kind: str, *, writes: bool = False) -> None:
+        """Make request number ``nth`` (0-based, counted from now; with ``writes``, write
+        number ``nth``) meet fault ``kind``."""
         with self._lock:
-            self._countdown = nth
+            self._countdown, self._writes_only = nth, writes
             self._armed = FaultRule(times=None, **FAULT_KINDS[kind])
 
     def disarm(self) -> None:
@@ -134,7 +144,9 @@ class NthRequestFaults(Faults):
     ) -> FaultRule | None:
         """The armed fault when its request has come, else the ordinary rules."""
         with self._lock:
-            if self._countdown is not None:
+            if self._countdown is not None and not (
+                self._writes_only and method in ("GET", "HEAD")
+            ):
                 if self._countdown == 0 and self._armed is not None:
                     rule, self._countdown, self._armed = self._armed, None, None
                     self.fired.append(f"{method} {path}")
@@ -316,24 +328,35 @@ class World:
             state, target, tuple(others), pulls, values, len(dashboards), transitions, pr_comments
         )
 
-    def violations(self) -> list[str]:
-        """Safety invariants that must hold after every run, faults or not."""
+    def skew_clock(self, days: float) -> None:
+        """GitHub's clock moves ``days`` away from the watcher's (negative: ours is ahead)."""
+        self.standin.clock_skew = days * DAY
+
+    def violations(self, *, late: bool = False) -> list[str]:
+        """Safety invariants that must hold after every run, faults or not.
+
+        ``late``: a write GitHub applied after every lookup may have left a second
+        dashboard or comment; only the next clean cycle must remove it (issue 20).
+        """
         found = []
         pulls = self._pulls()
         if sum(p["state"] == "open" for p in pulls) > 1:
             found.append(f"{sum(p['state'] == 'open' for p in pulls)} open PRs")
         dashboards = self._dashboards()
+        if late:
+            return found + self._upstream_writes()
         if len(dashboards) > 1:
-            found.append(f"{len(dashboards)} dashboard issues")
+            found.append(f"{len(dashboards)} open dashboard issues")
         bodies = [b for d in dashboards for b in self._comments(d["number"])]
         bodies += [b for p in pulls for b in self._comments(p["number"])]
         twice = [body for body, count in Counter(bodies).items() if count > 1]
         if twice:
             found.append(f"comment posted {Counter(bodies)[twice[0]]} times: {twice[0][:120]!r}")
+        return found + self._upstream_writes()
+
+    def _upstream_writes(self) -> list[str]:
         upstream = [r for r in self.standin.log.records() if r.is_write and REPO in r.path]
-        if upstream:
-            found.append(f"wrote to upstream: {upstream[0].method} {upstream[0].path}")
-        return found
+        return [f"wrote to upstream: {upstream[0].method} {upstream[0].path}"] if upstream else []
 
     # -- GitHub reads through the stand-in ---------------------------------------------------
 
@@ -351,8 +374,13 @@ class World:
 
     def _dashboards(self) -> list[dict[str, Any]]:
         issues = self._api(f"/repos/{CHART}/issues?state=all&per_page=100")
+        # A duplicate dashboard is closed with a pointer to the kept one: open ones count.
         return [
-            i for i in issues if "pull_request" not in i and DASHBOARD_MARK in (i["body"] or "")
+            i
+            for i in issues
+            if "pull_request" not in i
+            and i["state"] == "open"
+            and DASHBOARD_MARK in (i["body"] or "")
         ]
 
     def _comments(self, number: int) -> list[str]:
