@@ -11,7 +11,7 @@
 set -eu
 
 # watcher's commands; tests/test_container_steps.py keeps this list equal to the CLI's.
-COMMANDS="backtest check config db history run status"
+COMMANDS="backtest check config db history init run status"
 
 first="${1:-}"
 for command in $COMMANDS; do

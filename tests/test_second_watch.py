@@ -91,5 +91,5 @@ def test_check_quotes_the_real_lines(node_exporter: WatcherRun) -> None:
     assert (
         "  changelog: [holds] CHANGELOG.md@v1.10.0: section 1.10.0 (2025-10-24) mentions "
         "swaps: add new collector\n"
-        "             * [FEATURE] swaps: Add new collector prometheus/node_exporter#3428\n"
+        "             * [FEATURE] swaps: Add new collector #3428\n"
     ) in result.stdout

@@ -20,6 +20,7 @@ of it (objects borrowed, so it costs no copy).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -114,6 +115,15 @@ def load_mirror(
     for issue in issues:
         _add_issue(standin, full_name, issue)
     for pull in pulls:
+        if git.object_type(pull.merge_commit_sha) != "commit":
+            # A clone without it (shallow, or another history): GitHub would not know the
+            # pull request's commit either, so the replay goes on without the pull request.
+            print(
+                f"note: {source} has no commit {pull.merge_commit_sha[:12]} "
+                f"(#{pull.number}'s merge): replayed without that pull request",
+                file=sys.stderr,
+            )
+            continue
         standin.github.record_merged_pull(
             full_name, pull.number, pull.title, pull.merge_commit_sha, pull.merged_at
         )

@@ -25,7 +25,6 @@ from tests.standin.github_state import CrossRef
 from tests.standin.headscale import IMAGES, READ_TOKEN, REPO
 from tests.standin.mirror import KnownIssue, KnownPull
 from tests.standin.real_replay import Upstream, main_for
-from watcher.config.model import default_config_text
 
 # https://github.com/juanfont/headscale/issues/2841 (open; labels as shown there) and
 # https://github.com/juanfont/headscale/pull/3192, a PR saying "Close: #2841" that was
@@ -82,16 +81,12 @@ GRANTS_PR = KnownPull(
     "835db974b5cd69028b6dca0c441acde25005469b",
     datetime.fromisoformat("2026-04-01T13:10:42+00:00"),
 )
-# The built-in watch with #3102 as commit-graph evidence (reported beside the marker).
-CONFIG = default_config_text().replace(
-    "\n[watch.issues]\n", "\n[watch.pulls]\nnumbers = [3102]\n\n[watch.issues]\n", 1
-)
-
+# The built-in watch; the replay names #3102 as commit-graph evidence (reported beside the
+# marker) when the clone has its commit (see real_replay.with_pulls).
 HEADSCALE = Upstream(
     REPO,
     images=IMAGES,
     issues=(PEER_RELAY_ISSUE, GRANTS_ISSUE),
-    config_text=CONFIG,
     token=READ_TOKEN,
     pulls=(GRANTS_PR,),
 )

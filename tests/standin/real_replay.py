@@ -19,6 +19,7 @@ from tests.standin.demo import run_watcher
 from tests.standin.mirror import KnownIssue, KnownPull, load_mirror
 from tests.standin.server import StandIn
 from tests.standin.watcher_config import standin_config
+from watcher.config.model import default_config_text
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class Upstream:
     config_text: str | None = None  # None: the built-in default config
     pulls: tuple[KnownPull, ...] = ()
     token: str = "tok-real-replay"
+
+
+def with_pulls(config_text: str, numbers: Sequence[int]) -> str:
+    """``config_text`` whose first watch also names ``numbers`` in ``[watch.pulls]``."""
+    if not numbers:
+        return config_text
+    table = f"\n[watch.pulls]\nnumbers = [{', '.join(map(str, numbers))}]\n"
+    return config_text.replace("\n[watch.issues]\n", table + "\n[watch.issues]\n", 1)
 
 
 def replay(upstream: Upstream, git_dir: Path, args: Sequence[str], up_to: str | None) -> int:
@@ -53,8 +62,12 @@ def replay(upstream: Upstream, git_dir: Path, args: Sequence[str], up_to: str | 
             file=sys.stderr,
             flush=True,
         )
+        text = with_pulls(
+            upstream.config_text or default_config_text(),
+            [pull.number for pull in upstream.pulls if pull.number in repo.pulls],
+        )
         # Real history is large (a merged pull request's diff numbers are computed by git).
-        config = standin_config(standin, {"timeout_seconds": "60"}, text=upstream.config_text)
+        config = standin_config(standin, {"timeout_seconds": "60"}, text=text)
         (workdir / "watcher.toml").write_text(config)
         command = list(args) if args[:1] == ["check"] else ["backtest", *args]
         return run_watcher(workdir, command, upstream.token)
