@@ -178,9 +178,10 @@ class StandIn:
         if self.latency:
             self._stopping.wait(self.latency)
         fault = self.faults.take(request.method, request.path, request.headers, request.query)
-        if fault is not None and fault.delay:
-            # Interruptible, so stopping the server never waits for a long delay.
-            self._stopping.wait(fault.delay)
+        if fault is not None and fault.delay and self._stopping.wait(fault.delay):
+            # Interruptible, so stopping the server never waits for a long delay; a
+            # stopped server answers (and applies) nothing, its state may be gone.
+            return Plan(None)
         service = _service(request.path)
         if fault is not None and fault.applied:
             # The write happens; only its answer is lost on the way back.
