@@ -97,7 +97,9 @@ def _rate_limit_decision(
             Action.RETRY, wait, "primary rate limit exhausted", rate_limited=True, reset_at=reset_at
         )
     if status == 429 or "secondary rate limit" in body_hint.lower():
-        wait = SECONDARY_MIN_WAIT * 2 ** (max(attempt, 1) - 1)
+        # Doubling from a minute passes a day at the 12th attempt: no backoff is believed
+        # longer than that, and its reset time stays one a clock can show.
+        wait = min(SECONDARY_MIN_WAIT * 2 ** (max(attempt, 1) - 1), LONGEST_BELIEVED_WAIT)
         return Decision(
             Action.RETRY, wait, "secondary rate limit", rate_limited=True, reset_at=now + wait
         )
