@@ -63,8 +63,11 @@ test: lint typecheck pytest
 
 # The fast tier: pure and in-process tests, no servers, processes or PostgreSQL
 # (tests/conftest.py marks the rest `slow` and fails a fast test that starts either).
+# Two workers: 20 s instead of 31 s on an idle 2-core machine (CPU-bound, unlike the
+# slow tier); `make test-fast FAST_WORKERS=0` runs in one process.
+FAST_WORKERS ?= 2
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -p no:xdist -m "not slow and not live"
+	$(PY) -m pytest -q -n $(FAST_WORKERS) -m "not slow and not live"
 
 demo: $(STAMP)
 	$(PY) -m tests.standin.demo
