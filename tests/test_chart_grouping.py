@@ -105,3 +105,42 @@ def test_the_marker_names_every_watch_and_target(
     assert parse_chart_marker(body) == (chart_key(chart), tags)
     assert parse_chart_marker(closed_body(body)) is None
     assert chart_branch(chart).startswith("watcher-chart/")
+
+
+BLOCKS = tuple(
+    f"### {name}\n\n{text}\n"
+    for name, text in (
+        ("Breaking changes and upgrade steps since v0.28.0", "> - `randomize_client_port` removed"),
+        ("Release notes since v0.28.0", "<details><summary>v0.29.0</summary>notes</details>"),
+        ("Release notes since v0.27.0", "<details><summary>v0.28.0</summary>older</details>"),
+        ("What this pull request changes", "- `image.tag`: v0.28.0 -> v0.29.0"),
+        ("Remaining checklist", "- [ ] helm lint"),
+    )
+)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.lists(st.sampled_from(BLOCKS), unique=True), min_size=1, max_size=5))
+def test_a_block_several_watches_share_is_shown_once_and_pointed_to(
+    sections: list[list[str]],
+) -> None:
+    """Watches of one upstream and target have the same breaking changes, release notes and
+    checklist: the grouped body shows each once, the later sections point to the first."""
+    chart = ChartConfig(repo="kapernikov/headscale-helm", path="headscale")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    release = Release("v0.29.0", "0.29.0", False, False, "https://example.invalid/r", when)
+    members = [
+        Member(f"w{i}", release, f"w{i}", f"## w{i} landed\n\n" + "".join(blocks))
+        for i, blocks in enumerate(sections)
+    ]
+    body = group_body(chart_key(chart), members, plan_bumps([request("0.29.0", "minor")]))
+    for block in BLOCKS:
+        owners = [i for i, blocks in enumerate(sections) if block in blocks]
+        assert body.count(block.rstrip("\n")) == (1 if owners else 0)
+        if owners:
+            # Every later section keeps the heading, pointing to the first that shows it.
+            heading = block.splitlines()[0]
+            pointer = f"{heading}\n\nThe same as in the section of `w{owners[0]}` above."
+            assert body.count(pointer) == len(owners) - 1
+    for i in range(len(sections)):
+        assert f"## w{i} landed" in body

@@ -179,13 +179,32 @@ def group_body(key: str, members: Sequence[Member], bump: BumpResult) -> str:
             "</details>",
         ]
     text = "\n".join(head) + "\n"
+    shown: dict[str, str] = {}  # a block already in the body -> the watch that shows it
     for m in members:
         section = "\n".join(
             line for line in m.section.splitlines() if not MARKER_RE.fullmatch(line)
         )
+        section = _without_repeats(section, m.watch_id, shown)
         part = f"\n---\n\n{section}\n" if len(members) > 1 else section + "\n"
         if len(text) + len(part) > BODY_LIMIT - 1_000:
             part = f"\n---\n\n`{m.watch_id}` ({m.target.tag}): evidence left out, "
             part += "the body would exceed GitHub's limit; see `watcher check`.\n"
         text += part
     return text[:BODY_LIMIT]
+
+
+def _without_repeats(section: str, watch_id: str, shown: dict[str, str]) -> str:
+    """``section`` with each ``###`` block an earlier watch's section already has (the
+    same upstream's breaking changes, release notes, docs, checklist) replaced by a
+    pointer to it: watches of one upstream and target would otherwise repeat them whole."""
+    blocks = re.split(r"(?m)^(?=### )", section)
+    out = [blocks[0]]
+    for block in blocks[1:]:
+        body = block.rstrip("\n")
+        if body in shown:
+            heading = body.splitlines()[0]
+            out.append(f"{heading}\n\nThe same as in the section of `{shown[body]}` above.\n\n")
+        else:
+            shown[body] = watch_id
+            out.append(block)
+    return "".join(out).rstrip("\n")
