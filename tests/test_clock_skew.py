@@ -10,6 +10,7 @@ answers, and `status`, the dashboard and ``/readyz`` warn about a skew over a mi
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -48,6 +49,8 @@ def test_a_lost_comment_answer_is_found_whatever_the_skew(
     warning = next(line for line in status.output.splitlines() if line.startswith("warning:"))
     side = "ahead of" if skew_days < 0 else "behind"
     assert f"3 days {side} GitHub's" in warning
+    (in_json,) = json.loads(acting("status", "--json").stdout)["warnings"]
+    assert f"3 days {side} GitHub's" in in_json
     issues = [i for i in api_issues(acting) if "<!-- watcher:dashboard -->" in (i["body"] or "")]
     assert f"3 days {side} GitHub's" in issues[0]["body"]
 
@@ -56,6 +59,7 @@ def test_no_warning_when_the_clocks_agree(acting: WatcherRun) -> None:
     load_headscale(acting.standin, "ready")
     assert acting("run", "--once").exit_code == 0
     assert "warning:" not in acting("status").output
+    assert json.loads(acting("status", "--json").stdout)["warnings"] == []
     (dashboard,) = [i for i in api_issues(acting) if "<!-- watcher:dashboard" in (i["body"] or "")]
     assert "Warning" not in dashboard["body"]
 

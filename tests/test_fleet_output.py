@@ -112,9 +112,10 @@ def test_status_json_ends_with_a_newline_and_documents_notifications(tmp_path: P
     write_fleet(tmp_path, [("acme/one", VerdictState.WAITING, False)])
     text = status(tmp_path, "--json")
     assert text.endswith("}\n")
-    assert set(json.loads(text)) == {"watches", "notifications"}
+    assert set(json.loads(text)) == {"watches", "notifications", "warnings"}
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert "`notifications`" in readme.split("### JSON output", 1)[1].split("\n## ", 1)[0]
+    json_section = readme.split("### JSON output", 1)[1].split("\n## ", 1)[0]
+    assert "`notifications`" in json_section and "`warnings`" in json_section
 
 
 def test_check_summarises_a_fleet_and_filters_what_it_shows(watcher: WatcherRun) -> None:

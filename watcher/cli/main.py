@@ -538,7 +538,7 @@ def status(
         targets = store.target_statuses(config.notify.apprise_undeliverable_after)
         skew = skew_warning(parse_offset(store.get_value(OFFSET_KEY)))
     if as_json:
-        click.echo(render.status_json(rows, targets))
+        click.echo(render.status_json(rows, targets, skew))
     else:
         click.echo(render.status_text(rows, targets, skew))
 

@@ -303,9 +303,13 @@ def _target_lines(targets: Sequence[TargetStatus]) -> list[str]:
     return lines
 
 
-def status_json(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ()) -> str:
-    """`watcher status --json`: the entries of `check --json` plus ``error_at``, and
-    ``notifications``: one object per Apprise target."""
+def status_json(
+    rows: Sequence[StatusRow],
+    targets: Sequence[TargetStatus] = (),
+    warning: str | None = None,
+) -> str:
+    """`watcher status --json`: the entries of `check --json` plus ``error_at``,
+    ``notifications`` (one object per Apprise target) and ``warnings`` (a skewed clock)."""
     docs = []
     for watch, stored, hint in rows:
         doc = verdict_doc(watch.id, stored.verdict if stored else None)
@@ -324,7 +328,12 @@ def status_json(rows: Sequence[StatusRow], targets: Sequence[TargetStatus] = ())
         }
         for t in targets
     ]
-    return json.dumps({"watches": docs, "notifications": notifications}, indent=2)
+    doc = {
+        "watches": docs,
+        "notifications": notifications,
+        "warnings": [warning] if warning else [],
+    }
+    return json.dumps(doc, indent=2)
 
 
 def history_text(watch_id: str, events: Sequence[Event]) -> str:
