@@ -181,10 +181,7 @@ def group_body(key: str, members: Sequence[Member], bump: BumpResult) -> str:
     text = "\n".join(head) + "\n"
     shown: dict[str, str] = {}  # a block already in the body -> the watch that shows it
     for m in members:
-        section = "\n".join(
-            line for line in m.section.splitlines() if not MARKER_RE.fullmatch(line)
-        )
-        section = _without_repeats(section, m.watch_id, shown)
+        section = _without_repeats(m.section.rstrip("\n"), m.watch_id, shown)
         part = f"\n---\n\n{section}\n" if len(members) > 1 else section + "\n"
         if len(text) + len(part) > BODY_LIMIT - 1_000:
             part = f"\n---\n\n`{m.watch_id}` ({m.target.tag}): evidence left out, "

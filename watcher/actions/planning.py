@@ -57,6 +57,11 @@ class Plan:
     checks: HelmCheck | None = None
     upgrade: UpgradePath | None = None
 
+    @property
+    def branch(self) -> str:
+        """The branch of the chart's pull request, which this watch's bump goes to."""
+        return chart_branch(self.chart)
+
     def body(self, extra: tuple[str, ...] | list[str] = ()) -> str:
         """The PR body with all notes."""
         notes = (*pin_notes(self.pins), *extra)
@@ -138,7 +143,7 @@ def plan_for(
     # and the marker. Alone on its chart, the watch's PR says exactly this body.
     alone = [Member(watch.id, verdict.target, proposal.title, proposal.body)]
     body = group_body(chart_key(chart), alone, bump)
-    proposal = replace(proposal, branch=chart_branch(chart), body=body)
+    proposal = replace(proposal, body=body)
     return Plan(
         watch, chart, files, request, bump, pins, verdict.signals, proposal, checks, upgrade
     )

@@ -1,8 +1,9 @@
-"""What the chart-bump pull request says: branch, title, body, files. Pure.
+"""What one watch's part of the chart-bump pull request says: title, body, files. Pure.
 
-The body carries a hidden marker naming the watch and the target, so reconciliation
-finds its own pull requests (and ignores humans') without any local state. Every piece
-of upstream text in it goes through :func:`watcher.core.sanitize.sanitize`.
+The chart's pull request (:mod:`watcher.actions.grouping`) owns the branch and the
+hidden marker by which reconciliation finds it; :data:`MARKER_RE` here is the marker of
+older, single-watch pull requests, still recognised. Every piece of upstream text in the
+body goes through :func:`watcher.core.sanitize.sanitize`.
 
 It is written for the maintainer who decides to merge: what landed and which signals
 were required for it (the others are informational), then, in plain sight, every
@@ -43,22 +44,11 @@ class Proposal:
 
     watch_id: str
     target: Release
-    branch: str
     title: str
     body: str
     files: Mapping[str, str]
     diff: str
     commit_message: str
-
-
-def branch_name(watch_id: str) -> str:
-    """The deterministic branch of a watch's pull request."""
-    return f"watcher/{watch_id}"
-
-
-def marker(watch_id: str, target_tag: str) -> str:
-    """The hidden line that identifies the watch and target of a PR body."""
-    return f"<!-- watcher:watch={watch_id} target={target_tag} -->"
 
 
 def parse_marker(body: str | None) -> tuple[str, str] | None:
@@ -99,9 +89,7 @@ def propose(
         f"Bump the chart to {watch.repo} {target.tag}.\n\n"
         f"Watcher-Watch: {watch.id}\nWatcher-Target: {target.tag}\n"
     )
-    return Proposal(
-        watch.id, target, branch_name(watch.id), title, body, dict(bump.files), bump.diff, message
-    )
+    return Proposal(watch.id, target, title, body, dict(bump.files), bump.diff, message)
 
 
 def _body(
@@ -117,7 +105,6 @@ def _body(
     repo = watch.repo
     date = f" on {target.published_at:%Y-%m-%d}" if target.published_at else ""
     lines = [
-        marker(watch.id, target.tag),
         f"## {repo} {target.tag}: {chart.feature_name} landed",
         "",
         f"[{target.tag}]({target.url}) was released{date}.{_compare(upgrade)}",

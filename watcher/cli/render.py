@@ -106,7 +106,7 @@ def plan_lines(plan: Plan) -> list[str]:
     if not plan.bump.changed:
         return [f"  plan:      nothing to push: {where} is already at {proposal.target.tag}"]
     lines = [
-        f"  plan:      pull request on {where}, branch {proposal.branch}",
+        f"  plan:      pull request on {where}, branch {plan.branch}",
         f"  title:     {proposal.title}",
         *_upgrade_lines(plan.upgrade),
         "  --- body ---",
@@ -179,7 +179,7 @@ def _outcome_doc(outcome: WatchOutcome) -> dict[str, Any]:
         doc["plan"] = {
             "repo": plan.chart.repo,
             "base": plan.files.base,
-            "branch": plan.proposal.branch,
+            "branch": plan.branch,
             "title": plan.proposal.title,
             "body": plan.proposal.body,
             "diff": plan.proposal.diff,
