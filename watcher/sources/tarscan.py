@@ -36,7 +36,7 @@ from watcher.sources.comments import code_part
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["MAX_HITS", "Markers", "scan_tarball"]
+__all__ = ["MAX_HITS", "Markers", "ScanOutcome", "scan_tarball", "scan_tarball_many"]
 
 MiB = 1024 * 1024
 # tarfile's read-ahead, and how much of a matching member is searched at a time.
@@ -78,6 +78,10 @@ _CAP_KEY = "watch[].feature.caps.{}"
 _RETRY_HINT = "retry later; if it persists, the server is sending a broken archive"
 
 
+#: What a scan came to for one rule: its FeatureScan, or the exception that ended it.
+ScanOutcome = FeatureScan | Exception
+
+
 def scan_tarball(chunks: Iterable[bytes], rule: FeatureConfig, *, source: str) -> FeatureScan:
     """Scan a gzip-compressed source tarball, streamed as ``chunks``, for ``rule``'s markers.
 
@@ -91,17 +95,47 @@ def scan_tarball(chunks: Iterable[bytes], rule: FeatureConfig, *, source: str) -
     unsafe, or exceeds one of ``rule.caps``; an exception raised by ``chunks`` itself
     (the HTTP transport) propagates unchanged. ``chunks`` is not closed.
     """
-    stream = _GzipChunkStream(chunks, rule.caps)
+    (outcome,) = scan_tarball_many(chunks, [rule], source=source)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def scan_tarball_many(
+    chunks: Iterable[bytes], rules: Sequence[FeatureConfig], *, source: str
+) -> list[ScanOutcome]:
+    """Scan one tarball for several rules at once: one download for every watch of a commit.
+
+    Each rule is searched as :func:`scan_tarball` searches it alone, with its own paths,
+    markers and stopping point, and comes to the same ``found``, ``hits`` and
+    ``commit_sha`` (a rule that found nothing read the whole archive either way, so its
+    ``members_seen`` is the same too). Reading goes on until every rule has stopped. A
+    failure (truncated, corrupt, over a cap, the transport's error) is the outcome of
+    each rule that had not stopped yet; a rule that had keeps its scan. The rules must
+    share their caps (they bound the one download).
+    """
+    caps = rules[0].caps
+    if any(rule.caps != caps for rule in rules):
+        raise ValueError("scan_tarball_many: the rules of one scan must share their caps")
+    stream = _GzipChunkStream(chunks, caps)
+    searches = [_Search(rule) for rule in rules]
+    failure: Exception
     try:
-        return _scan(stream, rule)
+        _scan(stream, searches)
+        return [search.outcome(failure=None) for search in searches]
     except _BadArchive as exc:
-        raise ArchiveError(f"{source}: {exc.detail}", hint=exc.hint) from exc
+        failure = ArchiveError(f"{source}: {exc.detail}", hint=exc.hint)
+        failure.__cause__ = exc
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         # Whatever tarfile still raises itself (e.g. "unexpected end of data" inside a member).
-        raise ArchiveError(
+        failure = ArchiveError(
             f"{source}: archive is truncated or corrupt ({str(exc) or type(exc).__name__})",
             hint=_RETRY_HINT,
-        ) from exc
+        )
+        failure.__cause__ = exc
+    except Exception as exc:  # noqa: BLE001 - the transport's own error, passed on unchanged
+        failure = exc
+    return [search.outcome(failure) for search in searches]
 
 
 class _BadArchive(Exception):
@@ -128,15 +162,56 @@ def _unsafe(name: str, why: str) -> _BadArchive:
     )
 
 
-def _scan(stream: _GzipChunkStream, rule: FeatureConfig) -> FeatureScan:
-    caps = rule.caps
-    wanted = wglob.compile(list(rule.paths), flags=_GLOB_FLAGS, exclude=list(rule.exclude))
-    markers = Markers(rule.all_markers)
-    hit_limit = MAX_HITS if rule.all_evidence else 1
-    # Code hits rank before comment-only ones; reading stops only once enough code hits
-    # are in, so a comment that names the marker never hides the code that uses it.
-    code: list[FeatureHit] = []
-    comments: list[FeatureHit] = []
+class _Search:
+    """One rule's search through an archive: its globs, markers, and hits so far."""
+
+    def __init__(self, rule: FeatureConfig) -> None:
+        self.wanted = wglob.compile(list(rule.paths), flags=_GLOB_FLAGS, exclude=list(rule.exclude))
+        self.markers = Markers(rule.all_markers)
+        self.limit = MAX_HITS if rule.all_evidence else 1
+        # Code hits rank before comment-only ones; the search stops only once enough code
+        # hits are in, so a comment that names the marker never hides the code that uses it.
+        self.code: list[FeatureHit] = []
+        self.comments: list[FeatureHit] = []
+        self.scan: FeatureScan | None = None
+
+    def add(self, hit: FeatureHit) -> bool:
+        """Keep ``hit``; True when the search has the code hits it stops at."""
+        if hit.in_code:
+            self.code.append(hit)
+            return len(self.code) >= self.limit
+        if len(self.comments) < self.limit:
+            self.comments.append(hit)
+        return False
+
+    def stop(
+        self, tar: tarfile.TarFile, members: int, stream: _GzipChunkStream, complete: bool
+    ) -> None:
+        """End the search with what it found, as far as the archive was read."""
+        comment = tar.pax_headers.get("comment", "").strip()
+        # The SHA is a cache key: anything that is not one is no SHA at all.
+        sha = comment if _COMMIT_SHA.fullmatch(comment) else None
+        hits = (*self.code, *self.comments)[: self.limit]
+        self.scan = FeatureScan(
+            found=bool(hits),
+            hits=hits,
+            commit_sha=sha,
+            members_seen=members,
+            bytes_read=stream.bytes_out,
+            complete=complete,
+        )
+
+    def outcome(self, failure: Exception | None) -> ScanOutcome:
+        """The scan, or ``failure`` when the search had not stopped before it."""
+        if self.scan is not None:
+            return self.scan
+        assert failure is not None, "every search stops when the archive ends"
+        return failure
+
+
+def _scan(stream: _GzipChunkStream, searches: list[_Search]) -> None:
+    caps = stream.caps
+    running = list(searches)
     members = 0
     top: str | None = None
     with _StreamingTarFile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE) as tar:
@@ -155,22 +230,25 @@ def _scan(stream: _GzipChunkStream, rule: FeatureConfig) -> FeatureScan:
                 _check_link(member, top)
                 continue  # links are never followed: the target is scanned on its own
             # Directories, devices and FIFOs carry no source text.
-            if path is None or not member.isfile() or not wanted.match(path):
+            if path is None or not member.isfile():
                 continue
-            content = tar.extractfile(member)
-            if content is None:  # pragma: no cover - isfile() members always have content
+            wanting = [search for search in running if search.wanted.match(path)]
+            content = tar.extractfile(member) if wanting else None
+            if content is None:
                 continue
-            for hit in _member_hits(content.read, member.size, path, markers):
-                if hit.in_code:
-                    code.append(hit)
-                    if len(code) >= hit_limit:
-                        return _result(code, comments, hit_limit, tar, members, stream, False)
-                elif len(comments) < hit_limit:
-                    comments.append(hit)
+            for search, hit in _member_hits(content.read, member.size, path, wanting):
+                if search.scan is None and search.add(hit):
+                    search.stop(tar, members, stream, complete=False)
+                    if all(s.scan is not None for s in wanting):
+                        break
+            running = [search for search in running if search.scan is None]
+            if not running:
+                return
         # tarfile stops at the first zero block; the gzip trailer (CRC, length) after
         # it is what proves the download was not cut short.
         stream.finish()
-        return _result(code, comments, hit_limit, tar, members, stream, True)
+        for search in running:
+            search.stop(tar, members, stream, complete=True)
 
 
 class Markers:
@@ -224,27 +302,39 @@ def _whole_word(data: bytes, pos: int, size: int, raw: bytes) -> bool:
 
 
 def _member_hits(
-    read: Callable[[int], bytes], size: int, path: str, markers: Markers
-) -> Iterator[FeatureHit]:
-    """The hits of one member, each marked as in code or in a comment only.
+    read: Callable[[int], bytes], size: int, path: str, searches: list[_Search]
+) -> Iterator[tuple[_Search, FeatureHit]]:
+    """The hits of one member for each search, each marked as in code or in a comment only.
 
     A member up to :data:`WHOLE_MEMBER_BYTES` is read whole, so a hit's line is judged
     with the comment state of everything before it (inside a ``/* ... */`` block or
-    not). A bigger member is streamed and each hit's line judged on its own.
+    not). A bigger member is streamed, each chunk handed to every search still running,
+    and each hit's line judged on its own.
     """
     if size <= WHOLE_MEMBER_BYTES:
         data = b"".join(iter(lambda: read(MEMBER_READ_SIZE), b""))
-        if not any(raw in data for raw in markers.raw):
-            return  # the common case, decided by one fast substring search per marker
-        found = list(_find_marker(io.BytesIO(data).read, markers))
-        if not found:
-            return
-        code_lines = code_part(data.decode("utf-8", "replace"), path).split("\n")
-        for line, text in found:
-            yield _hit(path, line, text, code_lines[line - 1], markers)
+        code_lines: list[str] | None = None
+        for search in searches:
+            markers = search.markers
+            if not any(raw in data for raw in markers.raw):
+                continue  # the common case, decided by one fast substring search per marker
+            found = list(_find_marker(io.BytesIO(data).read, markers))
+            if found and code_lines is None:
+                code_lines = code_part(data.decode("utf-8", "replace"), path).split("\n")
+            for line, text in found:
+                assert code_lines is not None
+                yield search, _hit(path, line, text, code_lines[line - 1], markers)
         return
-    for line, text in _find_marker(read, markers):
-        yield _hit(path, line, text, code_part(text, path), markers)
+    finders = [(search, _LineFinder(search.markers)) for search in searches]
+    while finders:
+        chunk = read(MEMBER_READ_SIZE)
+        for search, finder in finders:
+            for line, text in finder.feed(chunk):
+                yield search, _hit(path, line, text, code_part(text, path), search.markers)
+        if not chunk:
+            return
+        # A search that stopped reads no further: with none left, neither does the member.
+        finders = [(search, finder) for search, finder in finders if search.scan is None]
 
 
 def _hit(path: str, line: int, text: str, code_line: str, markers: Markers) -> FeatureHit:
@@ -260,29 +350,6 @@ def _escaped(name: str) -> str:
     terminal escape) written as Python escapes, so ``check``'s line is never split or
     recoloured by a file name."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
-
-
-def _result(
-    code: list[FeatureHit],
-    comments: list[FeatureHit],
-    limit: int,
-    tar: tarfile.TarFile,
-    members: int,
-    stream: _GzipChunkStream,
-    complete: bool,
-) -> FeatureScan:
-    comment = tar.pax_headers.get("comment", "").strip()
-    # The SHA is a cache key: anything that is not one is no SHA at all.
-    sha = comment if _COMMIT_SHA.fullmatch(comment) else None
-    hits = (*code, *comments)[:limit]
-    return FeatureScan(
-        found=bool(hits),
-        hits=hits,
-        commit_sha=sha,
-        members_seen=members,
-        bytes_read=stream.bytes_out,
-        complete=complete,
-    )
 
 
 def _size(n: int) -> str:
@@ -332,40 +399,61 @@ def _check_link(member: tarfile.TarInfo, top: str) -> None:
 def _find_marker(read: Callable[[int], bytes], markers: Markers) -> Iterator[tuple[int, str]]:
     """Yield (1-based line, line text) for each line of a stream that contains a marker.
 
-    The stream is read ``MEMBER_READ_SIZE`` at a time. The unsearched tail of each
-    chunk is carried into the next one, together with ``CONTEXT_BYTES`` before it, so
-    a marker split across reads is found and a hit always has its context at hand
-    (and the bytes either side of it, to tell a whole word).
+    The stream is read ``MEMBER_READ_SIZE`` at a time and handed to a :class:`_LineFinder`.
     """
-    longest = markers.longest
-    data = b""
-    base_offset = 0  # offset of data[0] in the member
-    line = 1  # line number at data[counted]
-    counted = 0
-    start = 0  # first position in data where a match has not been looked for
-    last_line = 0
-    eof = False
-    while not eof:
+    finder = _LineFinder(markers)
+    while True:
         chunk = read(MEMBER_READ_SIZE)
+        yield from finder.feed(chunk)
+        if not chunk:
+            return
+
+
+class _LineFinder:
+    """The lines of a stream that contain a marker, fed one chunk at a time.
+
+    The unsearched tail of each chunk is carried into the next one, together with
+    ``CONTEXT_BYTES`` before it, so a marker split across chunks is found and a hit
+    always has its context at hand (and the bytes either side of it, to tell a whole
+    word). Fed chunk by chunk, so several searches can share one read of a member.
+    """
+
+    def __init__(self, markers: Markers) -> None:
+        self.markers = markers
+        self.data = b""
+        self.base_offset = 0  # offset of data[0] in the member
+        self.line = 1  # line number at data[counted]
+        self.counted = 0
+        self.start = 0  # first position in data where a match has not been looked for
+        self.last_line = 0
+
+    def feed(self, chunk: bytes) -> list[tuple[int, str]]:
+        """(1-based line, line text) of each new line with a marker; ``b""`` ends the stream."""
+        markers = self.markers
         eof = not chunk
-        data = data + chunk if data else chunk
+        data = self.data + chunk if self.data else chunk
         # A match is reported once its right-hand context has arrived (or the file ended).
-        stop = len(data) if eof else len(data) - longest - CONTEXT_BYTES + 1
-        for pos in markers.positions(data, start, stop):
-            line += data.count(b"\n", counted, pos)
-            counted = pos
-            if line != last_line:
-                last_line = line
+        stop = len(data) if eof else len(data) - markers.longest - CONTEXT_BYTES + 1
+        found: list[tuple[int, str]] = []
+        for pos in markers.positions(data, self.start, stop):
+            self.line += data.count(b"\n", self.counted, pos)
+            self.counted = pos
+            if self.line != self.last_line:
+                self.last_line = self.line
                 size = next(len(r) for r in markers.raw if data.startswith(r, pos))
-                yield line, _line_text(data, pos, size, at_start=base_offset == 0, at_end=eof)
-        start = max(start, stop)
+                at_start = self.base_offset == 0
+                found.append(
+                    (self.line, _line_text(data, pos, size, at_start=at_start, at_end=eof))
+                )
+        start = max(self.start, stop)
         # Keep what is not searched yet, plus the left-hand context of a match there.
         keep = max(0, start - CONTEXT_BYTES)
-        line += data.count(b"\n", counted, max(counted, keep))
-        counted = max(0, counted - keep)
-        base_offset += keep
-        start -= keep
-        data = data[keep:]
+        self.line += data.count(b"\n", self.counted, max(self.counted, keep))
+        self.counted = max(0, self.counted - keep)
+        self.base_offset += keep
+        self.start = start - keep
+        self.data = data[keep:]
+        return found
 
 
 def _line_text(data: bytes, pos: int, size: int, *, at_start: bool, at_end: bool) -> str:
@@ -442,7 +530,7 @@ class _GzipChunkStream(io.RawIOBase):
     def __init__(self, chunks: Iterable[bytes], caps: ScanCaps) -> None:
         super().__init__()
         self._chunks = iter(chunks)
-        self._caps = caps
+        self.caps = caps
         self._inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # gzip framing
         self._chunk = memoryview(b"")
         self._pending: bytes | memoryview = b""
@@ -482,10 +570,10 @@ class _GzipChunkStream(io.RawIOBase):
             out.append(data)
             want -= len(data)
             self.bytes_out += len(data)
-        if self.bytes_out > self._caps.max_total_bytes:
+        if self.bytes_out > self.caps.max_total_bytes:
             raise _cap_exceeded(
                 "max_total_bytes",
-                f"more than {_size(self._caps.max_total_bytes)} uncompressed",
+                f"more than {_size(self.caps.max_total_bytes)} uncompressed",
             )
         return b"".join(out)
 
@@ -516,10 +604,10 @@ class _GzipChunkStream(io.RawIOBase):
                 self._exhausted = True
                 return memoryview(b"")
             self.bytes_in += len(chunk)
-            if self.bytes_in > self._caps.max_download_bytes:
+            if self.bytes_in > self.caps.max_download_bytes:
                 raise _cap_exceeded(
                     "max_download_bytes",
-                    f"more than {_size(self._caps.max_download_bytes)} compressed",
+                    f"more than {_size(self.caps.max_download_bytes)} compressed",
                 )
             if len(self._head) < 16:
                 self._head += bytes(chunk[: 16 - len(self._head)])
