@@ -48,6 +48,7 @@ SLOW_MODULES = frozenset(
         "fault_simulation",
         "fleet_concurrency",
         "fleet_reads",
+        "fleet_scans",
         "health",
         "health_idle_client",
         "helm_check",

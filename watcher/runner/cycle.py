@@ -17,7 +17,7 @@ records and output keep the config's order (docs/architecture.md, «Talking to G
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -36,7 +36,7 @@ from watcher.state.store import RunStats
 
 if TYPE_CHECKING:
     from watcher.actions.planning import Plan
-    from watcher.config.model import Config, WatchConfig
+    from watcher.config.model import Config, FeatureConfig, WatchConfig
     from watcher.core.models import Verdict
     from watcher.runner.readers import Readers
     from watcher.state.store import Event, Store
@@ -76,7 +76,7 @@ def _run(
         # Before evaluating: a target new in this run gets this run's transitions.
         store.register_targets([t.spec() for t in actor.targets])
     error_after = timedelta(minutes=config.notify.error_after_minutes)
-    step = WatchStep(store, readers, run_id, actor, plan, error_after)
+    step = WatchStep(store, readers, run_id, actor, plan, error_after, feature_peers(watches))
     with _mapper(min(config.github.concurrency, len(watches))) as mapped:
         observed = zip(watches, mapped(step.observe, watches), strict=True)
         outcomes = tuple(step.finish(watch, seen) for watch, seen in observed)
@@ -130,6 +130,16 @@ def _mapper(workers: int) -> Iterator[_Mapper]:
             pool.shutdown(cancel_futures=True)
 
 
+def feature_peers(watches: Iterable[WatchConfig]) -> dict[str, tuple[FeatureConfig, ...]]:
+    """The feature rules of ``watches`` by repository: one download of a commit scans for
+    all the watches of its upstream (docs/architecture.md, «Talking to GitHub»)."""
+    rules: dict[str, list[FeatureConfig]] = {}
+    for watch in watches:
+        if watch.feature is not None:
+            rules.setdefault(watch.repo, []).append(watch.feature)
+    return {repo: tuple(found) for repo, found in rules.items()}
+
+
 @dataclass(frozen=True)
 class Observed:
     """What one watch's read side came to, before anything of it is recorded."""
@@ -154,6 +164,8 @@ class WatchStep:
     actor: Actor | None
     plan: bool
     error_after: timedelta
+    #: Repository -> the feature rules of the run's watches of it, scanned together.
+    peers: Mapping[str, tuple[FeatureConfig, ...]] = field(default_factory=dict)
     # Ready watches of a writing run, acted on per chart once every watch was seen.
     ready: list[ReadyWatch] = field(default_factory=list)
 
@@ -168,7 +180,8 @@ class WatchStep:
         requests, not_modified = self.readers.http.thread_counts()
         verdict, proposal, failure = None, None, None
         try:
-            verdict = evaluate(observe(watch, self.store, self.readers))
+            peers = self.peers.get(watch.repo, ())
+            verdict = evaluate(observe(watch, self.store, self.readers, peers))
             if verdict.error:
                 failure = Failure.of_verdict(verdict)  # never recorded as a verdict
                 verdict = None

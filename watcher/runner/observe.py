@@ -8,7 +8,6 @@ so ``watcher check`` starts without them.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from watcher.core.errors import SourceError
@@ -33,7 +32,7 @@ from watcher.sources import changelog, feature, image, issue, pulls, release
 from watcher.sources.chart import ChartFiles, fetch_chart
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from watcher.actions.planning import Plan
     from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
@@ -42,14 +41,15 @@ if TYPE_CHECKING:
     from watcher.runner.readers import Readers
     from watcher.state.store import Store
 
-# An issue no verdict turns on (informational) is re-read this often, or when its
-# watch's releases changed; until then GitHub's last answer is used, so an idle cycle
-# costs one request per upstream (docs/architecture.md, «Talking to GitHub»).
-ISSUE_RECHECK = timedelta(minutes=30)
 
+def observe(
+    watch: WatchConfig, store: Store, readers: Readers, peers: Sequence[FeatureConfig] = ()
+) -> WatchObservation:
+    """Gather every signal of one watch (raises SourceError when the releases can't be read).
 
-def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservation:
-    """Gather every signal of one watch (raises SourceError when the releases can't be read)."""
+    ``peers``: the feature rules of the run's other watches of the same repository,
+    scanned in the same download as this watch's (one download per commit).
+    """
     gh = readers.github
     fetched = release.fetch_releases(gh, watch.repo)
     source = gh.url(f"/repos/{watch.repo}/releases")
@@ -63,12 +63,13 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
     chart = _ChartOnce(
         watch, readers.github, fetched.changed, cached_deployed_images(store, watch.id)
     )
-    issues = _read_issues(watch, gh, fetched.changed)
+    issues = _read_issues(watch, gh)
     graph = _commit_graph(watch, store, gh, issues, releases, shas)
+    scan = _feature_scanner(watch, store, readers, shas, peers)
     for candidate in stable[: watch.max_candidates]:
         release_sig = release.release_signal(candidate, stable[0], skipped)
         observed = _observe_candidate(
-            watch, store, readers, release_sig, candidate, shas, chart, graph
+            watch, store, readers, release_sig, candidate, shas, chart, graph, scan
         )
         candidates.append(observed)
         if done_looking(observed, required):
@@ -81,7 +82,7 @@ def observe(watch: WatchConfig, store: Store, readers: Readers) -> WatchObservat
         required=required,
         candidates=tuple(candidates),
         general=general,
-        prerelease_hint=_prerelease_hint(watch, store, readers, releases, stable, shas),
+        prerelease_hint=_prerelease_hint(releases, stable, scan),
     )
 
 
@@ -108,18 +109,13 @@ def _observe_candidate(
     shas: dict[str, str],
     chart: _ChartOnce,
     graph: Callable[[Release], Signal] | None,
+    scan: Callable[[Release], Signal] | None,
 ) -> CandidateObservation:
     tag = candidate.tag
     signals = [release_sig]
     evidence: list[Signal] = []
-    if (rule := watch.feature) is not None:
-        evidence.append(
-            guard_signal(
-                SignalName.FEATURE,
-                lambda: _feature(watch.repo, rule, store, readers, candidate, shas),
-                tag,
-            )
-        )
+    if scan is not None:
+        evidence.append(guard_signal(SignalName.FEATURE, lambda: scan(candidate), tag))
     if graph is not None:
         evidence.append(guard_signal(SignalName.PULLS, lambda: graph(candidate), tag))
     signals += evidence
@@ -139,23 +135,37 @@ def _observe_candidate(
     return CandidateObservation(candidate, tuple(signals))
 
 
-def _feature(
-    repo: str,
-    rule: FeatureConfig,
+def _feature_scanner(
+    watch: WatchConfig,
     store: Store,
     readers: Readers,
-    candidate: Release,
     shas: dict[str, str],
-) -> Signal:
-    scan, _ = feature.cached_scan(
-        readers.github,
-        repo,
-        candidate,
-        sha=shas.get(candidate.tag),
-        rule=rule,
-        cache=store_scan_cache(store, repo, rule),
-    )
-    return feature.feature_signal(scan, candidate, rule)
+    peers: Sequence[FeatureConfig],
+) -> Callable[[Release], Signal] | None:
+    """The feature signal of a release (None without ``[watch.feature]``).
+
+    A commit is scanned once, ever: a download scans for the watch's peers too and
+    stores their scans, so the other watches of the upstream find theirs stored.
+    """
+    rule = watch.feature
+    if rule is None:
+        return None
+    cache = store_scan_cache(store, watch.repo, rule)
+    mates = [feature.Peer(peer, store_scan_cache(store, watch.repo, peer)) for peer in peers]
+
+    def signal(candidate: Release) -> Signal:
+        scan, _ = feature.cached_scan(
+            readers.github,
+            watch.repo,
+            candidate,
+            sha=shas.get(candidate.tag),
+            rule=rule,
+            cache=cache,
+            peers=mates,
+        )
+        return feature.feature_signal(scan, candidate, rule)
+
+    return signal
 
 
 class _ChartOnce:
@@ -200,22 +210,10 @@ def _changelog(
     return changelog.gather_changelog(readers.github, watch, candidate, shas.get(candidate.tag))
 
 
-def _read_issues(
-    watch: WatchConfig, gh: GitHubReader, releases_changed: bool
-) -> list[IssueStatus] | SourceError:
-    """The watched issues, read once for the issue signal and the commit graph.
-
-    Asked every cycle only when a verdict can turn on them (``issue`` required, or the
-    closing pull requests of ``[watch.pulls]``) or the releases changed; otherwise an
-    answer younger than ISSUE_RECHECK is used without asking.
-    """
-    pulls = watch.pulls
-    decisive = SignalName.ISSUE in watch.required or (pulls is not None and pulls.closing)
-    fresh_for = None if decisive or releases_changed else ISSUE_RECHECK.total_seconds()
+def _read_issues(watch: WatchConfig, gh: GitHubReader) -> list[IssueStatus] | SourceError:
+    """The watched issues, read once for the issue signal and the commit graph."""
     try:
-        return [
-            issue.fetch_issue(gh, watch.repo, n, fresh_for=fresh_for) for n in watch.issues.numbers
-        ]
+        return [issue.fetch_issue(gh, watch.repo, n) for n in watch.issues.numbers]
     except SourceError as exc:
         return exc
 
@@ -263,19 +261,14 @@ def _commit_graph(
 
 
 def _prerelease_hint(
-    watch: WatchConfig,
-    store: Store,
-    readers: Readers,
-    releases: list[Release],
-    stable: list[Release],
-    shas: dict[str, str],
+    releases: list[Release], stable: list[Release], scan: Callable[[Release], Signal] | None
 ) -> str | None:
     """ "Coming soon" evidence: the feature already in a prerelease newer than any stable."""
     pre = release.newest_prerelease_above(releases, stable[0] if stable else None)
-    if pre is None or watch.feature is None:
+    if pre is None or scan is None:
         return None
     try:
-        signal = _feature(watch.repo, watch.feature, store, readers, pre, shas)
+        signal = scan(pre)
     except SourceError:
         return None  # a hint is never worth failing the watch for
     if not signal.holds:

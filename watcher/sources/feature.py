@@ -3,14 +3,16 @@
 The tarball is streamed from ``GET /repos/{o}/{r}/tarball/{tag}`` straight into the
 stream-mode scanner (:mod:`watcher.sources.tarscan`); nothing is written to disk. The
 result is cached by the caller under (repository, commit SHA, :func:`rule_key`), so a
-release is scanned once, ever.
+release is scanned once, ever; and once for all the watches of an upstream: a download
+scans for every rule of the run's watches of that repository that has no scan of the
+commit yet (their *peers*), so a fleet downloads each commit once, not once per watch.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -20,7 +22,7 @@ from watcher.core import progress
 from watcher.core.errors import ArchiveError
 from watcher.core.models import FeatureScan, Release, Signal, SignalName, SignalStatus
 from watcher.net.github_read import GitHubReader
-from watcher.sources.tarscan import scan_tarball
+from watcher.sources.tarscan import ScanOutcome, scan_tarball_many
 
 CHUNK = 1024 * 1024
 
@@ -61,16 +63,46 @@ def rule_key(rule: FeatureConfig) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Another watch's rule for the same repository, and its cache: scanned in the same
+    download when its scan of the commit is missing too."""
+
+    rule: FeatureConfig
+    cache: ScanCache
+
+
 def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig) -> FeatureScan:
     """Stream the tarball of ``tag`` and scan it for ``rule``'s markers."""
+    (outcome,) = scan_release_many(reader, repo, tag, [rule])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def scan_release_many(
+    reader: GitHubReader, repo: str, tag: str, rules: Sequence[FeatureConfig]
+) -> list[ScanOutcome]:
+    """Stream the tarball of ``tag`` once and scan it for each of ``rules`` (shared caps).
+
+    A rule's outcome is its scan or the error that ended it (see
+    :func:`~watcher.sources.tarscan.scan_tarball_many`); a download that fails before
+    the body raises for all of them.
+    """
     url = reader.url(f"/repos/{repo}/tarball/{tag}")
     with reader.tarball(repo, tag) as reply:
-        try:
-            chunks = progress.metered(reply.iter_bytes(CHUNK), f"scanning {repo}@{tag}")
-            return scan_tarball(chunks, rule, source=url)
-        except httpx.TransportError as exc:
-            # The connection died mid-body: the same outcome as a truncated archive.
-            raise ArchiveError(f"{url}: archive truncated: the download broke off ({exc})") from exc
+        chunks = progress.metered(reply.iter_bytes(CHUNK), f"scanning {repo}@{tag}")
+        outcomes = scan_tarball_many(chunks, rules, source=url)
+    return [_broken_off(url, outcome) for outcome in outcomes]
+
+
+def _broken_off(url: str, outcome: ScanOutcome) -> ScanOutcome:
+    """The connection died mid-body: the same outcome as a truncated archive."""
+    if not isinstance(outcome, httpx.TransportError):
+        return outcome
+    error = ArchiveError(f"{url}: archive truncated: the download broke off ({outcome})")
+    error.__cause__ = outcome
+    return error
 
 
 def cached_scan(
@@ -81,17 +113,49 @@ def cached_scan(
     sha: str | None,
     rule: FeatureConfig,
     cache: ScanCache,
+    peers: Sequence[Peer] = (),
 ) -> tuple[FeatureScan, bool]:
-    """The scan of ``rel`` from ``cache`` by commit SHA, else streamed and stored; (scan, hit)."""
+    """The scan of ``rel`` from ``cache`` by commit SHA, else streamed and stored; (scan, hit).
+
+    A download also scans for the ``peers`` that share the rule's caps and have no scan
+    of the commit yet, and stores theirs (a peer that failed stores nothing). Concurrent
+    callers for one commit wait for the first one's download, then find their scan
+    stored; ``hit`` is True whenever this call downloaded nothing.
+    """
     scan = cache.get(sha) if sha else None
     if scan is not None:
         return scan, True
-    scan = scan_release(github, repo, rel.tag, rule)
-    # Without a SHA from /tags the tarball's own top directory names the commit.
-    key = sha or scan.commit_sha
-    if key:
-        cache.put(key, scan)
-    return scan, False
+    with github.http.flight(f"scan:{repo}@{sha or rel.tag}"):
+        # A peer's download, finished while this call waited, may have stored this scan.
+        scan = cache.get(sha) if sha else None
+        if scan is not None:
+            return scan, True
+        wanted = [Peer(rule, cache), *_unscanned(rule, peers, sha)]
+        outcomes = scan_release_many(github, repo, rel.tag, [peer.rule for peer in wanted])
+        # Stored before the next caller in line looks: it then finds its scan.
+        for peer, outcome in zip(wanted, outcomes, strict=True):
+            # Without a SHA from /tags the tarball's own top directory names the commit.
+            key = sha or (outcome.commit_sha if isinstance(outcome, FeatureScan) else None)
+            if isinstance(outcome, FeatureScan) and key:
+                peer.cache.put(key, outcome)
+    own = outcomes[0]
+    if isinstance(own, Exception):
+        raise own
+    return own, False
+
+
+def _unscanned(rule: FeatureConfig, peers: Sequence[Peer], sha: str | None) -> list[Peer]:
+    """The peers worth scanning with ``rule``: its caps, another rule, no scan of ``sha``."""
+    seen = {rule_key(rule)}
+    chosen: list[Peer] = []
+    for peer in peers:
+        key = rule_key(peer.rule)
+        if key in seen or peer.rule.caps != rule.caps:
+            continue
+        seen.add(key)
+        if sha is None or peer.cache.get(sha) is None:
+            chosen.append(peer)
+    return chosen
 
 
 def feature_signal(scan: FeatureScan, release: Release, rule: FeatureConfig) -> Signal:
