@@ -6,7 +6,8 @@ registry and one issue, then writes a config of ``--watches`` watches spread ove
 (each its own marker, its image, the issue unless ``--without-issues``, the default
 ``CHANGELOG.md`` that no upstream has). Every answer of the stand-in is delayed by
 ``--latency`` seconds, as a far-away GitHub would be. ``watcher check`` then runs twice
-in a subprocess, cold (empty database) and warm (nothing changed upstream), and for
+in a subprocess, cold (empty database) and warm (nothing changed upstream; the issue
+is informational, so within 30 minutes of its last read it is not asked again), and for
 each run prints:
 
 - wall time;

@@ -54,11 +54,17 @@ def load_fleet(
 
 
 def fleet_config(
-    standin: StandIn, watches: int, upstreams: int, extra_github: str = "", issues: bool = True
+    standin: StandIn,
+    watches: int,
+    upstreams: int,
+    extra_github: str = "",
+    issues: bool = True,
+    require_issue: Collection[int] = (),
 ) -> str:
     """A config of ``watches`` watches over ``upstreams`` upstreams, pointed at ``standin``.
 
-    ``issues`` False: no watch names the issue.
+    ``issues`` False: no watch names the issue. The watches numbered in
+    ``require_issue`` require it (closed as completed) besides the release, feature and image.
     """
     lines = [
         'instance = "fleet"',
@@ -81,6 +87,10 @@ def fleet_config(
             f'id = "w{watch:04d}"',
             f'repo = "{repo}"',
             'tag_pattern = "^v(?P<version>\\\\d+\\\\.\\\\d+\\\\.\\\\d+)$"',
+        ]
+        if watch in require_issue:
+            lines.append('required = ["release", "feature", "image", "issue"]')
+        lines += [
             "[watch.feature]",
             f'markers = ["{marker(watch)}"]',
             'paths = ["pkg/**/*.go"]',

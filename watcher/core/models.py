@@ -239,3 +239,6 @@ class CachedResponse:
     status: int
     content_type: str | None
     body: bytes
+    #: When the server last gave or confirmed (a 304) this body; None when not known.
+    #: Not part of the answer: two copies of one answer are equal whenever stamped.
+    stored_at: datetime | None = field(default=None, compare=False)

@@ -51,10 +51,18 @@ class GitHubReader:
         """The absolute URL of an API path such as ``/repos/o/r/releases``."""
         return f"{self.api_url}{path}"
 
-    def get_json(self, path: str, *, revalidate: bool = True) -> Fetched:
-        """GET one JSON document (conditionally); PayloadError if it is not JSON."""
+    def get_json(
+        self, path: str, *, revalidate: bool = True, fresh_for: float | None = None
+    ) -> Fetched:
+        """GET one JSON document (conditionally); PayloadError if it is not JSON.
+
+        ``fresh_for`` (seconds): an answer the server gave or confirmed less than that
+        long ago is used without asking (:meth:`HttpClient.get`).
+        """
         url = self.url(path) if path.startswith("/") else path
-        reply = self.http.get(url, headers=self._headers, revalidate=revalidate, quota=True)
+        reply = self.http.get(
+            url, headers=self._headers, revalidate=revalidate, quota=True, fresh_for=fresh_for
+        )
         return Fetched(decode_json(reply.body, url), reply.changed)
 
     def get_json_once(self, path: str) -> Any | None:

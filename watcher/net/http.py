@@ -61,6 +61,9 @@ class ValidatorCache(Protocol):
     def put_many(self, responses: Sequence[CachedResponse]) -> None:
         """Store (replace) several responses at once: all of them or, on failure, none."""
 
+    def touch_cached(self, url: str) -> None:
+        """Stamp the stored response for ``url`` as confirmed by the server now (a 304)."""
+
 
 @dataclass
 class RequestStats:
@@ -168,6 +171,7 @@ class HttpClient:
         quota: bool = False,
         deferred: bool = False,
         body: BodyKind = "api_json",
+        fresh_for: float | None = None,
     ) -> Response:
         """A conditional GET; ``revalidate=False`` serves a cached copy without asking.
 
@@ -183,15 +187,35 @@ class HttpClient:
         ``deferred`` stores nothing: a new answer comes back as ``Response.record`` and
         the caller stores it with :meth:`commit`, together with the other parts of a
         snapshot (the pages of a list), once every part was read.
+
+        ``fresh_for`` (seconds) serves, without asking, a stored answer the server gave
+        or confirmed less than that long ago (``CachedResponse.stored_at``, on this
+        client's clock), with ``changed=False``. Such an answer does not count as asked
+        this run: a later reader without ``fresh_for`` still asks. Every 304 to a
+        non-deferred GET stamps its entry as confirmed now.
         """
         key = cache_key or url
         with self._flights.hold(key):
-            return self._get(url, key, headers, revalidate, not_found_ok, quota, deferred, body)
+            cached = self.cache.get_cached(key)
+            unasked = self._asked.get(key) is None
+            if cached is not None and unasked and _fresh(cached, fresh_for, self._clock()):
+                return self._served(url, cached, not_found_ok, changed=False)
+            return self._get(
+                url, key, cached, headers, revalidate, not_found_ok, quota, deferred, body
+            )
+
+    @staticmethod
+    def _served(url: str, cached: CachedResponse, not_found_ok: bool, changed: bool) -> Response:
+        """The stored answer, without asking; a stored 404 raises unless ``not_found_ok``."""
+        if cached.status == 404 and not not_found_ok:
+            raise NotFoundError(f"{url}: 404 Not Found")
+        return Response(url, cached.status, cached.body, {}, changed=changed)
 
     def _get(
         self,
         url: str,
         key: str,
+        cached: CachedResponse | None,
         headers: Mapping[str, str] | None,
         revalidate: bool,
         not_found_ok: bool,
@@ -199,12 +223,9 @@ class HttpClient:
         deferred: bool,
         body_kind: BodyKind,
     ) -> Response:
-        cached = self.cache.get_cached(key)
         asked = self._asked.get(key)
         if cached is not None and (not revalidate or asked is not None):
-            if cached.status == 404 and not not_found_ok:
-                raise NotFoundError(f"{url}: 404 Not Found")
-            return Response(url, cached.status, cached.body, {}, changed=bool(asked))
+            return self._served(url, cached, not_found_ok, changed=bool(asked))
         send = dict(headers or {})
         if cached is not None:
             if cached.etag:
@@ -216,6 +237,9 @@ class HttpClient:
         )
         if reply.status_code == 304 and cached is not None:
             if not deferred:
+                # Confirmed now: served while fresh (``fresh_for``), kept by the pruning.
+                # A deferred read (a list's page) stores nothing itself, a 304 included.
+                self.cache.touch_cached(key)
                 self._asked[key] = False
             return Response(url, cached.status, cached.body, reply.headers, changed=False)
         body = reply.content
@@ -495,6 +519,13 @@ class _Flights:
             lock = self._locks.setdefault(key, threading.RLock())
         with lock:
             yield
+
+
+def _fresh(cached: CachedResponse, fresh_for: float | None, now: float) -> bool:
+    """Whether ``cached`` was given or confirmed by the server less than ``fresh_for`` ago."""
+    if fresh_for is None or cached.stored_at is None:
+        return False
+    return now - cached.stored_at.timestamp() < fresh_for
 
 
 def _read_capped(reply: httpx.Response, caps: BodyCaps, kind: BodyKind, url: str) -> httpx.Response:

@@ -8,6 +8,7 @@ so ``watcher check`` starts without them.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from watcher.core.errors import SourceError
@@ -41,6 +42,11 @@ if TYPE_CHECKING:
     from watcher.runner.readers import Readers
     from watcher.state.store import Store
 
+# An issue no verdict turns on (informational) is re-read this often, or when its
+# watch's releases changed; until then GitHub's last answer is used, so an idle cycle
+# costs one request per upstream (docs/architecture.md, «Talking to GitHub»).
+ISSUE_RECHECK = timedelta(minutes=30)
+
 
 def observe(
     watch: WatchConfig, store: Store, readers: Readers, peers: Sequence[FeatureConfig] = ()
@@ -63,7 +69,7 @@ def observe(
     chart = _ChartOnce(
         watch, readers.github, fetched.changed, cached_deployed_images(store, watch.id)
     )
-    issues = _read_issues(watch, gh)
+    issues = _read_issues(watch, gh, fetched.changed)
     graph = _commit_graph(watch, store, gh, issues, releases, shas)
     scan = _feature_scanner(watch, store, readers, shas, peers)
     for candidate in stable[: watch.max_candidates]:
@@ -210,10 +216,22 @@ def _changelog(
     return changelog.gather_changelog(readers.github, watch, candidate, shas.get(candidate.tag))
 
 
-def _read_issues(watch: WatchConfig, gh: GitHubReader) -> list[IssueStatus] | SourceError:
-    """The watched issues, read once for the issue signal and the commit graph."""
+def _read_issues(
+    watch: WatchConfig, gh: GitHubReader, releases_changed: bool
+) -> list[IssueStatus] | SourceError:
+    """The watched issues, read once for the issue signal and the commit graph.
+
+    Asked every cycle only when a verdict can turn on them (``issue`` required, or the
+    closing pull requests of ``[watch.pulls]``) or the releases changed; otherwise an
+    answer younger than ISSUE_RECHECK is used without asking.
+    """
+    pulls = watch.pulls
+    decisive = SignalName.ISSUE in watch.required or (pulls is not None and pulls.closing)
+    fresh_for = None if decisive or releases_changed else ISSUE_RECHECK.total_seconds()
     try:
-        return [issue.fetch_issue(gh, watch.repo, n) for n in watch.issues.numbers]
+        return [
+            issue.fetch_issue(gh, watch.repo, n, fresh_for=fresh_for) for n in watch.issues.numbers
+        ]
     except SourceError as exc:
         return exc
 

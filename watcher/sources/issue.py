@@ -16,18 +16,26 @@ from watcher.core.models import IssueStatus, Signal, SignalName, SignalStatus
 from watcher.net.github_read import GitHubReader
 
 
-def fetch_issue(reader: GitHubReader, repo: str, number: int) -> IssueStatus:
-    """One issue's state; its timeline is read only when the issue is closed and changed."""
-    data, changed = read_issue(reader, repo, number)
+def fetch_issue(
+    reader: GitHubReader, repo: str, number: int, *, fresh_for: float | None = None
+) -> IssueStatus:
+    """One issue's state; its timeline is read only when the issue is closed and changed.
+
+    ``fresh_for`` (seconds): an answer GitHub gave or confirmed less than that long ago
+    is used without asking (the caller decides when the issue is only informational).
+    """
+    data, changed = read_issue(reader, repo, number, fresh_for=fresh_for)
     timeline: Sequence[Any] = ()
     if data["state"] == "closed":
         timeline = read_timeline(reader, repo, number, revalidate=changed)
     return issue_status(reader, repo, number, data, timeline)
 
 
-def read_issue(reader: GitHubReader, repo: str, number: int) -> tuple[dict[str, Any], bool]:
+def read_issue(
+    reader: GitHubReader, repo: str, number: int, *, fresh_for: float | None = None
+) -> tuple[dict[str, Any], bool]:
     """The issue's JSON (checked to be one) and whether it changed since the last read."""
-    fetched = reader.get_json(f"/repos/{repo}/issues/{number}")
+    fetched = reader.get_json(f"/repos/{repo}/issues/{number}", fresh_for=fresh_for)
     data = fetched.data
     if not isinstance(data, dict) or not isinstance(data.get("state"), str):
         raise PayloadError(f"{reader.url(f'/repos/{repo}/issues/{number}')}: issue without a state")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import update
+
 from watcher.core.models import CachedResponse, FeatureScan
 from watcher.state.codec import hit_from_json, hit_to_json
 from watcher.state.db import Database, corrupt, upsert
@@ -35,6 +37,7 @@ class CacheStore(Database):
                 status=row.status,
                 content_type=row.content_type,
                 body=row.body,
+                stored_at=row.stored_at,
             )
 
     def put_cached(self, response: CachedResponse) -> None:
@@ -63,6 +66,20 @@ class CacheStore(Database):
                         "stored_at": now,
                     },
                 )
+
+    def touch_cached(self, url: str) -> None:
+        """Stamp the stored response for ``url`` as confirmed by the server now (a 304).
+
+        One small UPDATE, no body written: ``stored_at`` then says when the server last
+        gave or confirmed the answer, for a read that may be served while it is fresh
+        (``HttpClient.get``, ``fresh_for``), and a used entry is not pruned as old.
+        """
+        touch = update(HttpCacheEntry).where(HttpCacheEntry.url == url)
+        with self._transaction(write=True) as session:
+            session.execute(
+                touch.values(stored_at=self.now()),
+                execution_options={"synchronize_session": False},
+            )
 
     # -- feature scans --------------------------------------------------------------
 

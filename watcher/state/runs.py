@@ -95,7 +95,8 @@ class RunStore(Database):
         store has open is kept. The observations of a deleted run go with it.
         An outbox row counts as old when it was sent before the cutoff. Cached HTTP
         answers, image checks and pin resolutions count as old when they were stored
-        before the cutoff (they are fetched again when next needed).
+        (a cached answer: last confirmed by the server) before the cutoff (they are
+        fetched again when next needed).
         """
         if older_than < timedelta(0):
             raise ValueError(f"older_than must not be negative, got {older_than}")

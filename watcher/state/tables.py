@@ -84,7 +84,7 @@ class Base(DeclarativeBase):
 
 
 class HttpCacheEntry(Base):
-    """The validators and body of the last 200 response per URL, for conditional GETs."""
+    """The validators and body of the last answer per URL, for conditional GETs."""
 
     __tablename__ = "http_cache"
 
@@ -95,6 +95,8 @@ class HttpCacheEntry(Base):
     content_type: Mapped[str | None] = mapped_column(String(255))
     # The body is kept so that a 304 can be answered locally with the same content.
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the server last gave (a 200 or a 404 kept as an answer) or confirmed (a 304)
+    # this body: a read may use it unasked while it is fresh, and pruning keeps it.
     stored_at: Mapped[datetime]
 
 
