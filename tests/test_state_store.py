@@ -670,6 +670,29 @@ def test_prune_ages_out_caches_but_keeps_fresh_ones_and_named_values(
     assert count_rows(db_url, KeyValueRow) == 3
 
 
+def test_a_confirmed_cache_entry_is_stamped_anew_and_outlives_the_retention(
+    store: Store, clock: FakeClock, db_url: str
+) -> None:
+    # A 304 stamps its entry (touch_cached): stored_at says when the server last gave or
+    # confirmed the body, which fresh_for reads trust and the pruning keeps.
+    given = clock.now
+    store.put_cached(cached_response("https://api.example/used"))
+    store.put_cached(cached_response("https://api.example/unused"))
+    used = store.get_cached("https://api.example/used")
+    assert used is not None
+    assert used.stored_at == given
+    confirmed = clock.advance(timedelta(days=40))
+    store.touch_cached("https://api.example/used")
+    store.touch_cached("https://api.example/never-stored")  # nothing to stamp: no row made
+    touched = store.get_cached("https://api.example/used")
+    assert touched == used  # the same answer...
+    assert touched is not None
+    assert touched.stored_at == confirmed  # ...confirmed now
+    assert store.prune(timedelta(days=30)) == 1
+    assert store.get_cached("https://api.example/unused") is None
+    assert count_rows(db_url, HttpCacheEntry) == 1
+
+
 def test_run_of_a_failed_cycle_is_pruned_once_the_next_cycle_started(
     store: Store, clock: FakeClock, db_url: str
 ) -> None:
