@@ -90,24 +90,36 @@ class ManifestInfo:
 
 
 class RegistryReader:
-    """Anonymous manifest lookups against configured registry base URLs."""
+    """Anonymous manifest lookups against configured registry base URLs.
+
+    A reader lives for one run, like its HTTP client: each manifest is asked once in
+    it, so the watches awaiting one image cost one probe a cycle, not one each.
+    """
 
     def __init__(self, http: HttpClient, registries: dict[str, str]) -> None:
         self.http = http
         self.registries = {**DEFAULT_REGISTRIES, **registries}
         self._tokens = _TOKENS
+        self._manifests: dict[str, ManifestInfo | None] = {}
 
     def base_url(self, host: str) -> str:
         """The API base for a registry host (configurable, e.g. for a mirror or the stand-in)."""
         return self.registries.get(host, f"https://{host}").rstrip("/")
 
     def manifest(self, ref: ImageRef) -> ManifestInfo | None:
-        """The manifest's digest when ``ref`` exists, None when the registry says unknown."""
+        """The manifest's digest when ``ref`` exists, None when the registry says unknown.
+
+        Asked once per run: later (and concurrent) askers get the first one's answer.
+        """
         url = f"{self.base_url(ref.host)}/v2/{ref.name}/manifests/{ref.tag}"
-        reply = self._authorized("HEAD", url, ref, {"Accept": MANIFEST_ACCEPT})
-        if reply.status_code == 404:
-            return None
-        return _checked_manifest(reply, ref.host, url)
+        with self.http.flight(f"manifest:{url}"):
+            if url not in self._manifests:
+                reply = self._authorized("HEAD", url, ref, {"Accept": MANIFEST_ACCEPT})
+                found = (
+                    None if reply.status_code == 404 else _checked_manifest(reply, ref.host, url)
+                )
+                self._manifests[url] = found
+            return self._manifests[url]
 
     def tags(self, ref: ImageRef, limit: int = 10_000, page_size: int = 1000) -> list[str]:
         """Every tag of ``ref``'s repository (``/tags/list``, following Link pagination).
