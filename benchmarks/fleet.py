@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.standin.fleet import FLEET_TOKEN, fleet_config, load_fleet
-from tests.standin.reqlog import RequestRecord
+from tests.standin.reqlog import RequestRecord, most_in_a_minute
 from tests.standin.server import StandIn
 
 # The tree this file is in: the watcher measured is this one, whatever is installed.
@@ -67,17 +67,6 @@ def kind(record: RequestRecord) -> str:
     return "other"
 
 
-def most_in_a_minute(records: list[RequestRecord]) -> int:
-    """The most requests that arrived within any 60 s window."""
-    times = sorted(r.time for r in records)
-    best, start = 0, 0
-    for end, moment in enumerate(times):
-        while moment - times[start] >= 60:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 def measure(standin: StandIn, command: list[str], env: dict[str, str]) -> Figures:
     """Run ``command`` once against ``standin`` and collect its figures."""
     standin.log.clear()
@@ -100,7 +89,7 @@ def measure(standin: StandIn, command: list[str], env: dict[str, str]) -> Figure
         registry=registry,
         peak_rss_mib=usage.ru_maxrss / 1024,
         most_in_flight=standin.most_in_flight,
-        most_per_minute=most_in_a_minute([r for r in records if r.service == "github"]),
+        most_per_minute=most_in_a_minute([r.time for r in records if r.service == "github"]),
         kinds=Counter(kind(r) for r in records if r.service != "registry"),
     )
 

@@ -8,6 +8,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 
+def most_in_a_minute(times: list[float]) -> int:
+    """The most of ``times`` (seconds) within any 60 s window: GitHub's points a minute."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 60:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What one request was and how it was answered.

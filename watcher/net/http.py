@@ -36,7 +36,14 @@ from watcher.core.errors import (
 )
 from watcher.core.models import CachedResponse
 from watcher.net import deadline
-from watcher.net.ratelimit import Action, Decision, below_floor, parse_count, parse_reset
+from watcher.net.ratelimit import (
+    Action,
+    Decision,
+    RequestPace,
+    below_floor,
+    parse_count,
+    parse_reset,
+)
 from watcher.net.retry import Retry, judge, run
 
 USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
@@ -44,9 +51,6 @@ USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
 CHALLENGE = "challenge"
 #: An archive download may take this many times ``timeout_seconds`` in all.
 ARCHIVE_DEADLINE_FACTOR = 30
-#: GitHub requests a run may send at once before ``requests_per_minute`` paces them: a
-#: small run is never slowed, and no minute holds more than the burst plus the rate.
-PACE_BURST = 150
 
 
 class ValidatorCache(Protocol):
@@ -103,7 +107,8 @@ class HttpSettings:
     max_wait_seconds: float = 30.0
     quota_floor: int = 0
     body_caps: BodyCaps = field(default_factory=BodyCaps)
-    #: GitHub requests a minute, at most, after a first burst of PACE_BURST (0: unpaced).
+    #: GitHub requests a minute, at most, after a first burst of PACE_BURST (0: unpaced);
+    #: the client's own :class:`RequestPace` unless it is handed one to share.
     requests_per_minute: float = 0.0
 
 
@@ -118,6 +123,7 @@ class HttpClient:
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
+        pace: RequestPace | None = None,
     ) -> None:
         self.cache = cache
         self.settings = settings or HttpSettings()
@@ -132,8 +138,9 @@ class HttpClient:
         # worker met slows every worker, not only that one (docs/architecture.md,
         # «Talking to GitHub»).
         self._gates: dict[str, float] = {}
-        # A token bucket for GitHub's points a minute (secondary limit), shared by workers.
-        self._tokens, self._filled = float(PACE_BURST), time.monotonic()
+        # GitHub's points a minute (secondary limit), shared by workers (and by the
+        # daemon's cycles, when it hands its own in).
+        self.pace = pace or RequestPace(self.settings.requests_per_minute)
         # Set by deadline.interrupt_all(): running reads end within deadline.POLL_SECONDS.
         self._interrupt = threading.Event()
         self._sleep = sleep or self._interruptible_sleep
@@ -413,16 +420,8 @@ class HttpClient:
         self._sleep(wait)
 
     def _pace(self) -> None:
-        """Wait for this request's place within ``requests_per_minute`` (GitHub's points a
-        minute: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)."""
-        rate = self.settings.requests_per_minute / 60.0
-        if rate <= 0:
-            return
-        with self._stats_lock:
-            now = time.monotonic()
-            self._tokens = min(PACE_BURST, self._tokens + (now - self._filled) * rate) - 1
-            self._filled = now
-            wait = -self._tokens / rate if self._tokens < 0 else 0.0
+        """Wait for this request's place within the pace of GitHub's points a minute."""
+        wait = self.pace.delay()
         if wait and self._interrupt.wait(wait):
             raise deadline.interrupted("waiting for the request pace")
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 SECONDARY_MIN_WAIT = 60.0
@@ -147,3 +149,47 @@ def _number(value: str | None) -> float | None:
         # unparsable value is treated as absent rather than guessed at.
         return None
     return number if math.isfinite(number) and number >= 0 else None
+
+
+#: GitHub requests a pace lets through at once before its rate applies: a small run is
+#: never slowed, and no minute holds more than the burst plus the rate.
+PACE_BURST = 150
+
+
+class RequestPace:
+    """GitHub's points a minute (its secondary limit), as a token bucket.
+
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
+    A request takes a token; when none is left it waits until one has refilled, so any
+    60 s holds at most ``burst`` + ``per_minute`` requests. One pace serves every worker
+    of a run, and the daemon keeps one for all its cycles: a cycle that starts right
+    after another does not start a new burst within the same minute.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst: int = PACE_BURST,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self._clock = clock
+        self._tokens, self._filled = self.burst, clock()
+        self._lock = threading.Lock()
+
+    def available(self) -> float:
+        """Tokens left now (negative: requests already waiting for their turn)."""
+        with self._lock:
+            return min(self.burst, self._tokens + (self._clock() - self._filled) * self.rate)
+
+    def delay(self) -> float:
+        """Take this request's token: the seconds it must wait before it is sent (0: now)."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            refilled = self._tokens + (now - self._filled) * self.rate
+            self._tokens, self._filled = min(self.burst, refilled) - 1, now
+            return -self._tokens / self.rate if self._tokens < 0 else 0.0

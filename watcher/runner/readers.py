@@ -16,6 +16,7 @@ from watcher.config.model import Config
 from watcher.net.credentials import read_credentials
 from watcher.net.github_read import GitHubReader
 from watcher.net.http import HttpClient, HttpSettings
+from watcher.net.ratelimit import RequestPace
 from watcher.net.registry import RegistryReader
 
 if TYPE_CHECKING:
@@ -32,9 +33,17 @@ class Readers:
 
     @classmethod
     def build(
-        cls, config: Config, store: Store, *, sleep: Callable[[float], None] | None = None
+        cls,
+        config: Config,
+        store: Store,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        pace: RequestPace | None = None,
     ) -> Readers:
-        """Readers configured from ``config``; credentials come from the environment only."""
+        """Readers configured from ``config``; credentials come from the environment only.
+
+        ``pace``: one kept across runs (the daemon's), else the run starts its own.
+        """
         gh = config.github
         settings = HttpSettings(
             timeout_seconds=gh.timeout_seconds,
@@ -45,7 +54,9 @@ class Readers:
             requests_per_minute=gh.requests_per_minute,
         )
         # The store's clock is the process's one clock (docs/architecture.md, «State»).
-        http = HttpClient(store, settings, sleep=sleep, clock=lambda: store.now().timestamp())
+        http = HttpClient(
+            store, settings, sleep=sleep, clock=lambda: store.now().timestamp(), pace=pace
+        )
         return cls(
             http=http,
             github=GitHubReader(http, gh.api_url, read_credentials(os.environ)),
@@ -54,9 +65,11 @@ class Readers:
 
 
 @contextmanager
-def open_readers(config: Config, store: Store) -> Iterator[Readers]:
-    """Readers for one run, closed afterwards."""
-    readers = Readers.build(config, store)
+def open_readers(
+    config: Config, store: Store, pace: RequestPace | None = None
+) -> Iterator[Readers]:
+    """Readers for one run, closed afterwards (``pace``: see :meth:`Readers.build`)."""
+    readers = Readers.build(config, store, pace=pace)
     try:
         yield readers
     finally:

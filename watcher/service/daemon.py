@@ -50,7 +50,7 @@ from watcher.config.model import Config, DaemonConfig
 from watcher.core.errors import RateLimitedError
 from watcher.core.exit_codes import EXIT_ERROR
 from watcher.net.deadline import interrupt_all
-from watcher.net.ratelimit import below_floor
+from watcher.net.ratelimit import RequestPace, below_floor
 from watcher.runner.crash import report_hint
 from watcher.runner.report import exit_code
 from watcher.service.health import HealthServer, HealthState
@@ -354,6 +354,9 @@ class RunCycle:
         self.config, self.store, self.settings = config, store, settings
         self.watch_ids, self.actor = watch_ids, actor
         self.lease = ActorLease(store, process_holder(), settings)
+        # One pace for every cycle: a cycle starting right after another must not start a
+        # new burst within the same minute (GitHub's points a minute).
+        self.pace = RequestPace(config.github.requests_per_minute)
         self._leading: bool | None = None
         self._last_prune = -math.inf
 
@@ -364,7 +367,7 @@ class RunCycle:
 
         actor = self.actor if self.actor is not None and self._lead() else None
         calls_before = actor.write_calls() if actor is not None else 0
-        with open_readers(self.config, self.store) as readers:
+        with open_readers(self.config, self.store, self.pace) as readers:
             report = run_once(self.config, self.store, readers, self.watch_ids, actor=actor)
         run_log = log.bind(run=report.run_id)  # every line of the cycle names its run
         for outcome in report.outcomes:
