@@ -110,3 +110,18 @@ def test_status_reads_only_the_database(watcher: WatcherRun) -> None:
     assert result.exit_code == 0
     assert "headscale-peer-relay: PENDING  target v0.29.0" in result.stdout
     assert len(watcher.standin.log) == 0
+
+
+def test_a_signal_the_verdict_does_not_wait_for_says_so(watcher: WatcherRun) -> None:
+    """Pending on its images beside an open issue: the text marks what is not required,
+    as the JSON's ``required`` says, so READY beside an open issue reads as it is."""
+    load_headscale(watcher.standin, "pending")
+    text = watcher("check").stdout
+    signals = verdict_of(watcher)["signals"]
+    assert isinstance(signals, list)
+    lacking = [s for s in signals if s["status"] != "holds"]
+    assert {s["required"] for s in lacking} == {True, False}  # the image, and the issue
+    for signal in lacking:
+        name = f"{signal['name']}:"
+        mark = "" if signal["required"] else ", not required"
+        assert f"  {name:<10} [{signal['status']}{mark}] {signal['summary']}\n" in text

@@ -19,7 +19,7 @@ from tests.conftest import WatcherRun
 from tests.prs import CHART, api, writes
 from tests.standin.headscale import load_headscale
 from watcher.config.model import default_config_text, parse_config
-from watcher.core.models import Verdict, VerdictState
+from watcher.core.models import Signal, SignalName, SignalStatus, Verdict, VerdictState
 from watcher.notify.dashboard import (
     BODY_LIMIT,
     DASHBOARD_MARK,
@@ -153,3 +153,19 @@ def test_the_body_of_a_thousand_watches_stays_within_githubs_limit() -> None:
     assert listed == [f"watch-{i:04d}" for i in range(1_000) if i % 50 == 0 or i % 100 == 7]
     assert "<details><summary>970 other watches</summary>" in body
     assert "Last cycle finished: 2026-12-06 00:00 UTC" in body
+
+
+def test_a_signal_the_verdict_does_not_wait_for_says_so() -> None:
+    config = parse_config(default_config_text(), source="test")
+    (watch,) = config.watch
+    assert SignalName.IMAGE in watch.required and SignalName.ISSUE not in watch.required
+    signals = (
+        Signal(SignalName.IMAGE, SignalStatus.MISSING, "not pullable yet"),
+        Signal(SignalName.ISSUE, SignalStatus.MISSING, "juanfont/headscale#2841 open"),
+        Signal(SignalName.CHANGELOG, SignalStatus.HOLDS, "section 0.29.0"),
+    )
+    verdict = Verdict(watch.id, VerdictState.PENDING, None, signals, ())
+    body = render_dashboard([(watch, verdict, None)], instance="watcher")
+    assert "- image: missing: not pullable yet" in body
+    assert "- issue: missing, not required: juanfont/headscale#2841 open" in body
+    assert "- changelog: holds: section 0.29.0" in body

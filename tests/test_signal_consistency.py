@@ -27,7 +27,10 @@ def test_a_non_required_issue_404_is_reported_by_both_and_fails_neither(
     check = watcher("check")
     assert check.exit_code == 0, check.output
     (issue_line,) = [line for line in check.stdout.splitlines() if line.startswith("  issue:")]
-    assert issue_line.startswith("  issue:     [error] ") and f"/issues/{GONE}" in issue_line
+    assert (
+        issue_line.startswith("  issue:     [error, not required] ")
+        and f"/issues/{GONE}" in issue_line
+    )
 
     backtest = watcher("backtest", "--json")
     assert backtest.exit_code == 0, backtest.output

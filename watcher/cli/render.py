@@ -75,7 +75,7 @@ def check_text(report: RunReport, shown: Sequence[WatchOutcome] | None = None) -
     for outcome in outcomes:
         if outcome.error and outcome.verdict is None:
             continue  # nothing to show but the error, which the CLI prints on stderr
-        head, *rest = _verdict_lines(outcome.watch.id, outcome.verdict)
+        head, *rest = _verdict_lines(outcome.watch, outcome.verdict)
         if outcome.error:
             head += "  (the last good verdict: this run failed, see the error below)"
         lines += [head, *rest]
@@ -132,15 +132,16 @@ def _upgrade_lines(upgrade: UpgradePath | None) -> list[str]:
     ]
 
 
-def _verdict_lines(watch_id: str, verdict: Verdict | None) -> list[str]:
+def _verdict_lines(watch: WatchConfig, verdict: Verdict | None) -> list[str]:
     if verdict is None:
-        return [f"{watch_id}: no verdict yet"]
-    head = f"{watch_id}: {verdict.state.value.upper()}"
+        return [f"{watch.id}: no verdict yet"]
+    head = f"{watch.id}: {verdict.state.value.upper()}"
     if verdict.target is not None:
         head += f"  target {_release(verdict.target)}"
     lines = [head]
     for signal in verdict.signals:
-        lines.append(f"  {signal.name.value + ':':<10} [{signal.status.value}] {signal.summary}")
+        status = signal.status_for(watch.required)
+        lines.append(f"  {signal.name.value + ':':<10} [{status}] {signal.summary}")
         if signal.name in QUOTED_SIGNALS:
             lines.extend(f"{'':13}{line}" for line in signal.evidence[:QUOTED_LINES])
     lines.extend(f"  {reason}" for reason in verdict.reasons if reason.startswith("note:"))
@@ -275,7 +276,7 @@ def status_text(
         lines.append(_summary_hint(len(rows)))
         rows = ()
     for watch, stored, hint in rows:
-        lines.extend(_verdict_lines(watch.id, stored.verdict if stored else None))
+        lines.extend(_verdict_lines(watch, stored.verdict if stored else None))
         verdict = stored.verdict if stored else None
         if verdict and verdict.changed_at:
             lines.append(f"  since:     {verdict.changed_at:%Y-%m-%d %H:%M:%S %Z}")

@@ -7,6 +7,7 @@ depends on it, never the other way round.
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -124,6 +125,13 @@ class Signal:
     def holds(self) -> bool:
         """Whether this signal is satisfied."""
         return self.status is SignalStatus.HOLDS
+
+    def status_for(self, required: Collection[SignalName]) -> str:
+        """Its status as shown to a person: ``missing, not required`` when it does not hold
+        and the verdict does not wait for it (READY beside an open issue is no contradiction)."""
+        if self.holds or self.name in required:
+            return self.status.value
+        return f"{self.status.value}, not required"
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,8 @@ def _details(rows: Sequence[Row]) -> list[str]:
         ]
         if verdict is not None:
             lines += [
-                f"- {s.name.value}: {s.status.value}: {sanitize(s.summary, watch.repo, 400)}"
+                f"- {s.name.value}: {s.status_for(watch.required)}: "
+                f"{sanitize(s.summary, watch.repo, 400)}"
                 for s in verdict.signals
             ]
         if error:
