@@ -15,6 +15,9 @@ Header values come from the network and are parsed totally: a value that is not 
 number, not finite (``nan``, ``inf``, ``1e400``), negative, or further away than
 :data:`LONGEST_BELIEVED_WAIT` is treated as absent, so the next rule decides. No input
 makes :func:`decide` raise or ask for a wait a clock cannot represent.
+
+Beside it, :class:`RequestPace`: how fast requests may start at all (GitHub's points a
+minute), a token bucket on an injected clock.
 """
 
 from __future__ import annotations
