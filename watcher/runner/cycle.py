@@ -29,14 +29,16 @@ from watcher.core.evaluate import evaluate
 from watcher.core.models import VerdictState
 from watcher.runner.act import Actor, ReadyWatch, act, by_chart
 from watcher.runner.boundary import Failure, closing_run, notifications_boundary
+from watcher.runner.caches import store_scan_cache
 from watcher.runner.deliver import deliver
 from watcher.runner.observe import observe, plan_proposal
 from watcher.runner.report import Delivery, RunReport, WatchOutcome
+from watcher.sources.feature import Peer
 from watcher.state.store import RunStats
 
 if TYPE_CHECKING:
     from watcher.actions.planning import Plan
-    from watcher.config.model import Config, FeatureConfig, WatchConfig
+    from watcher.config.model import Config, WatchConfig
     from watcher.core.models import Verdict
     from watcher.runner.readers import Readers
     from watcher.state.store import Event, Store
@@ -76,7 +78,8 @@ def _run(
         # Before evaluating: a target new in this run gets this run's transitions.
         store.register_targets([t.spec() for t in actor.targets])
     error_after = timedelta(minutes=config.notify.error_after_minutes)
-    step = WatchStep(store, readers, run_id, actor, plan, error_after, feature_peers(watches))
+    peers = feature_peers(watches, store)
+    step = WatchStep(store, readers, run_id, actor, plan, error_after, peers)
     with _mapper(min(config.github.concurrency, len(watches))) as mapped:
         observed = zip(watches, mapped(step.observe, watches), strict=True)
         outcomes = tuple(step.finish(watch, seen) for watch, seen in observed)
@@ -130,14 +133,16 @@ def _mapper(workers: int) -> Iterator[_Mapper]:
             pool.shutdown(cancel_futures=True)
 
 
-def feature_peers(watches: Iterable[WatchConfig]) -> dict[str, tuple[FeatureConfig, ...]]:
-    """The feature rules of ``watches`` by repository: one download of a commit scans for
-    all the watches of its upstream (docs/architecture.md, «Talking to GitHub»)."""
-    rules: dict[str, list[FeatureConfig]] = {}
+def feature_peers(watches: Iterable[WatchConfig], store: Store) -> dict[str, tuple[Peer, ...]]:
+    """The feature rules of ``watches`` with their caches, by repository, made once a run:
+    one download of a commit scans for all the watches of its upstream
+    (docs/architecture.md, «What support landed means»)."""
+    peers: dict[str, list[Peer]] = {}
     for watch in watches:
         if watch.feature is not None:
-            rules.setdefault(watch.repo, []).append(watch.feature)
-    return {repo: tuple(found) for repo, found in rules.items()}
+            cache = store_scan_cache(store, watch.repo, watch.feature)
+            peers.setdefault(watch.repo, []).append(Peer(watch.feature, cache))
+    return {repo: tuple(found) for repo, found in peers.items()}
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ class WatchStep:
     plan: bool
     error_after: timedelta
     #: Repository -> the feature rules of the run's watches of it, scanned together.
-    peers: Mapping[str, tuple[FeatureConfig, ...]] = field(default_factory=dict)
+    peers: Mapping[str, tuple[Peer, ...]] = field(default_factory=dict)
     # Ready watches of a writing run, acted on per chart once every watch was seen.
     ready: list[ReadyWatch] = field(default_factory=list)
 

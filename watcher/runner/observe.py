@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from watcher.actions.planning import Plan
-    from watcher.config.model import ChartConfig, FeatureConfig, WatchConfig
+    from watcher.config.model import ChartConfig, WatchConfig
     from watcher.core.models import IssueStatus
     from watcher.net.github_read import GitHubReader
     from watcher.runner.readers import Readers
@@ -49,12 +49,12 @@ ISSUE_RECHECK = timedelta(minutes=30)
 
 
 def observe(
-    watch: WatchConfig, store: Store, readers: Readers, peers: Sequence[FeatureConfig] = ()
+    watch: WatchConfig, store: Store, readers: Readers, peers: Sequence[feature.Peer] = ()
 ) -> WatchObservation:
     """Gather every signal of one watch (raises SourceError when the releases can't be read).
 
-    ``peers``: the feature rules of the run's other watches of the same repository,
-    scanned in the same download as this watch's (one download per commit).
+    ``peers``: the feature rules (and caches) of the run's watches of the same
+    repository, scanned in the same download as this watch's (one download per commit).
     """
     gh = readers.github
     fetched = release.fetch_releases(gh, watch.repo)
@@ -146,7 +146,7 @@ def _feature_scanner(
     store: Store,
     readers: Readers,
     shas: dict[str, str],
-    peers: Sequence[FeatureConfig],
+    peers: Sequence[feature.Peer],
 ) -> Callable[[Release], Signal] | None:
     """The feature signal of a release (None without ``[watch.feature]``).
 
@@ -157,7 +157,6 @@ def _feature_scanner(
     if rule is None:
         return None
     cache = store_scan_cache(store, watch.repo, rule)
-    mates = [feature.Peer(peer, store_scan_cache(store, watch.repo, peer)) for peer in peers]
 
     def signal(candidate: Release) -> Signal:
         scan, _ = feature.cached_scan(
@@ -167,7 +166,7 @@ def _feature_scanner(
             sha=shas.get(candidate.tag),
             rule=rule,
             cache=cache,
-            peers=mates,
+            peers=peers,
         )
         return feature.feature_signal(scan, candidate, rule)
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 
@@ -71,13 +72,10 @@ class Peer:
     rule: FeatureConfig
     cache: ScanCache
 
-
-def scan_release(reader: GitHubReader, repo: str, tag: str, rule: FeatureConfig) -> FeatureScan:
-    """Stream the tarball of ``tag`` and scan it for ``rule``'s markers."""
-    (outcome,) = scan_release_many(reader, repo, tag, [rule])
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
+    @cached_property
+    def key(self) -> str:
+        """The rule's :func:`rule_key`, hashed once however many downloads ask."""
+        return rule_key(self.rule)
 
 
 def scan_release_many(
@@ -130,7 +128,8 @@ def cached_scan(
         scan = cache.get(sha) if sha else None
         if scan is not None:
             return scan, True
-        wanted = [Peer(rule, cache), *_unscanned(rule, peers, sha)]
+        own = Peer(rule, cache)
+        wanted = [own, *_unscanned(own, peers, sha)]
         outcomes = scan_release_many(github, repo, rel.tag, [peer.rule for peer in wanted])
         # Stored before the next caller in line looks: it then finds its scan.
         for peer, outcome in zip(wanted, outcomes, strict=True):
@@ -138,21 +137,19 @@ def cached_scan(
             key = sha or (outcome.commit_sha if isinstance(outcome, FeatureScan) else None)
             if isinstance(outcome, FeatureScan) and key:
                 peer.cache.put(key, outcome)
-    own = outcomes[0]
-    if isinstance(own, Exception):
-        raise own
-    return own, False
+    if isinstance(outcomes[0], Exception):
+        raise outcomes[0]
+    return outcomes[0], False
 
 
-def _unscanned(rule: FeatureConfig, peers: Sequence[Peer], sha: str | None) -> list[Peer]:
-    """The peers worth scanning with ``rule``: its caps, another rule, no scan of ``sha``."""
-    seen = {rule_key(rule)}
+def _unscanned(own: Peer, peers: Sequence[Peer], sha: str | None) -> list[Peer]:
+    """The peers worth scanning with ``own``: its caps, another rule, no scan of ``sha``."""
+    seen = {own.key}
     chosen: list[Peer] = []
     for peer in peers:
-        key = rule_key(peer.rule)
-        if key in seen or peer.rule.caps != rule.caps:
+        if peer.key in seen or peer.rule.caps != own.rule.caps:
             continue
-        seen.add(key)
+        seen.add(peer.key)
         if sha is None or peer.cache.get(sha) is None:
             chosen.append(peer)
     return chosen
