@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from tests.standin.chart import chart_file
+from tests.test_chart_bump import _request
 from watcher.actions.grouping import (
     BODY_LIMIT,
     Member,
@@ -41,14 +42,7 @@ watches = st.lists(st.tuples(versions, st.sampled_from(BUMPS)), min_size=1, max_
 
 
 def request(version: str, bump: VersionBump) -> BumpRequest:
-    return BumpRequest(
-        chart_dir="headscale",
-        chart_yaml=CHART_YAML,
-        values_yaml=VALUES_YAML,
-        target_tag=f"v{version}",
-        target_version=version,
-        version_bump=bump,
-    )
+    return _request(CHART_YAML, VALUES_YAML, version, version_bump=bump)
 
 
 def value(text: str, key: str, name: str) -> str | None:

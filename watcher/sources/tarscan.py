@@ -319,10 +319,11 @@ def _member_hits(
             if not any(raw in data for raw in markers.raw):
                 continue  # the common case, decided by one fast substring search per marker
             found = list(_find_marker(io.BytesIO(data).read, markers))
-            if found and code_lines is None:
+            if not found:
+                continue
+            if code_lines is None:  # once for the member, whichever search needs it first
                 code_lines = code_part(data.decode("utf-8", "replace"), path).split("\n")
             for line, text in found:
-                assert code_lines is not None
                 yield search, _hit(path, line, text, code_lines[line - 1], markers)
         return
     finders = [(search, _LineFinder(search.markers)) for search in searches]
