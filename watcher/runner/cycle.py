@@ -170,7 +170,7 @@ class WatchStep:
     plan: bool
     error_after: timedelta
     #: Repository -> the feature rules of the run's watches of it, scanned together.
-    peers: Mapping[str, tuple[Peer, ...]] = field(default_factory=dict)
+    peers: Mapping[str, tuple[Peer, ...]]
     # Ready watches of a writing run, acted on per chart once every watch was seen.
     ready: list[ReadyWatch] = field(default_factory=list)
 

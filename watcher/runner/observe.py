@@ -49,7 +49,7 @@ ISSUE_RECHECK = timedelta(minutes=30)
 
 
 def observe(
-    watch: WatchConfig, store: Store, readers: Readers, peers: Sequence[feature.Peer] = ()
+    watch: WatchConfig, store: Store, readers: Readers, peers: Sequence[feature.Peer]
 ) -> WatchObservation:
     """Gather every signal of one watch (raises SourceError when the releases can't be read).
 
