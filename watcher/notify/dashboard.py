@@ -121,27 +121,40 @@ def _summary(rows: Sequence[Row], budget: int) -> list[str]:
         for w, v, error in rows
         if error or (v is not None and v.state.value in ("ready", "proposed"))
     ]
-    lines = list(TABLE_HEAD)
-    used = 0
-    for watch, verdict in shown:
-        line = _row(watch, verdict)
-        used += len(line) + 1
-        if used > budget:
-            lines.append(f"| … and {len(shown) - len(lines) + len(TABLE_HEAD)} more | | | | |")
-            break
-        lines.append(line)
+    table = _capped(
+        [_row(watch, verdict) for watch, verdict in shown],
+        budget,
+        lambda rest: f"| … and {rest} more | | | | |",
+    )
     listed = {w.id for w, _ in shown}
     folded = [(w, v) for w, v, _ in rows if w.id not in listed]
-    lines += ["", f"<details><summary>{len(folded)} other watches</summary>", ""]
+    others = _capped(
+        [f"- `{w.id}`: {v.state.value if v else 'no verdict yet'}" for w, v in folded],
+        budget // 2,
+        lambda rest: f"- … and {rest} more: see `watcher status`",
+    )
+    return [
+        *TABLE_HEAD,
+        *table,
+        "",
+        f"<details><summary>{len(folded)} other watches</summary>",
+        "",
+        *others,
+        "",
+        "</details>",
+    ]
+
+
+def _capped(lines: Sequence[str], budget: int, more: Callable[[int], str]) -> list[str]:
+    """``lines`` while they fit in ``budget`` characters, then ``more(how many are left)``."""
+    kept: list[str] = []
     used = 0
-    for index, (watch, verdict) in enumerate(folded):
-        line = f"- `{watch.id}`: {verdict.state.value if verdict else 'no verdict yet'}"
+    for index, line in enumerate(lines):
         used += len(line) + 1
-        if used > budget // 2:
-            lines.append(f"- … and {len(folded) - index} more: see `watcher status`")
-            break
-        lines.append(line)
-    return [*lines, "", "</details>"]
+        if used > budget:
+            return [*kept, more(len(lines) - index)]
+        kept.append(line)
+    return kept
 
 
 def _details(rows: Sequence[Row]) -> list[str]:
