@@ -97,7 +97,7 @@ def _notify(
         repo = writer.call("read repository", lambda: writer.gh.get_repo(repo_name), write=False)
         issue = None
         if settings.dashboard:
-            issue = _dashboard(store, actor, repo, settings, body, seen, config.instance)
+            issue = _dashboard(store, actor, repo, key, settings, body, seen, config.instance)
             if issue is not None:
                 store.set_value(f"{key}:heartbeat", heartbeat.isoformat())
         if settings.tracking_issue:
@@ -202,6 +202,7 @@ def _dashboard(
     store: Store,
     actor: Actor,
     repo: Repository,
+    key: str,
     settings: NotifyConfig,
     body: str,
     seen: _Seen,
@@ -211,11 +212,10 @@ def _dashboard(
 
     Of several open dashboards of this instance the oldest is kept, whichever process
     looks: two processes never each close the other's. None when another process is
-    creating it at this moment.
+    creating it at this moment. ``key`` is where :func:`_look` found its number.
     """
     from watcher.notify.dashboard import body_hash, close_duplicate, edit_body, find_or_create
 
-    key = _dashboard_key(repo.full_name, instance)
     known = store.get_value(key)
     # Creating one is claimed in the database, so two processes never both open one.
     claim = f"{key}:create"
